@@ -1,0 +1,19 @@
+# The two commands: `make run` (laptop, embedded defaults) and `make test` (real PostgreSQL and
+# Redis, started and stopped by the test script). See README.md.
+.PHONY: run test check lint format bench migrations
+
+run:
+	bash scripts/run.sh
+
+# DB=sqlite for a quick local loop; extra pytest arguments with ARGS="-k something".
+test:
+	DB=$(DB) bash scripts/test.sh $(ARGS)
+
+check:
+	bash scripts/check.sh
+
+format:
+	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+migrations:
+	DEBUG=true .venv/bin/python manage.py makemigrations

@@ -1,0 +1,5 @@
+from django.contrib.admin.apps import AdminConfig
+
+
+class IncidentDeskAdminConfig(AdminConfig):
+    default_site = "config.admin_site.IncidentDeskAdminSite"

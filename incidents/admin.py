@@ -1,0 +1,636 @@
+"""The managers' admin for incidents. Every change to an incident goes through the services, so
+the timeline is always written; the timeline itself is read-only here."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
+from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from incidents import selectors, services
+from incidents.forms import (
+    NoteForm,
+    ResolveForm,
+    RoleAssignForm,
+    SeverityChangeForm,
+    StatusChangeForm,
+    StatusUpdateForm,
+    add_service_errors,
+)
+from incidents.models import (
+    CommunicationTemplate,
+    EscalationLevel,
+    Incident,
+    IncidentStatus,
+    Profile,
+    RoleAssignment,
+    Service,
+    Severity,
+    StatusUpdate,
+    Team,
+    TimelineEvent,
+)
+
+User = get_user_model()
+
+
+# --- People ------------------------------------------------------------------------------------
+
+
+class ProfileInline(admin.StackedInline):
+    model = Profile
+    can_delete = False
+    autocomplete_fields = ["team"]
+    fields = ["time_zone", "team"]
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class IncidentDeskUserAdmin(UserAdmin):
+    inlines = [ProfileInline]
+    list_display = ["username", "email", "first_name", "last_name", "is_staff", "team_name"]
+    list_select_related = ["profile__team"]
+    list_filter = ["is_staff", "is_active", "groups", "profile__team"]
+
+    @admin.display(description="Team", ordering="profile__team__name")
+    def team_name(self, obj):
+        profile = getattr(obj, "profile", None)
+        return profile.team.name if profile and profile.team else "—"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("profile__team")
+
+
+class TeamMemberInline(admin.TabularInline):
+    model = Profile
+    fk_name = "team"
+    extra = 0
+    autocomplete_fields = ["user"]
+    fields = ["user", "time_zone"]
+    verbose_name = "member"
+    verbose_name_plural = "members"
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    list_display = ["name", "engineering_manager", "member_count", "service_count"]
+    search_fields = ["name"]
+    autocomplete_fields = ["engineering_manager"]
+    list_select_related = ["engineering_manager"]
+    inlines = [TeamMemberInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _members=Count("members", distinct=True),
+                _services=Count("services", distinct=True),
+            )
+        )
+
+    @admin.display(description="Members", ordering="_members")
+    def member_count(self, obj):
+        return obj._members
+
+    @admin.display(description="Services", ordering="_services")
+    def service_count(self, obj):
+        return obj._services
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "team", "is_public"]
+    list_filter = ["team", "is_public"]
+    search_fields = ["name", "team__name"]
+    autocomplete_fields = ["team"]
+    list_select_related = ["team"]
+
+
+# --- Severity policy ---------------------------------------------------------------------------
+
+
+@admin.register(EscalationLevel)
+class EscalationLevelAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind"]
+    search_fields = ["name"]
+    autocomplete_fields = ["users"]
+    filter_horizontal = ["groups"]
+
+
+@admin.register(Severity)
+class SeverityAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "label",
+        "rank",
+        "is_most_severe",
+        "acknowledge_within",
+        "update_every",
+        "escalate_after",
+        "escalation_level",
+        "postmortem_rule",
+        "is_active",
+    ]
+    list_select_related = ["escalation_level"]
+    ordering = ["rank"]
+    search_fields = ["name", "label"]
+
+    def has_delete_permission(self, request, obj=None):
+        # Incidents keep pointing at their severity: retire a level with "is active" instead.
+        return False
+
+
+@admin.register(CommunicationTemplate)
+class CommunicationTemplateAdmin(admin.ModelAdmin):
+    list_display = ["kind", "status", "eta"]
+
+
+# --- Incidents -------------------------------------------------------------------------------
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class RoleAssignmentInline(ReadOnlyInline):
+    model = RoleAssignment
+    fields = ["role", "user", "assigned_at", "assigned_by", "relieved_at", "relieved_by"]
+    readonly_fields = fields
+    verbose_name = "role assignment"
+    verbose_name_plural = "roles (history; assign below)"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("user", "assigned_by", "relieved_by")
+            .order_by("assigned_at", "id")
+        )
+
+
+class StatusUpdateInline(ReadOnlyInline):
+    model = StatusUpdate
+    fields = ["posted_at", "audience", "status", "impact", "action", "eta", "author"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author").order_by("-posted_at")
+
+
+class TimelineEventInline(ReadOnlyInline):
+    model = TimelineEvent
+    fk_name = "incident"
+    fields = ["occurred_at", "kind", "message", "author", "recorded_at"]
+    readonly_fields = fields
+    verbose_name_plural = "timeline (append-only)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author").order_by("occurred_at", "id")
+
+
+class IncidentDeclareForm(forms.ModelForm):
+    """The admin's add form; saving it declares the incident through the service."""
+
+    class Meta:
+        model = Incident
+        fields = [
+            "title",
+            "severity",
+            "services",
+            "team",
+            "detection_method",
+            "summary",
+            "customer_impact",
+            "impact_description",
+            "security_related",
+            "started_at",
+            "detected_at",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["severity"].queryset = Severity.objects.filter(is_active=True)
+        self.fields["started_at"].required = False
+        self.fields["detected_at"].required = False
+        self.fields["started_at"].help_text = "Leave empty: the moment it was detected."
+        self.fields["detected_at"].help_text = "Leave empty: now."
+
+    def clean(self):
+        cleaned = super().clean()
+        now = timezone.now()
+        detected = cleaned.get("detected_at") or now
+        started = cleaned.get("started_at") or detected
+        if detected > now:
+            self.add_error("detected_at", services.MOMENT_IN_FUTURE.format(what="Detection"))
+        elif started > detected:
+            self.add_error("started_at", services.DETECTED_BEFORE_STARTED)
+        # The model's constraints are checked against the moments the service will stamp.
+        self.instance.detected_at = detected
+        self.instance.started_at = started
+        return cleaned
+
+
+class IncidentSeverityFilter(admin.RelatedFieldListFilter):
+    def field_choices(self, field, request, model_admin):
+        return [(s.pk, str(s)) for s in Severity.objects.order_by("rank")]
+
+
+def _status_action(to_status: str):
+    label = IncidentStatus(to_status).label
+
+    @admin.action(description=f"Move selected incidents to {label.lower()}")
+    def action(modeladmin, request, queryset):
+        modeladmin.apply_status(request, queryset, to_status)
+
+    action.__name__ = f"move_to_{to_status}"
+    return action
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = [
+        "reference",
+        "title",
+        "severity_badge",
+        "status",
+        "commander",
+        "started_at",
+        "duration_display",
+    ]
+    list_display_links = ["reference", "title"]
+    list_filter = [
+        ("severity", IncidentSeverityFilter),
+        "status",
+        "team",
+        "services",
+        "detection_method",
+        ("started_at", admin.DateFieldListFilter),
+    ]
+    search_fields = ["reference", "title"]
+    date_hierarchy = "started_at"
+    list_select_related = ["severity", "team"]
+    show_full_result_count = False
+    list_per_page = 50
+    autocomplete_fields = ["services", "team"]
+    inlines = [RoleAssignmentInline, StatusUpdateInline, TimelineEventInline]
+    change_form_template = "admin/incidents/incident/change_form.html"
+    actions = [
+        _status_action(IncidentStatus.IDENTIFIED),
+        _status_action(IncidentStatus.MITIGATED),
+        _status_action(IncidentStatus.MONITORING),
+        "resolve_with_checklist",
+        _status_action(IncidentStatus.CLOSED),
+    ]
+    readonly_fields = [
+        "reference",
+        "severity",
+        "status",
+        "started_at",
+        "detected_at",
+        "acknowledged_at",
+        "acknowledged_by",
+        "mitigated_at",
+        "resolved_at",
+        "closed_at",
+        "declared_by",
+        "declared_at",
+        "durations",
+    ]
+    fieldsets = [
+        (
+            None,
+            {"fields": ["reference", "title", "severity", "status", "summary", "services", "team"]},
+        ),
+        (
+            "Impact",
+            {
+                "fields": [
+                    "detection_method",
+                    "customer_impact",
+                    "impact_description",
+                    "users_affected",
+                    ("revenue_impact", "revenue_currency"),
+                    ("data_loss", "data_loss_details"),
+                    "security_related",
+                ]
+            },
+        ),
+        (
+            "Cause and follow-up",
+            {
+                "fields": [
+                    "root_cause_category",
+                    "root_cause",
+                    "mitigation_action",
+                    "channel_name",
+                    "postmortem_required",
+                ]
+            },
+        ),
+        (
+            "Moments (stamped by status changes)",
+            {
+                "fields": [
+                    ("started_at", "detected_at"),
+                    ("acknowledged_at", "acknowledged_by"),
+                    "mitigated_at",
+                    ("resolved_at", "closed_at"),
+                    ("declared_by", "declared_at"),
+                    "durations",
+                ]
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return selectors.incident_list()
+
+    def has_delete_permission(self, request, obj=None):
+        # Incidents are records: they are closed, never deleted.
+        return False
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = IncidentDeclareForm
+            kwargs["fields"] = IncidentDeclareForm.Meta.fields
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": IncidentDeclareForm.Meta.fields})]
+        return self.fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    # --- columns ---
+
+    @admin.display(description="Severity", ordering="severity__rank")
+    def severity_badge(self, obj):
+        return format_html(
+            '<span style="color:#fff;background:{};padding:1px 6px;border-radius:3px">{}</span>',
+            obj.severity.color,
+            obj.severity.name,
+        )
+
+    @admin.display(description="Commander")
+    def commander(self, obj):
+        return getattr(obj, "commander_name", None) or "—"
+
+    @admin.display(description="Duration")
+    def duration_display(self, obj):
+        return selectors.format_duration(obj.duration())
+
+    @admin.display(description="Durations")
+    def durations(self, obj):
+        d = selectors.incident_durations(incident=obj)
+        rows = [
+            ("Time to detect", d.time_to_detect),
+            ("Time to acknowledge", d.time_to_acknowledge),
+            ("Time to mitigate", d.time_to_mitigate),
+            ("Time to resolve", d.time_to_resolve),
+            ("Duration" + (" so far" if d.is_open else ""), d.duration),
+        ]
+        return format_html(
+            "<br>".join(["{}: {}"] * len(rows)),
+            *[item for label, value in rows for item in (label, selectors.format_duration(value))],
+        )
+
+    # --- saving goes through the services ---
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            incident = services.incident_declare(
+                title=form.cleaned_data["title"],
+                severity=form.cleaned_data["severity"],
+                declared_by=request.user,
+                services=form.cleaned_data.get("services") or [],
+                team=form.cleaned_data.get("team"),
+                detection_method=form.cleaned_data["detection_method"],
+                summary=form.cleaned_data.get("summary", ""),
+                customer_impact=form.cleaned_data.get("customer_impact", False),
+                impact_description=form.cleaned_data.get("impact_description", ""),
+                security_related=form.cleaned_data.get("security_related", False),
+                started_at=form.cleaned_data.get("started_at"),
+                detected_at=form.cleaned_data.get("detected_at"),
+            )
+            obj.pk = incident.pk
+            obj.refresh_from_db()
+            return
+        changes = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name in services.EDITABLE_DETAILS
+        }
+        new_services = (
+            form.cleaned_data.get("services") if "services" in form.changed_data else None
+        )
+        services.incident_update_details(
+            incident=obj, by=request.user, services=new_services, **changes
+        )
+
+    def save_related(self, request, form, formsets, change):
+        # Services were set by the service functions above (form.save_m2m would bypass the
+        # timeline). The inlines are read-only, so saving their formsets writes nothing.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    # --- changelist actions ---
+
+    def apply_status(self, request, queryset, to_status: str) -> None:
+        done, failed = 0, []
+        for incident in queryset:
+            try:
+                services.incident_change_status(
+                    incident=incident, to_status=to_status, by=request.user
+                )
+                done += 1
+            except ValidationError as error:
+                failed.append(f"{incident.reference}: {' '.join(error.messages)}")
+        label = IncidentStatus(to_status).label.lower()
+        if done:
+            self.message_user(request, f"{done} incident(s) moved to {label}.", messages.SUCCESS)
+        for line in failed:
+            self.message_user(request, line, messages.ERROR)
+
+    @admin.action(description="Resolve selected incidents (with the checklist)")
+    def resolve_with_checklist(self, request, queryset):
+        form = ResolveForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            done, failed = 0, []
+            for incident in queryset:
+                try:
+                    services.incident_resolve(
+                        incident=incident,
+                        by=request.user,
+                        checklist=form.checklist(),
+                        note=form.cleaned_data["note"],
+                    )
+                    done += 1
+                except ValidationError as error:
+                    failed.append(f"{incident.reference}: {' '.join(error.messages)}")
+            if done:
+                self.message_user(request, f"{done} incident(s) resolved.", messages.SUCCESS)
+            for line in failed:
+                self.message_user(request, line, messages.ERROR)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Resolve incidents",
+            "opts": self.model._meta,
+            "incidents": queryset,
+            "form": form,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/incidents/incident/resolve.html", context)
+
+    # --- acting on one incident from its page ---
+
+    ACTIONS = {
+        "update": ("Post a status update", StatusUpdateForm),
+        "note": ("Add a note", NoteForm),
+        "status": ("Change status", StatusChangeForm),
+        "severity": ("Change severity", SeverityChangeForm),
+        "role": ("Assign or hand over a role", RoleAssignForm),
+        "acknowledge": ("Acknowledge", forms.Form),
+    }
+
+    def get_urls(self):
+        custom = [
+            path(
+                "<int:object_id>/act/<str:action>/",
+                self.admin_site.admin_view(self.act_view),
+                name="incidents_incident_act",
+            )
+        ]
+        return custom + super().get_urls()
+
+    def _action_forms(self, request, incident, bound: dict | None = None):
+        bound = bound or {}
+        role_form = bound.get("role") or RoleAssignForm()
+        user_field = role_form.fields["user"]
+        user_field.widget = AutocompleteSelect(
+            RoleAssignment._meta.get_field("user"), self.admin_site
+        )
+        user_field.widget.choices = user_field.choices
+        return {
+            "update_form": bound.get("update")
+            or StatusUpdateForm(initial=StatusUpdateForm.initial_for(incident)),
+            "note_form": bound.get("note") or NoteForm(),
+            "status_form": bound.get("status") or StatusChangeForm(incident=incident),
+            "severity_form": bound.get("severity")
+            or SeverityChangeForm(initial={"severity": incident.severity_id}),
+            "role_form": role_form,
+        }
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        incident = self.get_object(request, object_id)
+        if incident is not None:
+            extra_context.update(self._action_forms(request, incident))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def act_view(self, request, object_id: int, action: str):
+        incident = get_object_or_404(Incident, pk=object_id)
+        if action not in self.ACTIONS:
+            raise PermissionDenied
+        if not self.has_change_permission(request, incident):
+            raise PermissionDenied
+        change_url = reverse("admin:incidents_incident_change", args=[incident.pk])
+        if request.method != "POST":
+            return HttpResponseRedirect(change_url)
+        title, form_class = self.ACTIONS[action]
+        kwargs = {"incident": incident} if form_class is StatusChangeForm else {}
+        form = form_class(request.POST, **kwargs)
+        if form.is_valid():
+            try:
+                self._perform(action, request, incident, form)
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                self.message_user(request, f"{title}: done.", messages.SUCCESS)
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{title}: {incident.reference}",
+            "opts": self.model._meta,
+            "original": incident,
+            "form": form,
+            "change_url": change_url,
+            "action_url": request.path,
+        }
+        return TemplateResponse(request, "admin/incidents/incident/act.html", context, status=400)
+
+    def _perform(self, action: str, request, incident, form) -> None:
+        data = form.cleaned_data
+        user = request.user
+        if action == "update":
+            services.status_update_post(incident=incident, author=user, **data)
+        elif action == "note":
+            services.note_add(incident=incident, author=user, text=data["text"])
+        elif action == "status":
+            services.incident_change_status(
+                incident=incident,
+                to_status=data["to_status"],
+                by=user,
+                checklist=form.checklist(),
+                note=data["note"],
+                mitigation_action=data["mitigation_action"],
+            )
+        elif action == "severity":
+            services.incident_change_severity(
+                incident=incident, severity=data["severity"], by=user, reason=data["reason"]
+            )
+        elif action == "role":
+            services.role_assign(incident=incident, role=data["role"], user=data["user"], by=user)
+        elif action == "acknowledge":
+            services.incident_acknowledge(incident=incident, by=user)
+
+
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(admin.ModelAdmin):
+    """All timelines, for looking things up. Read-only: history is never edited."""
+
+    list_display = ["occurred_at", "incident", "kind", "message", "author"]
+    list_filter = ["kind", ("occurred_at", admin.DateFieldListFilter)]
+    search_fields = ["incident__reference", "message"]
+    list_select_related = ["incident", "author"]
+    show_full_result_count = False
+    date_hierarchy = "occurred_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

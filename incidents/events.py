@@ -1,0 +1,33 @@
+"""The one writer of TimelineEvent rows.
+
+Services call these helpers inside their own transaction, so the event and the change it
+describes are committed together or not at all.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from incidents.models import Incident, TimelineEvent, TimelineEventKind
+
+
+def timeline_event_record(
+    *,
+    incident: Incident,
+    kind: TimelineEventKind,
+    message: str,
+    at: datetime,
+    author=None,
+    payload: dict[str, Any] | None = None,
+    corrects: TimelineEvent | None = None,
+) -> TimelineEvent:
+    event = TimelineEvent(
+        incident=incident,
+        kind=kind,
+        message=message[:500],
+        occurred_at=at,
+        author=author,
+        payload=payload or {},
+        corrects=corrects,
+    )
+    event.save()
+    return event

@@ -1,0 +1,144 @@
+"""Forms that parse input for the incident services (used by the admin and the engineers' pages).
+
+They check shape only; the rules live in ``incidents.services``, whose ValidationErrors are put
+back on the form by ``add_service_errors`` so the user sees them beside their input.
+"""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+
+from incidents.models import (
+    CommunicationTemplate,
+    IncidentRole,
+    IncidentStatus,
+    Severity,
+    TemplateKind,
+    UpdateAudience,
+)
+from incidents.services import ResolutionChecklist, allowed_moves
+
+User = get_user_model()
+
+
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Attach a service's ValidationError to the form: keyed errors go to the field of the same
+    name when the form has one, everything else to the form's non-field errors."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            target = field if field in form.fields else None
+            for item in errors:
+                form.add_error(target, item)
+    else:
+        form.add_error(None, error)
+
+
+class StatusUpdateForm(forms.Form):
+    audience = forms.ChoiceField(choices=UpdateAudience.choices, initial=UpdateAudience.INTERNAL)
+    status = forms.CharField(max_length=200, help_text="Investigating / Mitigating / Resolved")
+    impact = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="What's broken")
+    action = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="What we're doing")
+    eta = forms.CharField(
+        label="ETA", max_length=200, help_text="When we expect resolution, or 'unknown'"
+    )
+
+    @classmethod
+    def initial_for(cls, incident, kind: str = TemplateKind.UPDATE) -> dict[str, str]:
+        """Prefill from the communication template of ``kind``, with the incident filled in."""
+        template = CommunicationTemplate.objects.filter(kind=kind).first()
+        initial = {"status": incident.get_status_display(), "eta": "unknown"}
+        if template is None:
+            return initial
+        context = template_context(incident)
+        for name in ("status", "impact", "action", "eta"):
+            value = getattr(template, name)
+            if value:
+                initial[name] = safe_format(value, context)
+        return initial
+
+
+def template_context(incident) -> dict[str, str]:
+    return {
+        "title": incident.title,
+        "reference": incident.reference,
+        "severity": incident.severity.name,
+        "services": ", ".join(s.name for s in incident.services.all()) or "our services",
+        "channel": incident.channel_name,
+        "impact": incident.impact_description or "degraded service",
+        "status": incident.get_status_display(),
+        "resolved_at": (
+            incident.resolved_at.strftime("%Y-%m-%d %H:%M UTC") if incident.resolved_at else ""
+        ),
+    }
+
+
+class _SafeDict(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def safe_format(text: str, context: dict[str, str]) -> str:
+    """Fill ``{placeholders}``; unknown ones stay as typed instead of failing."""
+    try:
+        return text.format_map(_SafeDict(context))
+    except (ValueError, IndexError):
+        return text
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ResolveForm(forms.Form):
+    """The runbook's resolution checklist and a closing note."""
+
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    issue_fixed = forms.BooleanField(
+        required=False, label=ResolutionChecklist.LABELS["issue_fixed"]
+    )
+    metrics_normal = forms.BooleanField(
+        required=False, label=ResolutionChecklist.LABELS["metrics_normal"]
+    )
+    no_alerts_firing = forms.BooleanField(
+        required=False, label=ResolutionChecklist.LABELS["no_alerts_firing"]
+    )
+    stable_for_30_minutes = forms.BooleanField(
+        required=False, label=ResolutionChecklist.LABELS["stable_for_30_minutes"]
+    )
+    customer_impact_verified = forms.BooleanField(
+        required=False, label=ResolutionChecklist.LABELS["customer_impact_verified"]
+    )
+
+    def checklist(self) -> ResolutionChecklist:
+        return ResolutionChecklist(
+            **{name: self.cleaned_data.get(name, False) for name in ResolutionChecklist.LABELS}
+        )
+
+
+class StatusChangeForm(ResolveForm):
+    """A move to any allowed status; the checklist counts only when the move resolves."""
+
+    to_status = forms.ChoiceField(label="New status", choices=())
+    mitigation_action = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="What was done to mitigate (rollback, scale up, failover...).",
+    )
+    field_order = ["to_status", "note", "mitigation_action"]
+
+    def __init__(self, *args, incident=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        moves = allowed_moves(incident.status) if incident is not None else IncidentStatus.values
+        self.fields["to_status"].choices = [(value, IncidentStatus(value).label) for value in moves]
+
+
+class SeverityChangeForm(forms.Form):
+    severity = forms.ModelChoiceField(queryset=Severity.objects.filter(is_active=True))
+    reason = forms.CharField(required=False, max_length=300)
+
+
+class RoleAssignForm(forms.Form):
+    role = forms.ChoiceField(choices=IncidentRole.choices)
+    user = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"), label="Person"
+    )

@@ -1,0 +1,42 @@
+from incidents.models.incident import (
+    DetectionMethod,
+    Incident,
+    IncidentRole,
+    IncidentSequence,
+    IncidentStatus,
+    RoleAssignment,
+    RootCauseCategory,
+    StatusUpdate,
+    UpdateAudience,
+)
+from incidents.models.people import Profile, Service, Team
+from incidents.models.severity import (
+    CommunicationTemplate,
+    EscalationLevel,
+    PostmortemRule,
+    Severity,
+    TemplateKind,
+)
+from incidents.models.timeline import TimelineEvent, TimelineEventKind
+
+__all__ = [
+    "CommunicationTemplate",
+    "DetectionMethod",
+    "EscalationLevel",
+    "Incident",
+    "IncidentRole",
+    "IncidentSequence",
+    "IncidentStatus",
+    "PostmortemRule",
+    "Profile",
+    "RoleAssignment",
+    "RootCauseCategory",
+    "Service",
+    "Severity",
+    "StatusUpdate",
+    "Team",
+    "TemplateKind",
+    "TimelineEvent",
+    "TimelineEventKind",
+    "UpdateAudience",
+]

@@ -1,0 +1,752 @@
+"""Every write to incidents goes through these functions.
+
+Each one owns its transaction, locks the incident row it changes (two responders acting at once
+never overwrite each other), validates the change with a clear message, stamps the moment it
+names, writes the timeline event in the same transaction, and tells other apps through the
+signals in ``incidents.signals``.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from incidents import signals
+from incidents.events import timeline_event_record
+from incidents.models import (
+    DetectionMethod,
+    Incident,
+    IncidentRole,
+    IncidentSequence,
+    IncidentStatus,
+    Profile,
+    RoleAssignment,
+    Service,
+    Severity,
+    StatusUpdate,
+    Team,
+    TimelineEvent,
+    TimelineEventKind,
+    UpdateAudience,
+)
+from incidents.validators import validate_time_zone
+
+User = get_user_model()
+
+# Messages that tests and forms assert on.
+UNKNOWN_SEVERITY = "Unknown severity: choose one of the active severity levels."
+INACTIVE_SEVERITY = "Severity {name} is no longer in use; choose an active level."
+TITLE_REQUIRED = "An incident needs a title."
+DETECTED_BEFORE_STARTED = "Detection cannot be before the incident started."
+MOMENT_IN_FUTURE = "{what} cannot be in the future."
+SAME_STATUS = "The incident is already {status}."
+INVALID_MOVE = "An incident cannot move from {from_status} to {to_status}."
+CLOSED_IS_FINAL = "The incident is closed; nothing can change it except a note."
+RESOLVE_NEEDS_CHECKLIST = (
+    "Resolving follows the resolution checklist; confirm every item: {missing}."
+)
+ALREADY_ACKNOWLEDGED = "The incident was already acknowledged by {who} at {at}."
+SAME_SEVERITY = "The incident is already {severity}."
+ROLE_ALREADY_HELD = "{user} already holds the {role} role."
+ROLE_NOT_HELD = "Nobody holds the {role} role."
+UNKNOWN_ROLE = "Unknown role: {role}."
+UPDATE_FIELD_REQUIRED = "This field is required in a status update."
+UNKNOWN_AUDIENCE = "Unknown audience: choose internal or status page."
+NOTE_REQUIRED = "A note needs some text."
+INACTIVE_USER = "{user} is not an active user."
+
+
+def _now(at: datetime | None) -> datetime:
+    return at if at is not None else timezone.now()
+
+
+def _lock(incident: Incident) -> Incident:
+    return Incident.objects.select_for_update().select_related("severity").get(pk=incident.pk)
+
+
+# --- Moves through the lifecycle ---------------------------------------------------------------
+
+ALLOWED_MOVES: dict[str, frozenset[str]] = {
+    IncidentStatus.INVESTIGATING: frozenset(
+        {
+            IncidentStatus.IDENTIFIED,
+            IncidentStatus.MITIGATED,
+            IncidentStatus.MONITORING,
+            IncidentStatus.RESOLVED,
+        }
+    ),
+    IncidentStatus.IDENTIFIED: frozenset(
+        {
+            IncidentStatus.INVESTIGATING,
+            IncidentStatus.MITIGATED,
+            IncidentStatus.MONITORING,
+            IncidentStatus.RESOLVED,
+        }
+    ),
+    IncidentStatus.MITIGATED: frozenset(
+        {
+            IncidentStatus.INVESTIGATING,
+            IncidentStatus.IDENTIFIED,
+            IncidentStatus.MONITORING,
+            IncidentStatus.RESOLVED,
+        }
+    ),
+    IncidentStatus.MONITORING: frozenset(
+        {
+            IncidentStatus.INVESTIGATING,
+            IncidentStatus.IDENTIFIED,
+            IncidentStatus.MITIGATED,
+            IncidentStatus.RESOLVED,
+        }
+    ),
+    # Reopening a resolved incident is a move back to investigating; closed is final.
+    IncidentStatus.RESOLVED: frozenset({IncidentStatus.INVESTIGATING, IncidentStatus.CLOSED}),
+    IncidentStatus.CLOSED: frozenset(),
+}
+"""Which moves the lifecycle allows.
+
+The runbook's order is investigating → identified → mitigated → monitoring → resolved → closed.
+Open incidents may skip forward (mitigate before the cause is identified: "stop the bleeding
+first") and fall back when a fix does not hold. Resolving needs the checklist, a resolved
+incident may be reopened or closed, and nothing leaves closed.
+"""
+
+
+def allowed_moves(status: str) -> list[str]:
+    """The statuses an incident in ``status`` may move to, in lifecycle order."""
+    targets = ALLOWED_MOVES.get(status, frozenset())
+    return [value for value in IncidentStatus.values if value in targets]
+
+
+@dataclass(frozen=True)
+class ResolutionChecklist:
+    """The runbook's resolution checklist; every item must be confirmed to resolve."""
+
+    issue_fixed: bool = False
+    metrics_normal: bool = False
+    no_alerts_firing: bool = False
+    stable_for_30_minutes: bool = False
+    customer_impact_verified: bool = False
+
+    LABELS = {
+        "issue_fixed": "Issue fixed",
+        "metrics_normal": "Service health metrics returned to normal",
+        "no_alerts_firing": "No error alerts firing",
+        "stable_for_30_minutes": "Monitored for 30 minutes (stable)",
+        "customer_impact_verified": "Customer impact verified resolved",
+    }
+
+    @classmethod
+    def all_confirmed(cls) -> "ResolutionChecklist":
+        return cls(**{f.name: True for f in fields(cls)})
+
+    def missing(self) -> list[str]:
+        return [self.LABELS[f.name] for f in fields(self) if not getattr(self, f.name)]
+
+    def as_payload(self) -> dict[str, bool]:
+        return {f.name: bool(getattr(self, f.name)) for f in fields(self)}
+
+
+def _label(status: str) -> str:
+    return IncidentStatus(status).label
+
+
+def _stamp_acknowledged(incident: Incident, *, by, at: datetime, changed: list[str]) -> None:
+    if incident.acknowledged_at is None:
+        incident.acknowledged_at = at
+        incident.acknowledged_by = by
+        changed += ["acknowledged_at", "acknowledged_by"]
+        timeline_event_record(
+            incident=incident,
+            kind=TimelineEventKind.ACKNOWLEDGED,
+            message=f"Acknowledged by {_who(by)}",
+            at=at,
+            author=by,
+            payload={"by": getattr(by, "username", None)},
+        )
+
+
+def _who(user) -> str:
+    if user is None:
+        return "the system"
+    return user.get_full_name() or user.get_username()
+
+
+@transaction.atomic
+def incident_change_status(
+    *,
+    incident: Incident,
+    to_status: str,
+    by,
+    checklist: ResolutionChecklist | None = None,
+    note: str = "",
+    mitigation_action: str = "",
+    at: datetime | None = None,
+) -> Incident:
+    """Move an incident through its lifecycle; the one way its status changes.
+
+    Validates the move against ``ALLOWED_MOVES``, stamps the moment the new status names
+    (mitigated, resolved, closed; acknowledged too when nobody had yet), writes a
+    ``status_changed`` event, and sends ``incident_status_changed`` (and ``incident_resolved``
+    when resolving) inside the transaction. Resolving needs every checklist item confirmed.
+    Locks the incident row. Returns the updated incident.
+    """
+    at = _now(at)
+    incident = _lock(incident)
+    from_status = incident.status
+    if to_status not in IncidentStatus.values:
+        raise ValidationError({"to_status": f"Unknown status: {to_status}."})
+    if from_status == IncidentStatus.CLOSED:
+        raise ValidationError({"to_status": CLOSED_IS_FINAL})
+    if to_status == from_status:
+        raise ValidationError({"to_status": SAME_STATUS.format(status=_label(from_status))})
+    if to_status not in ALLOWED_MOVES[from_status]:
+        raise ValidationError(
+            {
+                "to_status": INVALID_MOVE.format(
+                    from_status=_label(from_status), to_status=_label(to_status)
+                )
+            }
+        )
+    if to_status == IncidentStatus.RESOLVED:
+        missing = (checklist or ResolutionChecklist()).missing()
+        if missing:
+            raise ValidationError(
+                {"checklist": RESOLVE_NEEDS_CHECKLIST.format(missing="; ".join(missing))}
+            )
+    if at < incident.started_at:
+        raise ValidationError({"at": "A status change cannot be before the incident started."})
+
+    changed = ["status"]
+    incident.status = to_status
+    if to_status != IncidentStatus.INVESTIGATING:
+        _stamp_acknowledged(incident, by=by, at=at, changed=changed)
+    if to_status in (
+        IncidentStatus.MITIGATED,
+        IncidentStatus.MONITORING,
+        IncidentStatus.RESOLVED,
+    ) and (incident.mitigated_at is None):
+        incident.mitigated_at = at
+        changed.append("mitigated_at")
+    if mitigation_action:
+        incident.mitigation_action = mitigation_action
+        changed.append("mitigation_action")
+    if to_status == IncidentStatus.RESOLVED:
+        incident.resolved_at = at
+        changed.append("resolved_at")
+    elif to_status == IncidentStatus.CLOSED:
+        incident.closed_at = at
+        changed.append("closed_at")
+    elif from_status == IncidentStatus.RESOLVED:
+        # Reopened: it is not resolved any more. The timeline keeps the earlier resolution.
+        incident.resolved_at = None
+        changed.append("resolved_at")
+    incident.save(update_fields=changed)
+
+    payload = {"from": from_status, "to": to_status}
+    if note:
+        payload["note"] = note
+    if mitigation_action:
+        payload["mitigation_action"] = mitigation_action
+    if checklist is not None and to_status == IncidentStatus.RESOLVED:
+        payload["checklist"] = checklist.as_payload()
+    verb = "Reopened" if from_status == IncidentStatus.RESOLVED else "Status"
+    message = f"{verb}: {_label(from_status)} → {_label(to_status)}"
+    if note:
+        message = f"{message}. {note}"
+    timeline_event_record(
+        incident=incident,
+        kind=TimelineEventKind.STATUS_CHANGED,
+        message=message,
+        at=at,
+        author=by,
+        payload=payload,
+    )
+    signals.incident_status_changed.send(
+        sender=Incident,
+        incident=incident,
+        from_status=from_status,
+        to_status=to_status,
+        by=by,
+        at=at,
+    )
+    if to_status == IncidentStatus.RESOLVED:
+        signals.incident_resolved.send(sender=Incident, incident=incident, by=by, at=at)
+    return incident
+
+
+def incident_resolve(
+    *,
+    incident: Incident,
+    by,
+    checklist: ResolutionChecklist | None,
+    note: str = "",
+    at: datetime | None = None,
+) -> Incident:
+    """Resolve an incident with the runbook's checklist (see ``incident_change_status``)."""
+    return incident_change_status(
+        incident=incident,
+        to_status=IncidentStatus.RESOLVED,
+        by=by,
+        checklist=checklist,
+        note=note,
+        at=at,
+    )
+
+
+@transaction.atomic
+def incident_acknowledge(*, incident: Incident, by, at: datetime | None = None) -> Incident:
+    """Stamp who acknowledged the incident and when. Refused if already acknowledged."""
+    at = _now(at)
+    incident = _lock(incident)
+    if incident.status == IncidentStatus.CLOSED:
+        raise ValidationError(CLOSED_IS_FINAL)
+    if incident.acknowledged_at is not None:
+        raise ValidationError(
+            ALREADY_ACKNOWLEDGED.format(
+                who=_who(incident.acknowledged_by),
+                at=timezone.localtime(incident.acknowledged_at).strftime("%Y-%m-%d %H:%M %Z"),
+            )
+        )
+    changed: list[str] = []
+    _stamp_acknowledged(incident, by=by, at=at, changed=changed)
+    incident.save(update_fields=changed)
+    return incident
+
+
+# --- Declaring ----------------------------------------------------------------------------------
+
+
+def _next_reference(year: int) -> str:
+    """The next free ``INC-YYYY-NNNN``; the year's counter row is locked until commit."""
+    IncidentSequence.objects.bulk_create([IncidentSequence(year=year)], ignore_conflicts=True)
+    sequence = IncidentSequence.objects.select_for_update().get(year=year)
+    while True:
+        sequence.last_number += 1
+        reference = f"INC-{year}-{sequence.last_number:04d}"
+        # Imported incidents keep their old references; step over any that are taken.
+        if not Incident.objects.filter(reference=reference).exists():
+            break
+    sequence.save(update_fields=["last_number"])
+    return reference
+
+
+def channel_name_for(title: str, on: datetime) -> str:
+    """``#incident-YYYY-MM-DD-short-slug`` (the runbook's naming), at most 80 characters."""
+    date = timezone.localtime(on).date().isoformat()
+    slug = slugify(title)[:50].strip("-") or "incident"
+    return f"#incident-{date}-{slug}"
+
+
+def _resolve_severity(severity: Severity | int | str | None) -> Severity:
+    if isinstance(severity, Severity):
+        found = severity
+    else:
+        query = Severity.objects.all()
+        if isinstance(severity, int):
+            found = query.filter(pk=severity).first()
+        elif isinstance(severity, str) and severity.strip():
+            found = query.filter(name__iexact=severity.strip()).first()
+        else:
+            found = None
+        if found is None:
+            raise ValidationError({"severity": UNKNOWN_SEVERITY})
+    if not found.is_active:
+        raise ValidationError({"severity": INACTIVE_SEVERITY.format(name=found.name)})
+    return found
+
+
+@transaction.atomic
+def incident_declare(
+    *,
+    title: str,
+    severity: Severity | int | str | None,
+    declared_by,
+    services: Iterable[Service] = (),
+    detection_method: str = DetectionMethod.ALERT,
+    summary: str = "",
+    customer_impact: bool = False,
+    impact_description: str = "",
+    security_related: bool = False,
+    team: Team | None = None,
+    started_at: datetime | None = None,
+    detected_at: datetime | None = None,
+    at: datetime | None = None,
+) -> Incident:
+    """Declare an incident: a new ``INC-YYYY-NNNN``, its channel name, a ``declared`` event.
+
+    ``started_at`` defaults to ``detected_at``, which defaults to the moment of declaring.
+    References never repeat, also under concurrent declares (the year's counter row is locked).
+    Sends ``incident_declared`` inside the transaction (on-call paging listens to it).
+    """
+    at = _now(at)
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError({"title": TITLE_REQUIRED})
+    severity = _resolve_severity(severity)
+    if detection_method not in DetectionMethod.values:
+        raise ValidationError(
+            {"detection_method": f"Unknown detection method: {detection_method}."}
+        )
+    detected_at = detected_at or at
+    started_at = started_at or detected_at
+    if detected_at > at:
+        raise ValidationError({"detected_at": MOMENT_IN_FUTURE.format(what="Detection")})
+    if started_at > detected_at:
+        raise ValidationError({"started_at": DETECTED_BEFORE_STARTED})
+    services = list(services)
+    if team is None and services:
+        team = services[0].team
+
+    incident = Incident(
+        reference=_next_reference(timezone.localtime(at).year),
+        title=title,
+        summary=summary,
+        severity=severity,
+        status=IncidentStatus.INVESTIGATING,
+        team=team,
+        detection_method=detection_method,
+        customer_impact=customer_impact,
+        impact_description=impact_description,
+        security_related=security_related,
+        channel_name=channel_name_for(title, at),
+        started_at=started_at,
+        detected_at=detected_at,
+        declared_by=declared_by,
+        declared_at=at,
+    )
+    incident.full_clean(exclude=["reference"])
+    incident.save()
+    if services:
+        incident.services.set(services)
+    timeline_event_record(
+        incident=incident,
+        kind=TimelineEventKind.DECLARED,
+        message=f"Declared {severity.name}: {title}",
+        at=at,
+        author=declared_by,
+        payload={
+            "severity": severity.name,
+            "services": [s.name for s in services],
+            "detection_method": detection_method,
+            "started_at": started_at.isoformat(),
+            "detected_at": detected_at.isoformat(),
+            "customer_impact": customer_impact,
+        },
+    )
+    signals.incident_declared.send(sender=Incident, incident=incident, by=declared_by, at=at)
+    return incident
+
+
+# --- Severity, roles, updates, notes -----------------------------------------------------------
+
+
+@transaction.atomic
+def incident_change_severity(
+    *,
+    incident: Incident,
+    severity: Severity | int | str | None,
+    by,
+    reason: str = "",
+    at: datetime | None = None,
+) -> Incident:
+    """Change the severity with a ``severity_changed`` event; refused on closed incidents."""
+    at = _now(at)
+    incident = _lock(incident)
+    if incident.status == IncidentStatus.CLOSED:
+        raise ValidationError({"severity": CLOSED_IS_FINAL})
+    new = _resolve_severity(severity)
+    old = incident.severity
+    if new.pk == old.pk:
+        raise ValidationError({"severity": SAME_SEVERITY.format(severity=old.name)})
+    incident.severity = new
+    incident.save(update_fields=["severity"])
+    direction = "Raised" if new.rank < old.rank else "Lowered"
+    message = f"Severity {direction.lower()}: {old.name} → {new.name}"
+    if reason:
+        message = f"{message}. {reason}"
+    timeline_event_record(
+        incident=incident,
+        kind=TimelineEventKind.SEVERITY_CHANGED,
+        message=message,
+        at=at,
+        author=by,
+        payload={"from": old.name, "to": new.name, "reason": reason},
+    )
+    signals.incident_severity_changed.send(
+        sender=Incident, incident=incident, from_severity=old, to_severity=new, by=by, at=at
+    )
+    return incident
+
+
+@transaction.atomic
+def role_assign(
+    *, incident: Incident, role: str, user, by, at: datetime | None = None
+) -> RoleAssignment:
+    """Give ``user`` a role on the incident, handing it over if someone else holds it.
+
+    The previous holder is relieved (their assignment keeps its dates), so the history of who
+    held each role survives. Writes ``role_assigned`` or ``role_handed_over``.
+    """
+    at = _now(at)
+    incident = _lock(incident)
+    if role not in IncidentRole.values:
+        raise ValidationError({"role": UNKNOWN_ROLE.format(role=role)})
+    if incident.status == IncidentStatus.CLOSED:
+        raise ValidationError({"role": CLOSED_IS_FINAL})
+    if user is None or not user.is_active:
+        raise ValidationError({"user": INACTIVE_USER.format(user=user)})
+    label = IncidentRole(role).label
+    current = (
+        RoleAssignment.objects.select_related("user")
+        .filter(incident=incident, role=role, relieved_at__isnull=True)
+        .first()
+    )
+    if current is not None and current.user_id == user.pk:
+        raise ValidationError({"user": ROLE_ALREADY_HELD.format(user=_who(user), role=label)})
+    if current is not None:
+        current.relieved_at = max(at, current.assigned_at)
+        current.relieved_by = by
+        current.save(update_fields=["relieved_at", "relieved_by"])
+    assignment = RoleAssignment.objects.create(
+        incident=incident, role=role, user=user, assigned_at=at, assigned_by=by
+    )
+    if current is None:
+        kind = TimelineEventKind.ROLE_ASSIGNED
+        message = f"{label}: {_who(user)}"
+    else:
+        kind = TimelineEventKind.ROLE_HANDED_OVER
+        message = f"{label} handed over from {_who(current.user)} to {_who(user)}"
+    timeline_event_record(
+        incident=incident,
+        kind=kind,
+        message=message,
+        at=at,
+        author=by,
+        payload={
+            "role": role,
+            "user": user.get_username(),
+            "previous": current.user.get_username() if current else None,
+        },
+    )
+    return assignment
+
+
+@transaction.atomic
+def role_relieve(*, incident: Incident, role: str, by, at: datetime | None = None) -> None:
+    """Relieve the current holder of a role without naming a successor."""
+    at = _now(at)
+    incident = _lock(incident)
+    if role not in IncidentRole.values:
+        raise ValidationError({"role": UNKNOWN_ROLE.format(role=role)})
+    label = IncidentRole(role).label
+    current = (
+        RoleAssignment.objects.select_related("user")
+        .filter(incident=incident, role=role, relieved_at__isnull=True)
+        .first()
+    )
+    if current is None:
+        raise ValidationError({"role": ROLE_NOT_HELD.format(role=label)})
+    current.relieved_at = max(at, current.assigned_at)
+    current.relieved_by = by
+    current.save(update_fields=["relieved_at", "relieved_by"])
+    timeline_event_record(
+        incident=incident,
+        kind=TimelineEventKind.ROLE_RELIEVED,
+        message=f"{_who(current.user)} relieved as {label}",
+        at=at,
+        author=by,
+        payload={"role": role, "user": current.user.get_username()},
+    )
+
+
+@transaction.atomic
+def status_update_post(
+    *,
+    incident: Incident,
+    author,
+    status: str,
+    impact: str,
+    action: str,
+    eta: str,
+    audience: str = UpdateAudience.INTERNAL,
+    at: datetime | None = None,
+) -> StatusUpdate:
+    """Post a Status / Impact / Action / ETA update, internal or for the status page.
+
+    Every field is required (the runbook's template). Writes a ``status_update`` event whose
+    payload carries the whole update; posting resets the update-cadence clock.
+    """
+    at = _now(at)
+    values = {
+        "status": (status or "").strip(),
+        "impact": (impact or "").strip(),
+        "action": (action or "").strip(),
+        "eta": (eta or "").strip(),
+    }
+    errors = {name: UPDATE_FIELD_REQUIRED for name, value in values.items() if not value}
+    if audience not in UpdateAudience.values:
+        errors["audience"] = UNKNOWN_AUDIENCE
+    if errors:
+        raise ValidationError(errors)
+    incident = _lock(incident)
+    if incident.status == IncidentStatus.CLOSED:
+        raise ValidationError(CLOSED_IS_FINAL)
+    update = StatusUpdate(
+        incident=incident, author=author, audience=audience, posted_at=at, **values
+    )
+    update.full_clean()
+    update.save()
+    where = "Status page update" if audience == UpdateAudience.STATUS_PAGE else "Internal update"
+    timeline_event_record(
+        incident=incident,
+        kind=TimelineEventKind.STATUS_UPDATE,
+        message=f"{where}: {values['status']}. {values['impact']}",
+        at=at,
+        author=author,
+        payload={"update_id": update.pk, "audience": audience, **values},
+    )
+    return update
+
+
+@transaction.atomic
+def note_add(
+    *,
+    incident: Incident,
+    author,
+    text: str,
+    corrects: TimelineEvent | None = None,
+    at: datetime | None = None,
+) -> TimelineEvent:
+    """Add a note to the timeline (allowed at every stage, closed included).
+
+    ``corrects`` links the note to an earlier event it corrects: history is never edited.
+    """
+    at = _now(at)
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": NOTE_REQUIRED})
+    if corrects is not None and corrects.incident_id != incident.pk:
+        raise ValidationError({"corrects": "That event belongs to another incident."})
+    return timeline_event_record(
+        incident=incident,
+        kind=TimelineEventKind.NOTE,
+        message=text,
+        at=at,
+        author=author,
+        payload={"text": text, **({"corrects": corrects.pk} if corrects else {})},
+        corrects=corrects,
+    )
+
+
+# Fields a manager may edit on an incident directly; each edit is recorded on the timeline.
+EDITABLE_DETAILS = (
+    "title",
+    "summary",
+    "team",
+    "detection_method",
+    "customer_impact",
+    "impact_description",
+    "users_affected",
+    "revenue_impact",
+    "revenue_currency",
+    "data_loss",
+    "data_loss_details",
+    "security_related",
+    "root_cause",
+    "root_cause_category",
+    "channel_name",
+    "postmortem_required",
+    "mitigation_action",
+)
+
+
+def _display(value) -> str | int | bool | None:
+    """A JSON-safe rendering of a field value for the timeline payload."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+@transaction.atomic
+def incident_update_details(
+    *,
+    incident: Incident,
+    by,
+    services: Iterable[Service] | None = None,
+    at: datetime | None = None,
+    **changes,
+) -> Incident:
+    """Edit the descriptive fields of an incident (not its status, severity or moments).
+
+    Only fields in ``EDITABLE_DETAILS`` are accepted; every field that really changes is listed,
+    old and new, in one ``details_changed`` event. Closed incidents may still be corrected this
+    way (root cause and impact figures often arrive after the post-mortem).
+    """
+    at = _now(at)
+    unknown = set(changes) - set(EDITABLE_DETAILS)
+    if unknown:
+        raise ValidationError(f"These fields cannot be edited here: {', '.join(sorted(unknown))}.")
+    incident = _lock(incident)
+    diff: dict[str, dict[str, object]] = {}
+    for name, value in changes.items():
+        old = getattr(incident, name)
+        if old != value:
+            diff[name] = {"from": _display(old), "to": _display(value)}
+            setattr(incident, name, value)
+    if services is not None:
+        new_services = sorted(services, key=lambda s: s.pk)
+        old_names = sorted(incident.services.values_list("name", flat=True))
+        new_names = sorted(s.name for s in new_services)
+        if old_names != new_names:
+            diff["services"] = {"from": old_names, "to": new_names}
+            incident.services.set(new_services)
+    if not diff:
+        return incident
+    incident.full_clean(exclude=["reference"])
+    update_fields = [name for name in diff if name != "services"]
+    if update_fields:
+        incident.save(update_fields=update_fields)
+    timeline_event_record(
+        incident=incident,
+        kind=TimelineEventKind.DETAILS_CHANGED,
+        message="Changed " + ", ".join(name.replace("_", " ") for name in diff),
+        at=at,
+        author=by,
+        payload={"changes": diff},
+    )
+    return incident
+
+
+# --- People -----------------------------------------------------------------------------------
+
+
+def profile_get_or_create(*, user) -> Profile:
+    """The user's profile, created with the project's time zone when missing."""
+    profile, _ = Profile.objects.get_or_create(
+        user=user, defaults={"time_zone": settings.TIME_ZONE}
+    )
+    return profile
+
+
+@transaction.atomic
+def profile_update(*, user, time_zone: str | None = None, team: Team | None = None) -> Profile:
+    """Set a person's time zone and/or team (the time zone is validated as an IANA name)."""
+    profile = profile_get_or_create(user=user)
+    changed = []
+    if time_zone is not None:
+        validate_time_zone(time_zone)
+        profile.time_zone = time_zone
+        changed.append("time_zone")
+    if team is not None:
+        profile.team = team
+        changed.append("team")
+    if changed:
+        profile.save(update_fields=changed)
+    return profile

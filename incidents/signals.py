@@ -1,0 +1,19 @@
+"""Domain signals the incidents app sends so that other apps can act without being imported.
+
+Receivers run inside the sender's transaction, so whatever they write commits or rolls back with
+the incident change itself; anything that leaves the database (email, webhooks) they schedule
+with ``transaction.on_commit``. Every signal is sent with ``sender=Incident`` and these keyword
+arguments:
+
+- ``incident_declared``: ``incident``, ``by`` (a user or None), ``at``
+- ``incident_resolved``: ``incident``, ``by``, ``at``
+- ``incident_status_changed``: ``incident``, ``from_status``, ``to_status``, ``by``, ``at``
+- ``incident_severity_changed``: ``incident``, ``from_severity``, ``to_severity``, ``by``, ``at``
+"""
+
+from django.dispatch import Signal
+
+incident_declared = Signal()
+incident_resolved = Signal()
+incident_status_changed = Signal()
+incident_severity_changed = Signal()
