@@ -1,11 +1,12 @@
 from django.contrib import admin
-from django.urls import path
-from django.views.generic import RedirectView
+from django.urls import include, path
 
-from config.views import healthz
+from config.views import healthz, home
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("oncall/", include("oncall.urls")),
+    path("", home, name="home"),
 ]

@@ -3,10 +3,15 @@
 import logging
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.db import connection
 from django.http import JsonResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from incidents.access import is_manager
+from oncall.permissions import can_view_compensation
 
 logger = logging.getLogger(__name__)
 
@@ -49,3 +54,15 @@ def healthz(request):
         "broker": {"ok": broker_ok, "detail": broker_detail},
     }
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def home(request):
+    """Send each person to where their work is."""
+    user = request.user
+    if not user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if is_manager(user) and user.is_staff:
+        return redirect("admin:index")
+    if can_view_compensation(user):
+        return redirect("oncall:compensation")
+    return render(request, "home.html")

@@ -9,6 +9,7 @@ signals in ``incidents.signals``.
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
+from itertools import pairwise
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -750,3 +751,91 @@ def profile_update(*, user, time_zone: str | None = None, team: Team | None = No
     if changed:
         profile.save(update_fields=changed)
     return profile
+
+
+# --- History from other tools ----------------------------------------------------------------
+
+IMPORT_REFERENCE_REQUIRED = "An imported incident needs its reference."
+IMPORT_ORDER = "{later} cannot be before {earlier}."
+
+
+@transaction.atomic
+def incident_import(
+    *,
+    reference: str,
+    title: str,
+    severity: Severity | int | str | None,
+    started_at: datetime,
+    detected_at: datetime | None = None,
+    acknowledged_at: datetime | None = None,
+    resolved_at: datetime | None = None,
+) -> tuple[Incident, bool]:
+    """Bring in an incident from another tool, keeping its reference.
+
+    Idempotent by reference: an incident that exists is returned unchanged with ``False``.
+    A new one gets a timeline built from its moments (imported, acknowledged, resolved) and
+    no signals are sent: it is history, nobody is paged and no post-mortem is scheduled.
+    """
+    reference = (reference or "").strip()
+    if not reference:
+        raise ValidationError({"reference": IMPORT_REFERENCE_REQUIRED})
+    existing = Incident.objects.filter(reference=reference).first()
+    if existing is not None:
+        return existing, False
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError({"title": TITLE_REQUIRED})
+    severity = _resolve_severity(severity)
+    detected_at = detected_at or started_at
+    order = [
+        ("started_at", started_at),
+        ("detected_at", detected_at),
+        ("acknowledged_at", acknowledged_at),
+    ]
+    for (earlier_name, earlier), (later_name, later) in pairwise(order):
+        if earlier is not None and later is not None and later < earlier:
+            raise ValidationError(
+                {later_name: IMPORT_ORDER.format(later=later_name, earlier=earlier_name)}
+            )
+    if resolved_at is not None and resolved_at < max(detected_at, acknowledged_at or detected_at):
+        raise ValidationError(
+            {"resolved_at": IMPORT_ORDER.format(later="resolved_at", earlier="detected_at")}
+        )
+    incident = Incident(
+        reference=reference,
+        title=title,
+        severity=severity,
+        status=IncidentStatus.RESOLVED if resolved_at else IncidentStatus.INVESTIGATING,
+        started_at=started_at,
+        detected_at=detected_at,
+        acknowledged_at=acknowledged_at,
+        mitigated_at=resolved_at,
+        resolved_at=resolved_at,
+        declared_at=detected_at,
+        channel_name=channel_name_for(title, detected_at),
+    )
+    incident.full_clean()
+    incident.save()
+    timeline_event_record(
+        incident=incident,
+        kind=TimelineEventKind.IMPORTED,
+        message=f"Imported {severity.name}: {title}",
+        at=detected_at,
+        payload={"reference": reference, "started_at": started_at.isoformat()},
+    )
+    if acknowledged_at is not None:
+        timeline_event_record(
+            incident=incident,
+            kind=TimelineEventKind.ACKNOWLEDGED,
+            message="Acknowledged (imported)",
+            at=acknowledged_at,
+        )
+    if resolved_at is not None:
+        timeline_event_record(
+            incident=incident,
+            kind=TimelineEventKind.STATUS_CHANGED,
+            message="Status: Investigating → Resolved (imported)",
+            at=resolved_at,
+            payload={"from": IncidentStatus.INVESTIGATING, "to": IncidentStatus.RESOLVED},
+        )
+    return incident, True

@@ -1,7 +1,16 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class OncallConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "oncall"
     verbose_name = "On-call"
+
+    def ready(self) -> None:
+        from incidents.signals import incident_declared
+        from oncall.permissions import sync_groups_for_oncall
+        from oncall.services import page_on_call_for_incident
+
+        incident_declared.connect(page_on_call_for_incident, dispatch_uid="oncall.page_on_call")
+        post_migrate.connect(sync_groups_for_oncall, sender=self, dispatch_uid="oncall.groups")

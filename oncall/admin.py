@@ -1,0 +1,489 @@
+"""The managers' admin for on-call: rotations, shifts, pages, policies, pay periods and comp
+time. Business writes (generating and overriding shifts, superseding a policy, closing a
+period, approving comp time) go through ``oncall.services``."""
+
+from datetime import datetime, timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import (
+    BooleanField,
+    Case,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Q,
+    Value,
+    When,
+)
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from incidents.forms import add_service_errors
+from oncall import services
+from oncall.models import (
+    CompensationLine,
+    CompensationPolicy,
+    CompTimeTaken,
+    Handoff,
+    Page,
+    PayPeriod,
+    Rotation,
+    RotationMember,
+    Shift,
+    ShiftSource,
+)
+
+User = get_user_model()
+
+
+def _report_errors(modeladmin, request, done: int, failed: list[str], verb: str) -> None:
+    if done:
+        modeladmin.message_user(request, f"{done} {verb}.", messages.SUCCESS)
+    for line in failed:
+        modeladmin.message_user(request, line, messages.ERROR)
+
+
+# --- Rotations -------------------------------------------------------------------------------
+
+
+class RotationMemberInline(admin.TabularInline):
+    model = RotationMember
+    extra = 1
+    autocomplete_fields = ["user"]
+    ordering = ["position"]
+
+
+class GenerateShiftsForm(forms.Form):
+    weeks = forms.IntegerField(min_value=1, max_value=52, initial=8, help_text="From this week.")
+
+
+@admin.register(Rotation)
+class RotationAdmin(admin.ModelAdmin):
+    list_display = ["name", "team", "time_zone", "handoff", "has_secondary", "is_active"]
+    list_filter = ["team", "is_active"]
+    search_fields = ["name", "team__name"]
+    list_select_related = ["team"]
+    autocomplete_fields = ["team"]
+    inlines = [RotationMemberInline]
+    actions = ["generate_shifts"]
+
+    @admin.display(description="Handoff")
+    def handoff(self, obj):
+        return f"{obj.get_handoff_weekday_display()} {obj.handoff_time:%H:%M}"
+
+    @admin.action(description="Generate shifts ahead for the selected rotations")
+    def generate_shifts(self, request, queryset):
+        form = GenerateShiftsForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            created, failed = 0, []
+            for rotation in queryset:
+                try:
+                    created += len(
+                        services.rotation_generate_shifts(
+                            rotation=rotation, weeks=form.cleaned_data["weeks"], by=request.user
+                        )
+                    )
+                except ValidationError as error:
+                    failed.append(f"{rotation}: {' '.join(error.messages)}")
+            _report_errors(self, request, created, failed, "shift(s) created")
+            if not created and not failed:
+                self.message_user(request, "Every week already had its shifts.", messages.INFO)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/oncall/action_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Generate shifts",
+                "opts": self.model._meta,
+                "objects": queryset,
+                "form": form,
+                "action": "generate_shifts",
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            },
+        )
+
+
+# --- Shifts ----------------------------------------------------------------------------------
+
+
+class WeekFilter(admin.SimpleListFilter):
+    """Shifts running during a calendar week (Monday 00:00 to Monday 00:00, viewer's zone)."""
+
+    title = "week"
+    parameter_name = "week"
+
+    def _monday(self, offset: int):
+        today = timezone.localdate()
+        return today - timedelta(days=today.weekday()) + timedelta(weeks=offset)
+
+    def lookups(self, request, model_admin):
+        labels = {-1: "Last week", 0: "This week", 1: "Next week"}
+        return [
+            (str(offset), f"{labels.get(offset, 'Week of')} {self._monday(offset):%Y-%m-%d}")
+            for offset in range(-4, 9)
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        try:
+            offset = int(self.value())
+        except ValueError:
+            return queryset
+        zone = timezone.get_current_timezone()
+        start = datetime.combine(self._monday(offset), datetime.min.time(), tzinfo=zone)
+        return queryset.filter(starts_at__lt=start + timedelta(weeks=1), ends_at__gt=start)
+
+
+class OverrideFilter(admin.SimpleListFilter):
+    title = "override"
+    parameter_name = "override"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Overrides"), ("no", "Regular shifts")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(source=ShiftSource.OVERRIDE)
+        if self.value() == "no":
+            return queryset.exclude(source=ShiftSource.OVERRIDE)
+        return queryset
+
+
+class OverrideForm(forms.Form):
+    engineer = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        label="Covering engineer",
+    )
+    starts_at = forms.SplitDateTimeField(label="From", widget=admin.widgets.AdminSplitDateTime)
+    ends_at = forms.SplitDateTimeField(label="Until", widget=admin.widgets.AdminSplitDateTime)
+    reason = forms.CharField(required=False, max_length=200)
+
+
+@admin.register(Shift)
+class ShiftAdmin(admin.ModelAdmin):
+    list_display = [
+        "engineer",
+        "role",
+        "rotation",
+        "starts_at",
+        "ends_at",
+        "source",
+        "covered_engineer",
+    ]
+    list_filter = [
+        ("rotation__team", admin.RelatedOnlyFieldListFilter),
+        WeekFilter,
+        OverrideFilter,
+        "role",
+        "source",
+    ]
+    search_fields = ["engineer__username", "engineer__first_name", "engineer__last_name"]
+    list_select_related = ["engineer", "rotation__team", "covered_engineer"]
+    autocomplete_fields = ["engineer", "rotation", "covered_engineer"]
+    readonly_fields = ["overrides", "created_by", "created_at"]
+    show_full_result_count = False
+    date_hierarchy = "starts_at"
+    actions = ["override_part"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Override part of the selected shift (swap, sickness)")
+    def override_part(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one shift to override.", messages.ERROR)
+            return None
+        shift = queryset.get()
+        form = OverrideForm(
+            request.POST if "apply" in request.POST else None,
+            initial={"starts_at": shift.starts_at, "ends_at": shift.ends_at},
+        )
+        if "apply" in request.POST and form.is_valid():
+            try:
+                services.shift_override(
+                    shift=shift,
+                    starts_at=form.cleaned_data["starts_at"],
+                    ends_at=form.cleaned_data["ends_at"],
+                    engineer=form.cleaned_data["engineer"],
+                    reason=form.cleaned_data["reason"],
+                    by=request.user,
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                self.message_user(request, "Override created.", messages.SUCCESS)
+                return None
+        return TemplateResponse(
+            request,
+            "admin/oncall/action_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Override part of {shift}",
+                "opts": self.model._meta,
+                "objects": [shift],
+                "form": form,
+                "action": "override_part",
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "media": self.media + form.media,
+            },
+        )
+
+
+@admin.register(Handoff)
+class HandoffAdmin(admin.ModelAdmin):
+    list_display = [
+        "handoff_at",
+        "rotation",
+        "outgoing",
+        "incoming",
+        "written_at",
+        "acknowledged_at",
+    ]
+    list_filter = [("rotation__team", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["rotation__team", "outgoing", "incoming"]
+    search_fields = ["outgoing__username", "incoming__username", "summary"]
+    readonly_fields = [
+        "rotation",
+        "handoff_at",
+        "outgoing",
+        "incoming",
+        "written_at",
+        "acknowledged_at",
+    ]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+
+# --- Pages -----------------------------------------------------------------------------------
+
+
+class AcknowledgedInTimeFilter(admin.SimpleListFilter):
+    title = "acknowledgement"
+    parameter_name = "ack"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("in_time", "Within target"),
+            ("late", "Late"),
+            ("never", "Not acknowledged"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "in_time":
+            return queryset.filter(acknowledged_at__lte=F("ack_due_at"))
+        if self.value() == "late":
+            return queryset.filter(acknowledged_at__gt=F("ack_due_at"))
+        if self.value() == "never":
+            return queryset.filter(acknowledged_at__isnull=True)
+        return queryset
+
+
+@admin.register(Page)
+class PageAdmin(admin.ModelAdmin):
+    list_display = [
+        "paged_at",
+        "engineer",
+        "incident",
+        "source",
+        "acknowledged_at",
+        "time_to_acknowledge",
+        "met_target",
+    ]
+    list_filter = [AcknowledgedInTimeFilter, "source", ("paged_at", admin.DateFieldListFilter)]
+    search_fields = ["engineer__username", "incident__reference", "message"]
+    list_select_related = ["engineer", "incident"]
+    autocomplete_fields = ["engineer", "incident"]
+    readonly_fields = ["escalated_from"]
+    show_full_result_count = False
+    date_hierarchy = "paged_at"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _met=Case(
+                    When(acknowledged_at__isnull=True, then=Value(None)),
+                    When(acknowledged_at__lte=F("ack_due_at"), then=Value(True)),
+                    default=Value(False),
+                    output_field=BooleanField(null=True),
+                ),
+                _tta=ExpressionWrapper(
+                    F("acknowledged_at") - F("paged_at"), output_field=DurationField()
+                ),
+            )
+        )
+
+    @admin.display(description="Time to acknowledge", ordering="_tta")
+    def time_to_acknowledge(self, obj):
+        value = obj.time_to_acknowledge
+        if value is None:
+            return "—"
+        minutes, seconds = divmod(int(value.total_seconds()), 60)
+        return f"{minutes} min {seconds:02d} s"
+
+    @admin.display(description="Within target", boolean=True, ordering="_met")
+    def met_target(self, obj):
+        return obj.acknowledged_in_time
+
+
+# --- Money -----------------------------------------------------------------------------------
+
+
+class PolicyForm(forms.ModelForm):
+    class Meta:
+        model = CompensationPolicy
+        fields = [
+            "effective_from",
+            "currency",
+            "weekly_stipend",
+            "sev1_bonus",
+            "comp_hours_per_overnight_page",
+            "overnight_start",
+            "overnight_end",
+        ]
+
+    def clean_effective_from(self):
+        value = self.cleaned_data["effective_from"]
+        problem = services.compensation_policy_supersede_problem(value)
+        if problem:
+            raise ValidationError(problem)
+        return value
+
+
+@admin.register(CompensationPolicy)
+class CompensationPolicyAdmin(admin.ModelAdmin):
+    """Policies are added (superseding the one in force) and never edited once in force."""
+
+    form = PolicyForm
+    list_display = [
+        "effective_from",
+        "effective_to",
+        "currency",
+        "weekly_stipend",
+        "sev1_bonus",
+        "comp_hours_per_overnight_page",
+        "overnight_window",
+    ]
+
+    @admin.display(description="Overnight")
+    def overnight_window(self, obj):
+        return f"{obj.overnight_start:%H:%M}-{obj.overnight_end:%H:%M}"
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.effective_from <= timezone.localdate():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        policy = services.compensation_policy_supersede(by=request.user, **form.cleaned_data)
+        obj.pk = policy.pk
+        obj.refresh_from_db()
+
+
+class CompensationLineInline(admin.TabularInline):
+    model = CompensationLine
+    fk_name = "pay_period"
+    extra = 0
+    can_delete = False
+    fields = [
+        "username",
+        "adjusts",
+        "on_call_hours",
+        "stipend",
+        "sev1_incidents",
+        "sev1_bonus",
+        "overnight_pages",
+        "comp_time_hours",
+        "total_pay",
+        "currency",
+    ]
+    readonly_fields = fields
+    verbose_name_plural = "frozen lines"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("adjusts").order_by("username")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PayPeriod)
+class PayPeriodAdmin(admin.ModelAdmin):
+    list_display = ["start_date", "end_date", "status", "closed_at", "closed_by", "report_link"]
+    list_filter = ["status"]
+    list_select_related = ["closed_by"]
+    readonly_fields = ["status", "closed_at", "closed_by"]
+    inlines = [CompensationLineInline]
+    actions = ["close_periods"]
+    date_hierarchy = "start_date"
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.is_closed:
+            return ["start_date", "end_date", *self.readonly_fields]
+        return self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_closed:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description="Report")
+    def report_link(self, obj):
+        url = reverse("oncall:compensation") + f"?period={obj.pk}"
+        return format_html('<a href="{}">Open report</a>', url)
+
+    @admin.action(description="Close the selected pay periods (freeze their figures)")
+    def close_periods(self, request, queryset):
+        done, failed = 0, []
+        for period in queryset.order_by("start_date"):
+            try:
+                services.pay_period_close(pay_period=period, by=request.user)
+                done += 1
+            except ValidationError as error:
+                failed.append(f"{period}: {' '.join(error.messages)}")
+        _report_errors(self, request, done, failed, "pay period(s) closed")
+
+
+@admin.register(CompTimeTaken)
+class CompTimeTakenAdmin(admin.ModelAdmin):
+    list_display = ["engineer", "date", "hours", "note", "approved_by", "approved_at"]
+    list_filter = [
+        ("approved_at", admin.EmptyFieldListFilter),
+        ("engineer__profile__team", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["engineer__username", "note"]
+    list_select_related = ["engineer", "approved_by"]
+    autocomplete_fields = ["engineer"]
+    readonly_fields = ["approved_by", "approved_at"]
+    actions = ["approve"]
+    show_full_result_count = False
+
+    @admin.action(description="Approve the selected comp time")
+    def approve(self, request, queryset):
+        done, failed = 0, []
+        for entry in queryset.filter(Q(approved_at__isnull=True)):
+            try:
+                services.comp_time_approve(entry=entry, by=request.user)
+                done += 1
+            except ValidationError as error:
+                failed.append(f"{entry}: {' '.join(error.messages)}")
+        _report_errors(self, request, done, failed, "entry/entries approved")

@@ -1,0 +1,53 @@
+from datetime import date, timedelta
+
+from django import forms
+from django.utils import timezone
+
+from incidents.models import Team
+from oncall.models import PayPeriod
+
+
+def previous_month() -> tuple[date, date]:
+    first_this_month = timezone.localdate().replace(day=1)
+    end = first_this_month - timedelta(days=1)
+    return end.replace(day=1), end
+
+
+class ReportPeriodForm(forms.Form):
+    """Period and team pickers of the compensation report. A pay period fills the dates."""
+
+    period = forms.ModelChoiceField(
+        queryset=PayPeriod.objects.order_by("-start_date"),
+        required=False,
+        empty_label="Custom dates",
+        label="Pay period",
+    )
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.order_by("name"),
+        required=False,
+        empty_label="All teams",
+        to_field_name="name",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        period = cleaned.get("period")
+        if period is not None:
+            cleaned["start"], cleaned["end"] = period.start_date, period.end_date
+        if not cleaned.get("start") or not cleaned.get("end"):
+            default = (
+                PayPeriod.objects.filter(status="open").order_by("start_date").first()
+                if not self.data.get("start") and not self.data.get("end")
+                else None
+            )
+            if default is not None:
+                cleaned["start"], cleaned["end"] = default.start_date, default.end_date
+            elif not self.data.get("start") and not self.data.get("end"):
+                cleaned["start"], cleaned["end"] = previous_month()
+            else:
+                raise forms.ValidationError("Give both a start and an end date.")
+        if cleaned["end"] < cleaned["start"]:
+            self.add_error("end", "The end date is before the start date.")
+        return cleaned

@@ -1,0 +1,303 @@
+"""Import of on-call history from another paging tool (``manage.py import_oncall_history``).
+
+The directory may hold any of ``engineers.csv``, ``shifts.csv``, ``incidents.csv`` and
+``pages.csv`` (UTF-8, header row first). They are read in that order inside one transaction:
+the first bad row aborts everything with an ``ImportRowError`` naming the file, the line and the
+value, and the database is left exactly as it was. Importing the same files again creates
+nothing: rows are matched by their natural keys.
+"""
+
+import csv
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from incidents import services as incident_services
+from incidents.models import Incident, Profile, Team
+from incidents.validators import is_valid_time_zone
+from oncall import services
+from oncall.models import Page, PageSource, Rotation, RotationMember, Shift, ShiftSource
+from oncall.selectors import project_zone
+
+User = get_user_model()
+
+FILES = {
+    "engineers.csv": ("username", "full_name", "email", "timezone", "team"),
+    "shifts.csv": ("team", "rotation", "username", "starts_at", "ends_at"),
+    "incidents.csv": (
+        "reference",
+        "title",
+        "severity",
+        "started_at",
+        "detected_at",
+        "acknowledged_at",
+        "resolved_at",
+    ),
+    "pages.csv": ("username", "paged_at", "acknowledged_at", "incident_reference"),
+}
+
+
+class ImportRowError(Exception):
+    """A bad row: which file, which line, which column and value, and what is wrong."""
+
+    def __init__(self, file: str, line: int, message: str, column: str = "", value: str = ""):
+        self.file, self.line, self.column, self.value = file, line, column, value
+        self.message = message
+        where = f"{file}, line {line}"
+        what = f" (column {column!r}, value {value!r})" if column else ""
+        super().__init__(f"{where}: {message}{what}")
+
+
+@dataclass
+class _Row:
+    file: str
+    line: int
+    data: dict[str, str]
+
+    def get(self, column: str) -> str:
+        return (self.data.get(column) or "").strip()
+
+    def fail(self, message: str, column: str = "") -> ImportRowError:
+        return ImportRowError(self.file, self.line, message, column, self.get(column))
+
+    def required(self, column: str) -> str:
+        value = self.get(column)
+        if not value:
+            raise self.fail("a value is required", column)
+        return value
+
+    def moment(self, column: str, *, required: bool) -> datetime | None:
+        value = self.get(column)
+        if not value:
+            if required:
+                raise self.fail("a timestamp is required", column)
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise self.fail("not an ISO 8601 timestamp", column) from None
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise self.fail("timestamp without an offset (add Z or +HH:MM)", column)
+        return moment
+
+
+def _rows(path: Path, columns: tuple[str, ...]):
+    name = path.name
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as error:
+        raise ImportRowError(name, 0, f"cannot read the file: {error.strerror}") from None
+    with handle:
+        reader = csv.DictReader(handle)
+        try:
+            header = reader.fieldnames or []
+        except UnicodeDecodeError:
+            raise ImportRowError(name, 1, "the file is not UTF-8") from None
+        header = [h.strip() for h in header]
+        reader.fieldnames = header
+        for column in columns:
+            if column not in header:
+                raise ImportRowError(name, 1, f"missing column {column!r}", column, "")
+        try:
+            for data in reader:
+                if None in data:
+                    raise ImportRowError(name, reader.line_num, "more values than columns")
+                yield _Row(name, reader.line_num, data)
+        except UnicodeDecodeError:
+            raise ImportRowError(name, reader.line_num + 1, "the file is not UTF-8") from None
+        except csv.Error as error:
+            raise ImportRowError(name, reader.line_num, f"malformed CSV: {error}") from None
+
+
+def _split_name(full_name: str) -> tuple[str, str]:
+    first, _, last = full_name.strip().partition(" ")
+    return first[:150], last.strip()[:150]
+
+
+class _Importer:
+    def __init__(self) -> None:
+        self.created: Counter[str] = Counter()
+        self.users: dict[str, object] = {}
+        self.teams: dict[str, Team] = {}
+
+    def user(self, row: _Row, column: str = "username"):
+        username = row.required(column)
+        if username not in self.users:
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                raise row.fail("unknown user", column)
+            self.users[username] = user
+        return self.users[username]
+
+    def team(self, row: _Row, *, create: bool):
+        name = row.required("team")
+        if name not in self.teams:
+            team = Team.objects.filter(name__iexact=name).first()
+            if team is None:
+                if not create:
+                    raise row.fail("unknown team", "team")
+                team = Team.objects.create(name=name)
+                self.created["teams"] += 1
+            self.teams[name] = team
+        return self.teams[name]
+
+    def engineers(self, rows) -> None:
+        for row in rows:
+            username = row.required("username")
+            time_zone = row.get("timezone") or settings.TIME_ZONE
+            if not is_valid_time_zone(time_zone):
+                raise row.fail("not a known IANA time zone", "timezone")
+            email = row.get("email")
+            if email:
+                try:
+                    validate_email(email)
+                except ValidationError:
+                    raise row.fail("not an email address", "email") from None
+            team = self.team(row, create=True) if row.get("team") else None
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                first, last = _split_name(row.get("full_name"))
+                user = User(username=username, email=email, first_name=first, last_name=last)
+                user.set_unusable_password()
+                user.save()
+                self.created["users"] += 1
+            if not Profile.objects.filter(user=user).exists():
+                Profile.objects.create(user=user, time_zone=time_zone, team=team)
+            self.users[username] = user
+
+    def incidents(self, rows) -> None:
+        for row in rows:
+            started_at = row.moment("started_at", required=True)
+            values = {
+                "reference": row.required("reference"),
+                "title": row.required("title"),
+                "severity": row.required("severity"),
+                "started_at": started_at,
+                "detected_at": row.moment("detected_at", required=False),
+                "acknowledged_at": row.moment("acknowledged_at", required=False),
+                "resolved_at": row.moment("resolved_at", required=False),
+            }
+            try:
+                _, created = incident_services.incident_import(**values)
+            except ValidationError as error:
+                column, message = _first_error(error)
+                column = column if column in FILES["incidents.csv"] else ""
+                raise row.fail(_row_message(column, message), column) from None
+            if created:
+                self.created["incidents"] += 1
+
+    def shifts(self, rows) -> None:
+        rotations: dict[tuple[int, str], Rotation] = {}
+        for row in rows:
+            team = self.team(row, create=False)
+            name = row.required("rotation")
+            engineer = self.user(row)
+            starts_at = row.moment("starts_at", required=True)
+            ends_at = row.moment("ends_at", required=True)
+            if ends_at <= starts_at:
+                raise row.fail("the shift ends before it starts", "ends_at")
+            key = (team.pk, name)
+            if key not in rotations:
+                rotation = Rotation.objects.filter(team=team, name=name).first()
+                if rotation is None:
+                    local = starts_at.astimezone(project_zone())
+                    rotation = Rotation.objects.create(
+                        team=team,
+                        name=name,
+                        time_zone=settings.TIME_ZONE,
+                        handoff_weekday=local.weekday(),
+                        handoff_time=local.time().replace(microsecond=0),
+                        starts_on=local.date(),
+                    )
+                    self.created["rotations"] += 1
+                rotations[key] = rotation
+            rotation = rotations[key]
+            if not RotationMember.objects.filter(rotation=rotation, user=engineer).exists():
+                position = RotationMember.objects.filter(rotation=rotation).count()
+                RotationMember.objects.create(rotation=rotation, user=engineer, position=position)
+            exists = Shift.objects.filter(
+                rotation=rotation, engineer=engineer, starts_at=starts_at, ends_at=ends_at
+            ).exists()
+            if not exists:
+                Shift.objects.create(
+                    rotation=rotation,
+                    engineer=engineer,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    source=ShiftSource.IMPORTED,
+                )
+                self.created["shifts"] += 1
+
+    def pages(self, rows) -> None:
+        incidents: dict[str, Incident] = {}
+        for row in rows:
+            engineer = self.user(row)
+            paged_at = row.moment("paged_at", required=True)
+            acknowledged_at = row.moment("acknowledged_at", required=False)
+            if acknowledged_at is not None and acknowledged_at < paged_at:
+                raise row.fail("acknowledged before it was paged", "acknowledged_at")
+            reference = row.get("incident_reference")
+            incident = None
+            if reference:
+                if reference not in incidents:
+                    found = Incident.objects.filter(reference=reference).first()
+                    if found is None:
+                        raise row.fail("unknown incident", "incident_reference")
+                    incidents[reference] = found
+                incident = incidents[reference]
+            exists = Page.objects.filter(
+                engineer=engineer, paged_at=paged_at, incident=incident
+            ).exists()
+            if not exists:
+                services.page_record(
+                    engineer=engineer,
+                    paged_at=paged_at,
+                    incident=incident,
+                    source=PageSource.IMPORTED,
+                    acknowledged_at=acknowledged_at,
+                )
+                self.created["pages"] += 1
+
+
+def _first_error(error: ValidationError) -> tuple[str, str]:
+    if hasattr(error, "error_dict"):
+        field, errors = next(iter(error.error_dict.items()))
+        return field, errors[0].messages[0]
+    return "", error.messages[0]
+
+
+def _row_message(column: str, message: str) -> str:
+    return message[0].lower() + message[1:] if message else message
+
+
+@transaction.atomic
+def oncall_history_import(directory: Path) -> Counter[str]:
+    """Import whichever of the four files ``directory`` holds; returns what was created.
+
+    All-or-nothing: raises ``ImportRowError`` (after rolling everything back) on the first
+    bad row.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ImportRowError(str(directory), 0, "not a directory")
+    present = [name for name in FILES if (directory / name).is_file()]
+    if not present:
+        raise ImportRowError(str(directory), 0, f"none of {', '.join(FILES)} is in this directory")
+    importer = _Importer()
+    steps = {
+        "engineers.csv": importer.engineers,
+        "incidents.csv": importer.incidents,
+        "shifts.csv": importer.shifts,
+        "pages.csv": importer.pages,
+    }
+    for name, step in steps.items():
+        if name in present:
+            step(_rows(directory / name, FILES[name]))
+    return importer.created

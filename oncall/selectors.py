@@ -1,0 +1,600 @@
+"""Reads for on-call: who is on call, and the compensation report finance pays from.
+
+The report loads everything it needs in a fixed number of queries (policies, shifts, pages,
+first acknowledged most-severe pages, people, and for pay periods their stored lines) whatever
+the number of engineers, shifts and pages, then applies ``oncall.compensation`` in Python.
+"""
+
+import zoneinfo
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import Min, Q, QuerySet, Sum
+from django.utils import timezone
+
+from incidents.models import Team
+from oncall import compensation as rules
+from oncall.models import (
+    CompensationLine,
+    CompensationPolicy,
+    CompTimeTaken,
+    Page,
+    PayPeriod,
+    PayPeriodStatus,
+    Rotation,
+    Shift,
+    ShiftRole,
+)
+
+User = get_user_model()
+
+CSV_COLUMNS = (
+    "username",
+    "full_name",
+    "team",
+    "on_call_hours",
+    "stipend",
+    "sev1_incidents",
+    "sev1_bonus",
+    "overnight_pages",
+    "comp_time_hours",
+    "total_pay",
+    "currency",
+)
+MONEY_AND_HOURS = ("on_call_hours", "stipend", "sev1_bonus", "comp_time_hours", "total_pay")
+COUNTS = ("sev1_incidents", "overnight_pages")
+
+END_BEFORE_START = "The report's end date is before its start date."
+
+
+def project_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+# --- Who is on call ---------------------------------------------------------------------------
+
+
+def on_call_shift(*, team: Team, role: str, at: datetime | None = None) -> Shift | None:
+    """The shift (with its engineer and rotation) that puts someone on call as ``role`` for
+    ``team`` at ``at``; with several active rotations, the first by name. One query."""
+    at = at or timezone.now()
+    return (
+        Shift.objects.filter(
+            rotation__team=team,
+            rotation__is_active=True,
+            role=role,
+            starts_at__lte=at,
+            ends_at__gt=at,
+        )
+        .select_related("engineer", "rotation")
+        .order_by("rotation__name", "starts_at", "id")
+        .first()
+    )
+
+
+def on_call_at(*, team: Team, at: datetime | None = None) -> dict[str, object]:
+    """Who is primary and secondary for ``team`` at ``at``: ``{"primary": user or None,
+    "secondary": user or None}``. Two queries."""
+    found = {}
+    for role in (ShiftRole.PRIMARY, ShiftRole.SECONDARY):
+        shift = on_call_shift(team=team, role=role, at=at)
+        found[role] = shift.engineer if shift else None
+    return found
+
+
+def on_call_now_by_team(*, at: datetime | None = None) -> list[dict[str, object]]:
+    """For every team with an active rotation: its primary and secondary now. Two queries."""
+    at = at or timezone.now()
+    teams = list(Team.objects.filter(rotations__is_active=True).distinct().order_by("name"))
+    shifts = (
+        Shift.objects.filter(rotation__is_active=True, starts_at__lte=at, ends_at__gt=at)
+        .select_related("engineer", "rotation")
+        .order_by("rotation__name", "starts_at")
+    )
+    by_team: dict[int, dict[str, object]] = {
+        t.pk: {"team": t, "primary": None, "secondary": None} for t in teams
+    }
+    for shift in shifts:
+        slot = by_team.get(shift.rotation.team_id)
+        if slot is not None and slot[shift.role] is None:
+            slot[shift.role] = shift.engineer
+    return [by_team[t.pk] for t in teams]
+
+
+def shifts_for_engineer(*, user, start: datetime, end: datetime) -> QuerySet[Shift]:
+    return (
+        Shift.objects.filter(engineer=user, ends_at__gt=start, starts_at__lt=end)
+        .select_related("rotation__team", "covered_engineer")
+        .order_by("starts_at")
+    )
+
+
+def rotation_shifts(*, rotation: Rotation, start: datetime, end: datetime) -> QuerySet[Shift]:
+    return (
+        Shift.objects.filter(rotation=rotation, ends_at__gt=start, starts_at__lt=end)
+        .select_related("engineer", "covered_engineer")
+        .order_by("starts_at", "role")
+    )
+
+
+# --- Compensation report ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompensationRow:
+    """One engineer's line of the report, rounded and ready to print."""
+
+    engineer_id: int
+    username: str
+    full_name: str
+    team: str
+    on_call_hours: Decimal
+    stipend: Decimal
+    sev1_incidents: int
+    sev1_bonus: Decimal
+    overnight_pages: int
+    comp_time_hours: Decimal
+    total_pay: Decimal
+    currency: str
+    adjustments: tuple["CompensationRow", ...] = field(default=(), compare=False)
+    adjusts_period: str = ""
+
+    def values(self) -> dict[str, str | int]:
+        """The report's columns: money and hours as strings with two decimals, counts as ints."""
+        out: dict[str, str | int] = {}
+        for name in CSV_COLUMNS:
+            value = getattr(self, name)
+            if name in MONEY_AND_HOURS:
+                out[name] = f"{value:.2f}"
+            elif name in COUNTS:
+                out[name] = int(value)
+            else:
+                out[name] = value
+        return out
+
+    def figures(self) -> tuple:
+        return (
+            self.on_call_hours,
+            self.stipend,
+            self.sev1_incidents,
+            self.sev1_bonus,
+            self.overnight_pages,
+            self.comp_time_hours,
+            self.total_pay,
+        )
+
+    def plus(self, other: "CompensationRow") -> "CompensationRow":
+        if other.currency != self.currency:
+            raise ValidationError(
+                rules.MIXED_CURRENCIES.format(
+                    username=self.username, currencies=f"{self.currency}, {other.currency}"
+                )
+            )
+        return replace(
+            self,
+            on_call_hours=self.on_call_hours + other.on_call_hours,
+            stipend=self.stipend + other.stipend,
+            sev1_incidents=self.sev1_incidents + other.sev1_incidents,
+            sev1_bonus=self.sev1_bonus + other.sev1_bonus,
+            overnight_pages=self.overnight_pages + other.overnight_pages,
+            comp_time_hours=self.comp_time_hours + other.comp_time_hours,
+            total_pay=self.total_pay + other.total_pay,
+        )
+
+    def negated(self) -> "CompensationRow":
+        return replace(
+            self,
+            on_call_hours=-self.on_call_hours,
+            stipend=-self.stipend,
+            sev1_incidents=-self.sev1_incidents,
+            sev1_bonus=-self.sev1_bonus,
+            overnight_pages=-self.overnight_pages,
+            comp_time_hours=-self.comp_time_hours,
+            total_pay=-self.total_pay,
+        )
+
+    def minus(self, other: "CompensationRow") -> "CompensationRow":
+        return self.plus(other.negated())
+
+    @property
+    def is_zero(self) -> bool:
+        return not any(self.figures())
+
+
+@dataclass(frozen=True)
+class CompensationReport:
+    start: date
+    end: date
+    team: str | None
+    rows: list[CompensationRow]
+    pay_period: PayPeriod | None = None
+    frozen: bool = False
+
+    def totals(self) -> dict[str, Decimal | int]:
+        totals: dict[str, Decimal | int] = {name: Decimal("0.00") for name in MONEY_AND_HOURS}
+        totals.update(dict.fromkeys(COUNTS, 0))
+        for row in self.rows:
+            for name in (*MONEY_AND_HOURS, *COUNTS):
+                totals[name] += getattr(row, name)
+        return totals
+
+    @property
+    def currencies(self) -> list[str]:
+        return sorted({row.currency for row in self.rows})
+
+
+@dataclass
+class _Person:
+    pk: int
+    username: str
+    full_name: str
+    team: str
+    zone: zoneinfo.ZoneInfo
+
+
+def _people(ids) -> dict[int, _Person]:
+    people = {}
+    users = User.objects.filter(pk__in=ids).select_related("profile__team")
+    for user in users:
+        profile = getattr(user, "profile", None)
+        zone_name = profile.time_zone if profile else settings.TIME_ZONE
+        people[user.pk] = _Person(
+            pk=user.pk,
+            username=user.get_username(),
+            full_name=user.get_full_name(),
+            team=profile.team.name if profile and profile.team else "",
+            zone=zoneinfo.ZoneInfo(zone_name),
+        )
+    return people
+
+
+def _engineer_filter(prefix: str, team: str | None) -> Q:
+    if not team:
+        return Q()
+    return Q(**{f"{prefix}profile__team__name": team})
+
+
+def _default_currency(terms, moment: datetime) -> str:
+    try:
+        return rules.policy_at(terms, moment).currency
+    except ValidationError:
+        return terms[-1].currency if terms else "USD"
+
+
+def _live_rows(periods: list[rules.Interval], team: str | None) -> list[dict[int, CompensationRow]]:
+    """Live figures for several periods at once, in five queries in all."""
+    zone = project_zone()
+    terms = rules.policy_terms(CompensationPolicy.objects.all(), zone)
+    span_start = min(p[0] for p in periods)
+    span_end = max(p[1] for p in periods)
+
+    shifts_by_engineer: dict[int, list[rules.Interval]] = defaultdict(list)
+    for engineer_id, starts_at, ends_at in Shift.objects.filter(
+        _engineer_filter("engineer__", team), ends_at__gt=span_start, starts_at__lt=span_end
+    ).values_list("engineer_id", "starts_at", "ends_at"):
+        shifts_by_engineer[engineer_id].append((starts_at, ends_at))
+
+    pages_by_engineer: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+    for engineer_id, paged_at, acknowledged_at in Page.objects.filter(
+        _engineer_filter("engineer__", team), paged_at__gte=span_start, paged_at__lt=span_end
+    ).values_list("engineer_id", "paged_at", "acknowledged_at"):
+        pages_by_engineer[engineer_id].append((paged_at, acknowledged_at))
+
+    # The paged moment of each engineer's first acknowledged page per most-severe incident.
+    sev1_by_engineer: dict[int, list[datetime]] = defaultdict(list)
+    first_pages = (
+        Page.objects.filter(
+            _engineer_filter("engineer__", team),
+            acknowledged_at__isnull=False,
+            incident__severity__is_most_severe=True,
+        )
+        .values("engineer_id", "incident_id")
+        .annotate(first_paged_at=Min("paged_at"))
+        .filter(first_paged_at__gte=span_start, first_paged_at__lt=span_end)
+        .values_list("engineer_id", "first_paged_at")
+    )
+    for engineer_id, first_paged_at in first_pages:
+        sev1_by_engineer[engineer_id].append(first_paged_at)
+
+    ids = set(shifts_by_engineer) | set(pages_by_engineer) | set(sev1_by_engineer)
+    people = _people(ids)
+    results: list[dict[int, CompensationRow]] = []
+    for period in periods:
+        rows: dict[int, CompensationRow] = {}
+        for engineer_id in sorted(ids, key=lambda pk: people[pk].username):
+            person = people[engineer_id]
+            figures = rules.engineer_figures(
+                shifts=shifts_by_engineer.get(engineer_id, ()),
+                pages=pages_by_engineer.get(engineer_id, ()),
+                sev1_first_acknowledged_pages=sev1_by_engineer.get(engineer_id, ()),
+                zone=person.zone,
+                period=period,
+                terms=terms,
+            )
+            if not figures.has_activity:
+                continue
+            if len(figures.currencies) > 1:
+                raise ValidationError(
+                    rules.MIXED_CURRENCIES.format(
+                        username=person.username, currencies=", ".join(sorted(figures.currencies))
+                    )
+                )
+            currency = (
+                next(iter(figures.currencies))
+                if figures.currencies
+                else _default_currency(terms, period[0])
+            )
+            stipend = rules.money(figures.stipend)
+            bonus = rules.money(figures.sev1_bonus)
+            rows[engineer_id] = CompensationRow(
+                engineer_id=engineer_id,
+                username=person.username,
+                full_name=person.full_name,
+                team=person.team,
+                on_call_hours=rules.money(
+                    Decimal(figures.on_call_seconds) / rules.SECONDS_PER_HOUR
+                ),
+                stipend=stipend,
+                sev1_incidents=figures.sev1_incidents,
+                sev1_bonus=bonus,
+                overnight_pages=figures.overnight_pages,
+                comp_time_hours=rules.money(figures.comp_time_hours),
+                total_pay=stipend + bonus,
+                currency=currency,
+            )
+        results.append(rows)
+    return results
+
+
+def _line_row(line: CompensationLine) -> CompensationRow:
+    return CompensationRow(
+        engineer_id=line.engineer_id,
+        username=line.username,
+        full_name=line.full_name,
+        team=line.team,
+        on_call_hours=line.on_call_hours,
+        stipend=line.stipend,
+        sev1_incidents=line.sev1_incidents,
+        sev1_bonus=line.sev1_bonus,
+        overnight_pages=line.overnight_pages,
+        comp_time_hours=line.comp_time_hours,
+        total_pay=line.total_pay,
+        currency=line.currency,
+    )
+
+
+def _merge_rows(rows_by_engineer: dict[int, list[CompensationRow]]) -> list[CompensationRow]:
+    """One row per engineer: their own figures plus any adjustments, sorted by username."""
+    merged = []
+    for parts in rows_by_engineer.values():
+        own = [r for r in parts if not r.adjusts_period]
+        adjustments = tuple(r for r in parts if r.adjusts_period)
+        base = (
+            own[0]
+            if own
+            else replace(
+                adjustments[0],
+                on_call_hours=Decimal("0.00"),
+                stipend=Decimal("0.00"),
+                sev1_incidents=0,
+                sev1_bonus=Decimal("0.00"),
+                overnight_pages=0,
+                comp_time_hours=Decimal("0.00"),
+                total_pay=Decimal("0.00"),
+                adjusts_period="",
+            )
+        )
+        total = base
+        for adjustment in adjustments:
+            total = total.plus(adjustment)
+        merged.append(replace(total, adjustments=adjustments, adjusts_period=""))
+    return sorted(merged, key=lambda r: r.username)
+
+
+def _period_label(period: PayPeriod) -> str:
+    return f"{period.start_date.isoformat()}..{period.end_date.isoformat()}"
+
+
+def pending_adjustments(
+    *, pay_period: PayPeriod, team: str | None = None, extra_periods: list | None = None
+) -> tuple[dict[int, CompensationRow], list[tuple[PayPeriod, CompensationRow]]]:
+    """Live figures of an open pay period, and the corrections owed for earlier closed periods
+    that land in it (closed periods whose next open period is this one).
+
+    A correction is what the closed period's figures are now minus what was frozen and already
+    adjusted for it; it is paid in the first open period after it.
+    """
+    zone = project_zone()
+    earlier_open = (
+        PayPeriod.objects.filter(status=PayPeriodStatus.OPEN, end_date__lt=pay_period.start_date)
+        .order_by("-end_date")
+        .values_list("end_date", flat=True)
+        .first()
+    )
+    closed = PayPeriod.objects.filter(
+        status=PayPeriodStatus.CLOSED, end_date__lt=pay_period.start_date
+    )
+    if earlier_open is not None:
+        closed = closed.filter(start_date__gt=earlier_open)
+    closed = list(closed.order_by("start_date"))
+    periods = [rules.period_bounds(pay_period.start_date, pay_period.end_date, zone)]
+    periods += [rules.period_bounds(c.start_date, c.end_date, zone) for c in closed]
+    live = _live_rows(periods, team)
+    own_live, closed_live = live[0], live[1:]
+
+    frozen: dict[tuple[int, int], CompensationRow] = {}
+    lines = CompensationLine.objects.filter(
+        Q(pay_period__in=closed, adjusts__isnull=True) | Q(adjusts__in=closed)
+    )
+    if team:
+        lines = lines.filter(engineer__profile__team__name=team)
+    for line in lines:
+        period_id = line.adjusts_id or line.pay_period_id
+        key = (period_id, line.engineer_id)
+        row = _line_row(line)
+        frozen[key] = frozen[key].plus(row) if key in frozen else row
+
+    corrections: list[tuple[PayPeriod, CompensationRow]] = []
+    for period, now_rows in zip(closed, closed_live, strict=True):
+        engineer_ids = set(now_rows) | {e for (p, e) in frozen if p == period.pk}
+        for engineer_id in engineer_ids:
+            now_row = now_rows.get(engineer_id)
+            was_row = frozen.get((period.pk, engineer_id))
+            if now_row is None and was_row is None:
+                continue
+            if was_row is None:
+                delta = now_row
+            elif now_row is None:
+                delta = was_row.negated()
+            else:
+                delta = now_row.minus(was_row)
+            if not delta.is_zero:
+                corrections.append((period, replace(delta, adjusts_period=_period_label(period))))
+    return own_live, corrections
+
+
+def compensation_report(*, start: date, end: date, team: str | None = None) -> CompensationReport:
+    """The compensation report for [start, end] (days in the project's TIME_ZONE).
+
+    - A closed pay period with exactly these dates: its frozen lines, reproduced exactly.
+    - An open pay period with exactly these dates: live figures plus corrections owed for
+      earlier closed periods (merged into each engineer's row; ``row.adjustments`` lists them).
+    - Any other range: live figures.
+    """
+    if end < start:
+        raise ValidationError({"end": END_BEFORE_START})
+    pay_period = PayPeriod.objects.filter(start_date=start, end_date=end).first()
+    if pay_period is not None and pay_period.is_closed:
+        lines = pay_period.lines.select_related("adjusts")
+        if team:
+            lines = lines.filter(team=team)
+        parts: dict[int, list[CompensationRow]] = defaultdict(list)
+        for line in lines.order_by("username", "adjusts__start_date"):
+            row = _line_row(line)
+            if line.adjusts_id:
+                row = replace(row, adjusts_period=_period_label(line.adjusts))
+            parts[line.engineer_id].append(row)
+        return CompensationReport(
+            start=start,
+            end=end,
+            team=team,
+            rows=_merge_rows(parts),
+            pay_period=pay_period,
+            frozen=True,
+        )
+    if pay_period is not None:
+        own, corrections = pending_adjustments(pay_period=pay_period, team=team)
+        parts = defaultdict(list)
+        for engineer_id, row in own.items():
+            parts[engineer_id].append(row)
+        for _period, delta in corrections:
+            parts[delta.engineer_id].append(delta)
+        return CompensationReport(
+            start=start, end=end, team=team, rows=_merge_rows(parts), pay_period=pay_period
+        )
+    [rows] = _live_rows([rules.period_bounds(start, end, project_zone())], team)
+    return CompensationReport(
+        start=start, end=end, team=team, rows=sorted(rows.values(), key=lambda r: r.username)
+    )
+
+
+# --- Drill-down and comp time -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    shifts: list[dict]
+    pages: list[dict]
+    sev1_incidents: list[dict]
+
+
+def compensation_breakdown(*, engineer, start: date, end: date) -> Breakdown:
+    """The shifts, pages and most-severe incidents behind one engineer's row (live data)."""
+    zone = project_zone()
+    period_start, period_end = rules.period_bounds(start, end, zone)
+    terms = rules.policy_terms(CompensationPolicy.objects.all(), zone)
+    person_zone = _people([engineer.pk])[engineer.pk].zone
+    shifts = []
+    for shift in shifts_for_engineer(user=engineer, start=period_start, end=period_end):
+        [clipped] = rules.clip([(shift.starts_at, shift.ends_at)], period_start, period_end)
+        shifts.append(
+            {
+                "shift": shift,
+                "starts_at": clipped[0],
+                "ends_at": clipped[1],
+                "hours": rules.money(
+                    Decimal(rules.elapsed_seconds([clipped])) / rules.SECONDS_PER_HOUR
+                ),
+                "wall_clock_hours": rules.money(
+                    rules.wall_clock_hours(clipped[0], clipped[1], person_zone)
+                ),
+            }
+        )
+    pages = []
+    for page in (
+        Page.objects.filter(engineer=engineer, paged_at__gte=period_start, paged_at__lt=period_end)
+        .select_related("incident__severity")
+        .order_by("paged_at")
+    ):
+        overnight = False
+        if page.acknowledged_at is not None:
+            policy = rules.policy_at(terms, page.paged_at)
+            overnight = rules.is_overnight(
+                page.paged_at, person_zone, policy.overnight_start, policy.overnight_end
+            )
+        pages.append(
+            {
+                "page": page,
+                "local_time": page.paged_at.astimezone(person_zone),
+                "overnight": overnight,
+            }
+        )
+    sev1 = list(
+        Page.objects.filter(
+            engineer=engineer,
+            acknowledged_at__isnull=False,
+            incident__severity__is_most_severe=True,
+        )
+        .values("incident_id", "incident__reference", "incident__title")
+        .annotate(first_paged_at=Min("paged_at"))
+        .filter(first_paged_at__gte=period_start, first_paged_at__lt=period_end)
+        .order_by("first_paged_at")
+    )
+    return Breakdown(shifts=shifts, pages=pages, sev1_incidents=sev1)
+
+
+def comp_time_balances(*, engineer_ids, as_of: date) -> dict[int, dict[str, Decimal]]:
+    """Comp time granted by acknowledged overnight pages paged before the end of ``as_of``,
+    hours taken up to ``as_of``, and the balance, per engineer. Three queries."""
+    zone = project_zone()
+    until = rules.day_start(as_of + timedelta(days=1), zone)
+    terms = rules.policy_terms(CompensationPolicy.objects.all(), zone)
+    people = _people(engineer_ids)
+    granted: dict[int, Decimal] = defaultdict(Decimal)
+    for engineer_id, paged_at in Page.objects.filter(
+        engineer_id__in=engineer_ids, acknowledged_at__isnull=False, paged_at__lt=until
+    ).values_list("engineer_id", "paged_at"):
+        policy = rules.policy_at(terms, paged_at)
+        if rules.is_overnight(
+            paged_at, people[engineer_id].zone, policy.overnight_start, policy.overnight_end
+        ):
+            granted[engineer_id] += policy.comp_hours
+    taken = dict(
+        CompTimeTaken.objects.filter(engineer_id__in=engineer_ids, date__lte=as_of)
+        .values("engineer_id")
+        .annotate(total=Sum("hours"))
+        .values_list("engineer_id", "total")
+    )
+    return {
+        pk: {
+            "granted": rules.money(granted.get(pk, Decimal(0))),
+            "taken": rules.money(taken.get(pk) or Decimal(0)),
+            "balance": rules.money(granted.get(pk, Decimal(0)) - (taken.get(pk) or Decimal(0))),
+        }
+        for pk in engineer_ids
+    }

@@ -1,0 +1,542 @@
+"""Every write to on-call data: shifts, overrides, handoffs, pages, comp time, policies and
+pay periods. Each function owns its transaction and validates with a clear message."""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from incidents import services as incident_services
+from incidents.events import timeline_event_record
+from incidents.models import Incident, IncidentStatus, TimelineEventKind
+from oncall import selectors
+from oncall.compensation import day_start
+from oncall.models import (
+    CalendarFeed,
+    CompensationLine,
+    CompensationPolicy,
+    CompTimeTaken,
+    Handoff,
+    Page,
+    PageSource,
+    PayPeriod,
+    PayPeriodStatus,
+    Rotation,
+    Shift,
+    ShiftRole,
+    ShiftSource,
+)
+
+User = get_user_model()
+
+DEFAULT_PAGE_ACK_WITHIN = timedelta(minutes=5)
+
+NO_MEMBERS = "The rotation has no members to put on call."
+WEEKS_OUT_OF_RANGE = "Generate between 1 and 52 weeks at a time."
+OVERRIDE_OUTSIDE_SHIFT = "The override must lie within the shift it covers ({start} - {end})."
+OVERRIDE_EMPTY = "The override must end after it starts."
+OVERRIDE_SAME_ENGINEER = "{user} already holds this shift; choose someone else to cover it."
+INACTIVE_ENGINEER = "{user} is not an active user."
+HANDOFF_NOT_YOURS = "Only the outgoing engineer ({user}) can write this handoff."
+HANDOFF_SUMMARY_REQUIRED = "Write a summary for the incoming engineer."
+HANDOFF_ACK_NOT_YOURS = "Only the incoming engineer ({user}) can acknowledge this handoff."
+HANDOFF_NOT_WRITTEN = "The outgoing engineer has not written the summary yet."
+HANDOFF_NO_BOUNDARY = "No handoff happens at that moment in this rotation."
+PAGE_NOT_YOURS = "Only the paged engineer ({user}) can acknowledge this page."
+PAGE_ALREADY_ACKNOWLEDGED = "This page was already acknowledged at {at}."
+PAGE_ACK_BEFORE_PAGED = "A page cannot be acknowledged before it was sent."
+COMP_TIME_HOURS = "Comp time is logged in hours greater than zero (at most 24 a day)."
+COMP_TIME_ALREADY_APPROVED = "This comp time was already approved."
+PERIOD_ALREADY_CLOSED = "This pay period is already closed."
+PERIOD_NOT_OVER = "A pay period can only be closed after it ends ({end})."
+POLICY_NOT_AFTER_CURRENT = (
+    "A new policy must start after the one in force from {start}; to change that one, "
+    "supersede it from a later date."
+)
+
+
+def _now(at: datetime | None) -> datetime:
+    return at if at is not None else timezone.now()
+
+
+def _who(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+# --- Rotations and shifts -----------------------------------------------------------------
+
+
+def handoff_moment(rotation: Rotation, week: int) -> datetime:
+    """The wall-clock handoff of week ``week`` (0 = ``starts_on``) in the rotation's zone."""
+    day = rotation.starts_on + timedelta(days=7 * week)
+    return datetime.combine(day, rotation.handoff_time, tzinfo=rotation.zone)
+
+
+def week_index_at(rotation: Rotation, moment: datetime) -> int:
+    """The rotation week running at ``moment`` (0 before the first handoff)."""
+    local_day = moment.astimezone(rotation.zone).date()
+    week = max(0, (local_day - rotation.starts_on).days // 7)
+    if week > 0 and handoff_moment(rotation, week) > moment:
+        week -= 1
+    return week
+
+
+@transaction.atomic
+def rotation_generate_shifts(
+    *, rotation: Rotation, weeks: int, by=None, now: datetime | None = None
+) -> list[Shift]:
+    """Create the rotation's weekly shifts from the week running now to ``weeks`` weeks ahead.
+
+    Week k runs from the handoff of week k to the next, at the rotation's wall-clock weekday
+    and time, so DST never moves the handoff hour. Member ``k mod n`` is primary and member
+    ``k + 1 mod n`` secondary. Weeks that already have a shift for a role (generated, imported,
+    overridden or added by hand) are left alone, so running it again adds only what is missing.
+    Locks the rotation row so two runs cannot both add a week.
+    """
+    if not 1 <= weeks <= 52:
+        raise ValidationError({"weeks": WEEKS_OUT_OF_RANGE})
+    now = _now(now)
+    rotation = Rotation.objects.select_for_update().get(pk=rotation.pk)
+    members = [m.user for m in rotation.members.select_related("user").order_by("position")]
+    if not members:
+        raise ValidationError(NO_MEMBERS)
+    first = week_index_at(rotation, now)
+    span_start = handoff_moment(rotation, first)
+    span_end = handoff_moment(rotation, first + weeks)
+    existing = list(
+        Shift.objects.filter(
+            rotation=rotation, ends_at__gt=span_start, starts_at__lt=span_end
+        ).values_list("role", "starts_at", "ends_at")
+    )
+
+    def covered(role: str, start: datetime, end: datetime) -> bool:
+        return any(r == role and s < end and e > start for r, s, e in existing)
+
+    new = []
+    for week in range(first, first + weeks):
+        start, end = handoff_moment(rotation, week), handoff_moment(rotation, week + 1)
+        slots = [(ShiftRole.PRIMARY, members[week % len(members)])]
+        if rotation.has_secondary and len(members) > 1:
+            slots.append((ShiftRole.SECONDARY, members[(week + 1) % len(members)]))
+        for role, engineer in slots:
+            if covered(role, start, end):
+                continue
+            new.append(
+                Shift(
+                    rotation=rotation,
+                    engineer=engineer,
+                    role=role,
+                    starts_at=start,
+                    ends_at=end,
+                    source=ShiftSource.GENERATED,
+                    created_by=by,
+                )
+            )
+    return Shift.objects.bulk_create(new)
+
+
+@transaction.atomic
+def shift_override(
+    *,
+    shift: Shift,
+    starts_at: datetime,
+    ends_at: datetime,
+    engineer,
+    by=None,
+    reason: str = "",
+) -> Shift:
+    """Let ``engineer`` cover [starts_at, ends_at) of ``shift`` (a swap, sickness).
+
+    The covering engineer gets an override shift; the original is split around it, so the
+    pieces never overlap: [start, starts_at) stays with the original engineer, as does
+    [ends_at, end) (a new shift), and a fully covered original is removed. Returns the override.
+    """
+    shift = Shift.objects.select_for_update().get(pk=shift.pk)
+    if ends_at <= starts_at:
+        raise ValidationError({"ends_at": OVERRIDE_EMPTY})
+    if starts_at < shift.starts_at or ends_at > shift.ends_at:
+        raise ValidationError(
+            OVERRIDE_OUTSIDE_SHIFT.format(
+                start=shift.starts_at.isoformat(), end=shift.ends_at.isoformat()
+            )
+        )
+    if engineer.pk == shift.engineer_id:
+        raise ValidationError({"engineer": OVERRIDE_SAME_ENGINEER.format(user=_who(engineer))})
+    if not engineer.is_active:
+        raise ValidationError({"engineer": INACTIVE_ENGINEER.format(user=engineer)})
+
+    override = Shift(
+        rotation=shift.rotation,
+        engineer=engineer,
+        role=shift.role,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        source=ShiftSource.OVERRIDE,
+        covered_engineer=shift.engineer,
+        overrides=shift,
+        reason=reason,
+        created_by=by,
+    )
+    before = starts_at > shift.starts_at
+    after = ends_at < shift.ends_at
+    if before and after:
+        Shift.objects.create(
+            rotation=shift.rotation,
+            engineer=shift.engineer,
+            role=shift.role,
+            starts_at=ends_at,
+            ends_at=shift.ends_at,
+            source=shift.source,
+            overrides=None,
+            reason="Rest of the shift after an override",
+            created_by=by,
+        )
+        shift.ends_at = starts_at
+        shift.save(update_fields=["ends_at"])
+    elif before:
+        shift.ends_at = starts_at
+        shift.save(update_fields=["ends_at"])
+    elif after:
+        shift.starts_at = ends_at
+        shift.save(update_fields=["starts_at"])
+    else:
+        # Covered entirely: the original gives way to the override.
+        override.overrides = None
+        shift.delete()
+    override.save()
+    return override
+
+
+# --- Handoffs ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def handoff_for(*, rotation: Rotation, handoff_at: datetime) -> Handoff:
+    """The handoff at a rotation boundary, created with the outgoing and incoming primaries
+    (the engineer whose primary shift ends and the one whose primary shift starts there)."""
+    existing = Handoff.objects.filter(rotation=rotation, handoff_at=handoff_at).first()
+    if existing is not None:
+        return existing
+    ending = Shift.objects.filter(
+        rotation=rotation, role=ShiftRole.PRIMARY, ends_at=handoff_at
+    ).first()
+    starting = Shift.objects.filter(
+        rotation=rotation, role=ShiftRole.PRIMARY, starts_at=handoff_at
+    ).first()
+    if ending is None or starting is None:
+        raise ValidationError(HANDOFF_NO_BOUNDARY)
+    handoff, _ = Handoff.objects.get_or_create(
+        rotation=rotation,
+        handoff_at=handoff_at,
+        defaults={"outgoing": ending.engineer, "incoming": starting.engineer},
+    )
+    return handoff
+
+
+@transaction.atomic
+def handoff_write(*, handoff: Handoff, author, summary: str, at: datetime | None = None) -> Handoff:
+    """The outgoing engineer writes (or rewrites) the summary for the incoming one."""
+    handoff = Handoff.objects.select_for_update().select_related("outgoing").get(pk=handoff.pk)
+    if author.pk != handoff.outgoing_id:
+        raise ValidationError(HANDOFF_NOT_YOURS.format(user=_who(handoff.outgoing)))
+    summary = (summary or "").strip()
+    if not summary:
+        raise ValidationError({"summary": HANDOFF_SUMMARY_REQUIRED})
+    handoff.summary = summary
+    handoff.written_at = _now(at)
+    handoff.save(update_fields=["summary", "written_at"])
+    return handoff
+
+
+@transaction.atomic
+def handoff_acknowledge(*, handoff: Handoff, by, at: datetime | None = None) -> Handoff:
+    """The incoming engineer confirms they read the summary."""
+    handoff = Handoff.objects.select_for_update().select_related("incoming").get(pk=handoff.pk)
+    if by.pk != handoff.incoming_id:
+        raise ValidationError(HANDOFF_ACK_NOT_YOURS.format(user=_who(handoff.incoming)))
+    if handoff.written_at is None:
+        raise ValidationError(HANDOFF_NOT_WRITTEN)
+    if handoff.acknowledged_at is None:
+        handoff.acknowledged_at = _now(at)
+        handoff.save(update_fields=["acknowledged_at"])
+    return handoff
+
+
+# --- Pages ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def page_record(
+    *,
+    engineer,
+    paged_at: datetime | None = None,
+    incident: Incident | None = None,
+    source: str = PageSource.MANUAL,
+    message: str = "",
+    rotation: Rotation | None = None,
+    escalated_from: Page | None = None,
+    acknowledged_at: datetime | None = None,
+) -> Page:
+    """Record a page to ``engineer``; its acknowledgement is due after the rotation's target
+    (runbook: 5 minutes). A page for an incident is written to the incident's timeline."""
+    paged_at = _now(paged_at)
+    ack_within = rotation.page_ack_within if rotation is not None else DEFAULT_PAGE_ACK_WITHIN
+    page = Page(
+        engineer=engineer,
+        incident=incident,
+        paged_at=paged_at,
+        ack_due_at=paged_at + ack_within,
+        acknowledged_at=acknowledged_at,
+        source=source,
+        message=message[:300],
+        escalated_from=escalated_from,
+    )
+    page.full_clean()
+    page.save()
+    if incident is not None:
+        timeline_event_record(
+            incident=incident,
+            kind=TimelineEventKind.PAGE,
+            message=f"Paged {_who(engineer)}" + (f": {message}" if message else ""),
+            at=paged_at,
+            payload={"page_id": page.pk, "engineer": engineer.get_username(), "source": source},
+        )
+    return page
+
+
+@transaction.atomic
+def page_acknowledge(*, page: Page, by, at: datetime | None = None) -> Page:
+    """The paged engineer acknowledges. The first acknowledgement of an incident's page also
+    acknowledges the incident itself when nobody has yet."""
+    at = _now(at)
+    page = Page.objects.select_for_update().select_related("engineer").get(pk=page.pk)
+    if by.pk != page.engineer_id:
+        raise ValidationError(PAGE_NOT_YOURS.format(user=_who(page.engineer)))
+    if page.acknowledged_at is not None:
+        raise ValidationError(
+            PAGE_ALREADY_ACKNOWLEDGED.format(at=timezone.localtime(page.acknowledged_at))
+        )
+    if at < page.paged_at:
+        raise ValidationError(PAGE_ACK_BEFORE_PAGED)
+    page.acknowledged_at = at
+    page.save(update_fields=["acknowledged_at"])
+    if page.incident_id is not None:
+        incident = Incident.objects.get(pk=page.incident_id)
+        timeline_event_record(
+            incident=incident,
+            kind=TimelineEventKind.PAGE,
+            message=f"Page acknowledged by {_who(by)}",
+            at=at,
+            author=by,
+            payload={"page_id": page.pk, "acknowledged": True},
+        )
+        if incident.acknowledged_at is None and incident.status != IncidentStatus.CLOSED:
+            incident_services.incident_acknowledge(incident=incident, by=by, at=at)
+    return page
+
+
+def page_on_call_for_incident(sender, incident: Incident, by=None, at=None, **kwargs) -> None:
+    """Receiver of ``incident_declared``: page the current primary of every team owning an
+    affected service (or the incident's team). Runs inside the declaring transaction.
+
+    Teams without an active rotation are skipped (they page some other way); a team whose
+    rotation has nobody on call right now gets a timeline entry saying no page was sent.
+    """
+    at = at or timezone.now()
+    teams = {service.team for service in incident.services.select_related("team")}
+    if not teams and incident.team is not None:
+        teams = {incident.team}
+    with_rotation = set(
+        Rotation.objects.filter(team__in=teams, is_active=True).values_list("team_id", flat=True)
+    )
+    for team in sorted(teams, key=lambda t: t.name):
+        if team.pk not in with_rotation:
+            continue
+        shift = selectors.on_call_shift(team=team, role=ShiftRole.PRIMARY, at=at)
+        if shift is None:
+            timeline_event_record(
+                incident=incident,
+                kind=TimelineEventKind.PAGE,
+                message=f"Nobody is on call for {team.name}; no page was sent",
+                at=at,
+                payload={"team": team.name, "paged": None},
+            )
+            continue
+        page_record(
+            engineer=shift.engineer,
+            paged_at=at,
+            incident=incident,
+            source=PageSource.INCIDENT,
+            message=f"{incident.reference} {incident.severity.name}: {incident.title}",
+            rotation=shift.rotation,
+        )
+
+
+# --- Comp time -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def comp_time_log(*, engineer, day: date, hours: Decimal, note: str = "") -> CompTimeTaken:
+    """Log comp time an engineer takes off (counted against their balance at once)."""
+    if hours is None or hours <= 0 or hours > 24:
+        raise ValidationError({"hours": COMP_TIME_HOURS})
+    entry = CompTimeTaken(engineer=engineer, date=day, hours=hours, note=note)
+    entry.full_clean()
+    entry.save()
+    return entry
+
+
+@transaction.atomic
+def comp_time_approve(*, entry: CompTimeTaken, by, at: datetime | None = None) -> CompTimeTaken:
+    entry = CompTimeTaken.objects.select_for_update().get(pk=entry.pk)
+    if entry.approved_at is not None:
+        raise ValidationError(COMP_TIME_ALREADY_APPROVED)
+    entry.approved_by = by
+    entry.approved_at = _now(at)
+    entry.save(update_fields=["approved_by", "approved_at"])
+    return entry
+
+
+# --- Policies and pay periods ----------------------------------------------------------------
+
+
+def compensation_policy_supersede_problem(effective_from: date) -> str | None:
+    """Why a policy cannot start on ``effective_from``, or None: a policy starting on or after
+    that date has already taken effect (it would be edited in place)."""
+    started = (
+        CompensationPolicy.objects.filter(
+            effective_from__gte=effective_from, effective_from__lte=timezone.localdate()
+        )
+        .order_by("effective_from")
+        .first()
+    )
+    if started is not None:
+        return POLICY_NOT_AFTER_CURRENT.format(start=started.effective_from)
+    return None
+
+
+@transaction.atomic
+def compensation_policy_supersede(
+    *,
+    effective_from: date,
+    by=None,
+    currency: str = "USD",
+    weekly_stipend: Decimal,
+    sev1_bonus: Decimal,
+    comp_hours_per_overnight_page: Decimal,
+    overnight_start,
+    overnight_end,
+) -> CompensationPolicy:
+    """Start a new policy on ``effective_from``; the one in force until then ends that day.
+
+    Policies are never edited once in force, so a report for any past period is priced by the
+    rules of its time. Later-dated policies that have not started are replaced.
+    """
+    current = (
+        CompensationPolicy.objects.select_for_update()
+        .filter(effective_from__lt=effective_from)
+        .order_by("-effective_from")
+        .first()
+    )
+    problem = compensation_policy_supersede_problem(effective_from)
+    if problem:
+        raise ValidationError({"effective_from": problem})
+    # Policies dated later that have not started yet are replaced by this one.
+    CompensationPolicy.objects.filter(effective_from__gte=effective_from).delete()
+    if current is not None:
+        current.effective_to = effective_from
+        current.save(update_fields=["effective_to"])
+    policy = CompensationPolicy(
+        effective_from=effective_from,
+        effective_to=None,
+        currency=currency.upper(),
+        weekly_stipend=weekly_stipend,
+        sev1_bonus=sev1_bonus,
+        comp_hours_per_overnight_page=comp_hours_per_overnight_page,
+        overnight_start=overnight_start,
+        overnight_end=overnight_end,
+        created_by=by,
+    )
+    policy.full_clean()
+    policy.save()
+    return policy
+
+
+@transaction.atomic
+def pay_period_create(*, start_date: date, end_date: date) -> PayPeriod:
+    """A new open pay period; it may not overlap another (``PayPeriod.clean``)."""
+    period = PayPeriod(start_date=start_date, end_date=end_date)
+    period.full_clean()
+    period.save()
+    return period
+
+
+def pay_period_monthly(*, year: int, month: int) -> PayPeriod:
+    """The calendar month's pay period, created if missing."""
+    start = date(year, month, 1)
+    end = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+    existing = PayPeriod.objects.filter(start_date=start, end_date=end).first()
+    return existing or pay_period_create(start_date=start, end_date=end)
+
+
+@transaction.atomic
+def pay_period_close(*, pay_period: PayPeriod, by, at: datetime | None = None) -> PayPeriod:
+    """Close (freeze) a pay period once it has ended.
+
+    Stores the engineer's own figures for the period and the corrections owed for earlier
+    closed periods that land in it as ``CompensationLine`` rows; from then on its report is
+    read from those lines and never changes. Locks the pay period row.
+    """
+    at = _now(at)
+    pay_period = PayPeriod.objects.select_for_update().get(pk=pay_period.pk)
+    if pay_period.is_closed:
+        raise ValidationError(PERIOD_ALREADY_CLOSED)
+    ends = day_start(pay_period.end_date + timedelta(days=1), selectors.project_zone())
+    if at < ends:
+        raise ValidationError(PERIOD_NOT_OVER.format(end=pay_period.end_date))
+    own, corrections = selectors.pending_adjustments(pay_period=pay_period)
+    lines = [_line(pay_period, row, adjusts=None) for row in own.values()]
+    lines += [_line(pay_period, row, adjusts=period) for period, row in corrections]
+    CompensationLine.objects.bulk_create(lines)
+    pay_period.status = PayPeriodStatus.CLOSED
+    pay_period.closed_at = at
+    pay_period.closed_by = by
+    pay_period.save(update_fields=["status", "closed_at", "closed_by"])
+    return pay_period
+
+
+def _line(pay_period, row, adjusts) -> CompensationLine:
+    return CompensationLine(
+        pay_period=pay_period,
+        adjusts=adjusts,
+        engineer_id=row.engineer_id,
+        username=row.username,
+        full_name=row.full_name,
+        team=row.team,
+        on_call_hours=row.on_call_hours,
+        stipend=row.stipend,
+        sev1_incidents=row.sev1_incidents,
+        sev1_bonus=row.sev1_bonus,
+        overnight_pages=row.overnight_pages,
+        comp_time_hours=row.comp_time_hours,
+        total_pay=row.total_pay,
+        currency=row.currency,
+    )
+
+
+# --- Calendar feed -------------------------------------------------------------------------
+
+
+def calendar_feed_for(*, user) -> CalendarFeed:
+    feed, _ = CalendarFeed.objects.get_or_create(user=user)
+    return feed
+
+
+@transaction.atomic
+def calendar_feed_rotate(*, user) -> CalendarFeed:
+    """Replace the private feed token (the old URL stops working)."""
+    CalendarFeed.objects.filter(user=user).delete()
+    return CalendarFeed.objects.create(user=user)

@@ -1,0 +1,267 @@
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from oncall.models import CompensationPolicy, CompTimeTaken, PayPeriodStatus, Shift, ShiftSource
+from tests.incidents.factories import IncidentFactory, TeamFactory
+from tests.oncall.factories import (
+    CompTimeTakenFactory,
+    PageFactory,
+    PayPeriodFactory,
+    RotationFactory,
+    RotationMemberFactory,
+    ShiftFactory,
+    engineer,
+)
+
+pytestmark = pytest.mark.django_db
+
+MODELS = [
+    "rotation",
+    "shift",
+    "handoff",
+    "page",
+    "compensationpolicy",
+    "payperiod",
+    "comptimetaken",
+]
+
+
+def changelist(model):
+    return reverse(f"admin:oncall_{model}_changelist")
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_changelists_open_for_managers(manager_client, model):
+    response = manager_client.get(changelist(model))
+    assert response.status_code == 200
+    assert manager_client.get(changelist(model), {"q": "x"}).status_code == 200
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("who", ["engineer", "finance_user"])
+def test_changelists_are_refused_to_engineers_and_finance(client, request, model, who):
+    user = request.getfixturevalue(who)
+    user.is_staff = True
+    user.save()
+    client.force_login(user)
+    response = client.get(changelist(model))
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+
+
+def build(count: int, offset: int) -> None:
+    team = TeamFactory(name="Platform")
+    rotation = RotationFactory(team=team, name="Primary")
+    for n in range(count):
+        user = engineer(f"eng{offset + n:03d}", team=team)
+        RotationFactory(team=TeamFactory(name=f"Team {offset + n}"), name="Secondary")
+        RotationMemberFactory(rotation=rotation, user=user, position=offset + n)
+        start = datetime(2026, 3, 2, 9, tzinfo=UTC) + timedelta(weeks=offset + n)
+        shift = ShiftFactory(rotation=rotation, engineer=user, starts_at=start)
+        ShiftFactory(
+            rotation=rotation,
+            engineer=engineer(f"cover{offset + n:03d}"),
+            covered_engineer=user,
+            overrides=shift,
+            source=ShiftSource.OVERRIDE,
+            starts_at=start + timedelta(days=8),
+        )
+        PageFactory(engineer=user, incident=IncidentFactory(), paged_at=start)
+        CompTimeTakenFactory(engineer=user)
+        PayPeriodFactory(
+            start_date=date(2030, 1, 1) + timedelta(days=offset + n),
+            end_date=date(2030, 1, 1) + timedelta(days=offset + n),
+        )
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_changelist_query_count_is_constant(manager_client, model):
+    def queries():
+        with CaptureQueriesContext(connection) as ctx:
+            response = manager_client.get(changelist(model))
+        assert response.status_code == 200
+        return len(ctx.captured_queries)
+
+    build(3, 0)
+    small = queries()
+    build(25, 100)
+    assert queries() == small
+
+
+def test_generate_shifts_action_asks_for_weeks_then_creates(manager_client):
+    rotation = RotationFactory(starts_on=date(2026, 11, 16))
+    RotationMemberFactory(rotation=rotation, user=engineer("ada"), position=0)
+    RotationMemberFactory(rotation=rotation, user=engineer("bob"), position=1)
+    response = manager_client.post(
+        changelist("rotation"), {"action": "generate_shifts", "_selected_action": [rotation.pk]}
+    )
+    assert response.status_code == 200
+    assert "Generate shifts" in response.content.decode()
+    response = manager_client.post(
+        changelist("rotation"),
+        {
+            "action": "generate_shifts",
+            "_selected_action": [rotation.pk],
+            "apply": "1",
+            "weeks": "3",
+        },
+        follow=True,
+    )
+    assert "6 shift(s) created." in response.content.decode()
+    assert Shift.objects.filter(rotation=rotation).count() == 6
+
+
+def test_override_action(manager_client):
+    ada, bob = engineer("ada"), engineer("bob")
+    shift = ShiftFactory(engineer=ada)
+    data = {
+        "action": "override_part",
+        "_selected_action": [shift.pk],
+        "apply": "1",
+        "engineer": bob.pk,
+        "starts_at_0": "2026-03-04",
+        "starts_at_1": "09:00:00",
+        "ends_at_0": "2026-03-05",
+        "ends_at_1": "09:00:00",
+        "reason": "sick",
+    }
+    response = manager_client.post(changelist("shift"), data, follow=True)
+    assert "Override created." in response.content.decode()
+    assert Shift.objects.count() == 3
+    data["engineer"] = ada.pk  # covering yourself is refused, with the reason shown
+    shift = Shift.objects.filter(engineer=ada).order_by("starts_at").first()
+    data["_selected_action"] = [shift.pk]
+    data["starts_at_0"], data["ends_at_0"] = "2026-03-02", "2026-03-03"
+    response = manager_client.post(changelist("shift"), data)
+    assert "already holds this shift" in response.content.decode()
+    assert Shift.objects.count() == 3
+
+
+def test_week_and_override_filters(manager_client):
+    ada = engineer("ada")
+    ShiftFactory(engineer=ada, source=ShiftSource.OVERRIDE)
+    assert manager_client.get(changelist("shift"), {"override": "yes"}).status_code == 200
+    assert manager_client.get(changelist("shift"), {"week": "0"}).status_code == 200
+
+
+def test_pages_show_whether_the_target_was_met(manager_client):
+    on_time = PageFactory(engineer=engineer("ada"))
+    late = PageFactory(
+        engineer=engineer("bob"), acknowledged_at=on_time.paged_at + timedelta(minutes=9)
+    )
+    page = manager_client.get(changelist("page"), {"ack": "late"}).content.decode()
+    assert "bob" in page
+    assert "ada" not in page
+    assert "9 min 00 s" in page
+    assert late.acknowledged_in_time is False
+
+
+def test_policy_add_supersedes_and_policies_in_force_are_read_only(manager_client):
+    current = CompensationPolicy.objects.get()
+    response = manager_client.post(
+        reverse("admin:oncall_compensationpolicy_add"),
+        {
+            "effective_from": "2027-01-01",
+            "currency": "EUR",
+            "weekly_stipend": "550.00",
+            "sev1_bonus": "220.00",
+            "comp_hours_per_overnight_page": "4.00",
+            "overnight_start": "22:00",
+            "overnight_end": "07:00",
+        },
+    )
+    assert response.status_code == 302
+    current.refresh_from_db()
+    assert current.effective_to == date(2027, 1, 1)
+    response = manager_client.post(
+        reverse("admin:oncall_compensationpolicy_change", args=[current.pk]),
+        {"weekly_stipend": "1.00"},
+    )
+    assert response.status_code == 403
+    response = manager_client.post(
+        reverse("admin:oncall_compensationpolicy_add"),
+        {
+            "effective_from": "1999-01-01",
+            "currency": "USD",
+            "weekly_stipend": "1.00",
+            "sev1_bonus": "1.00",
+            "comp_hours_per_overnight_page": "1.00",
+            "overnight_start": "22:00",
+            "overnight_end": "07:00",
+        },
+    )
+    assert response.status_code == 200
+    assert "supersede it from a later date" in response.content.decode()
+    assert CompensationPolicy.objects.count() == 2
+    assert CompensationPolicy.objects.get(effective_from=date(2027, 1, 1)).weekly_stipend == (
+        Decimal("550.00")
+    )
+
+
+def test_close_pay_period_action_freezes_it(manager_client):
+    ada = engineer("ada")
+    ShiftFactory(engineer=ada)
+    period = PayPeriodFactory()
+    response = manager_client.post(
+        changelist("payperiod"),
+        {"action": "close_periods", "_selected_action": [period.pk]},
+        follow=True,
+    )
+    assert "1 pay period(s) closed." in response.content.decode()
+    period.refresh_from_db()
+    assert period.status == PayPeriodStatus.CLOSED
+    page = manager_client.get(reverse("admin:oncall_payperiod_change", args=[period.pk]))
+    assert "ada" in page.content.decode()
+    assert (
+        manager_client.get(reverse("admin:oncall_payperiod_delete", args=[period.pk])).status_code
+        == 403
+    )
+
+
+def test_overlapping_pay_period_is_a_form_error(manager_client):
+    PayPeriodFactory()
+    response = manager_client.post(
+        reverse("admin:oncall_payperiod_add"),
+        {
+            "start_date": "2026-03-15",
+            "end_date": "2026-04-14",
+            "lines-TOTAL_FORMS": 0,
+            "lines-INITIAL_FORMS": 0,
+        },
+    )
+    assert response.status_code == 200
+    assert "cannot overlap" in response.content.decode()
+
+
+def test_comp_time_approval(manager_client, manager):
+    entry = CompTimeTakenFactory(engineer=engineer("ada"))
+    manager_client.post(
+        changelist("comptimetaken"), {"action": "approve", "_selected_action": [entry.pk]}
+    )
+    entry = CompTimeTaken.objects.get()
+    assert entry.approved_by == manager
+
+
+def test_rotation_first_handoff_must_be_on_the_weekday(manager_client):
+    team = TeamFactory(name="Platform")
+    response = manager_client.post(
+        reverse("admin:oncall_rotation_add"),
+        {
+            "team": team.pk,
+            "name": "Primary",
+            "time_zone": "Europe/London",
+            "handoff_weekday": 0,
+            "handoff_time": time(9).isoformat(),
+            "starts_on": "2026-03-03",
+            "page_ack_within": "00:05:00",
+            "members-TOTAL_FORMS": 0,
+            "members-INITIAL_FORMS": 0,
+        },
+    )
+    assert response.status_code == 200
+    assert "must fall on the handoff weekday" in response.content.decode()

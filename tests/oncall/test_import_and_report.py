@@ -1,0 +1,369 @@
+"""import_oncall_history and compensation_report as people run them, and closed pay periods."""
+
+import csv
+import io
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+
+from incidents.models import Incident, Team, TimelineEvent
+from oncall import services
+from oncall.models import CompensationLine, Page, PayPeriodStatus, Rotation, Shift
+from oncall.selectors import CSV_COLUMNS, compensation_report
+from tests.oncall.factories import PayPeriodFactory
+
+pytestmark = pytest.mark.django_db
+
+User = get_user_model()
+
+HEADER = (
+    "username,full_name,team,on_call_hours,stipend,sev1_incidents,sev1_bonus,"
+    "overnight_pages,comp_time_hours,total_pay,currency"
+)
+
+ENGINEERS = """username,full_name,email,timezone,team
+ada,Ada Lovelace,ada@example.com,Europe/London,Platform
+ravi,Ravi Shankar,ravi@example.com,Asia/Kolkata,Platform
+sam,Sam Stone,,America/New_York,Payments
+"""
+SHIFTS = """team,rotation,username,starts_at,ends_at
+Platform,Primary,ada,2026-03-02T09:00:00Z,2026-03-09T09:00:00Z
+Platform,Primary,ravi,2026-03-09T09:00:00Z,2026-03-16T09:00:00Z
+Payments,Primary,sam,2026-03-02T09:00:00-05:00,2026-03-09T09:00:00-04:00
+"""
+INCIDENTS = (
+    "reference,title,severity,started_at,detected_at,acknowledged_at,resolved_at\n"
+    "INC-2025-0007,Checkout down,SEV-1,2026-03-03T22:55:00Z,2026-03-03T23:00:00Z,"
+    "2026-03-03T23:03:00Z,2026-03-04T00:10:00Z\n"
+    "INC-2025-0008,Slow search,SEV-3,2026-03-10T10:00:00Z,,,\n"
+)
+PAGES = """username,paged_at,acknowledged_at,incident_reference
+ada,2026-03-03T23:00:00Z,2026-03-03T23:03:00Z,INC-2025-0007
+ada,2026-03-03T23:20:00Z,2026-03-03T23:21:00Z,INC-2025-0007
+ravi,2026-03-10T17:00:00Z,2026-03-10T17:02:00Z,INC-2025-0008
+sam,2026-03-05T12:00:00Z,,
+"""
+
+
+def write(directory: Path, **files: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (directory / f"{name}.csv").write_text(text, encoding="utf-8")
+    return directory
+
+
+@pytest.fixture
+def history(tmp_path):
+    return write(
+        tmp_path / "history",
+        engineers=ENGINEERS,
+        shifts=SHIFTS,
+        incidents=INCIDENTS,
+        pages=PAGES,
+    )
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def snapshot():
+    return (
+        sorted(User.objects.values_list("username", "first_name", "last_name", "email")),
+        sorted(Team.objects.values_list("name", flat=True)),
+        sorted(Rotation.objects.values_list("team__name", "name", "time_zone")),
+        sorted(Incident.objects.values_list("reference", "status", "resolved_at")),
+        sorted(TimelineEvent.objects.values_list("incident__reference", "kind", "occurred_at")),
+        sorted(Shift.objects.values_list("engineer__username", "starts_at", "ends_at")),
+        sorted(
+            Page.objects.values_list(
+                "engineer__username", "paged_at", "acknowledged_at", "incident__reference"
+            ),
+            key=str,
+        ),
+    )
+
+
+class TestImport:
+    def test_import_creates_everything_and_reports_it(self, history):
+        out = run("import_oncall_history", str(history))
+        assert out.strip() == (
+            "Created 3 users, 2 teams, 2 rotations, 2 incidents, 3 shifts, 4 pages."
+        )
+        ada = User.objects.get(username="ada")
+        assert (ada.get_full_name(), ada.email) == ("Ada Lovelace", "ada@example.com")
+        assert ada.profile.time_zone == "Europe/London"
+        assert ada.profile.team.name == "Platform"
+        assert not ada.has_usable_password()
+        incident = Incident.objects.get(reference="INC-2025-0007")
+        assert incident.status == "resolved"
+        assert incident.severity.name == "SEV-1"
+        kinds = list(incident.timeline.values_list("kind", flat=True))
+        assert kinds == ["imported", "page", "acknowledged", "page", "status_changed"]
+        assert Incident.objects.get(reference="INC-2025-0008").status == "investigating"
+
+    def test_a_second_import_changes_nothing(self, history):
+        run("import_oncall_history", str(history))
+        before = snapshot()
+        out = run("import_oncall_history", str(history))
+        assert out.strip() == (
+            "Created 0 users, 0 teams, 0 rotations, 0 incidents, 0 shifts, 0 pages."
+        )
+        assert snapshot() == before
+
+    def test_any_subset_of_the_files(self, tmp_path):
+        directory = write(tmp_path / "only", engineers=ENGINEERS)
+        run("import_oncall_history", str(directory))
+        assert User.objects.count() == 3
+
+    @pytest.mark.parametrize(
+        ("file", "text", "line", "value", "message"),
+        [
+            (
+                "engineers",
+                "username,full_name,email,team\nzed,Zed,z@example.com,Platform\n",
+                1,
+                "",
+                "missing column 'timezone'",
+            ),
+            (
+                "engineers",
+                ENGINEERS + "zed,Zed,z@example.com,Mars/Olympus,Platform\n",
+                5,
+                "Mars/Olympus",
+                "not a known IANA time zone",
+            ),
+            (
+                "shifts",
+                SHIFTS + "Platform,Primary,nobody,2026-03-16T09:00:00Z,2026-03-23T09:00:00Z\n",
+                5,
+                "nobody",
+                "unknown user",
+            ),
+            (
+                "shifts",
+                SHIFTS + "Search,Primary,ada,2026-03-16T09:00:00Z,2026-03-23T09:00:00Z\n",
+                5,
+                "Search",
+                "unknown team",
+            ),
+            (
+                "shifts",
+                SHIFTS + "Platform,Primary,ada,2026-03-16T09:00:00,2026-03-23T09:00:00Z\n",
+                5,
+                "2026-03-16T09:00:00",
+                "timestamp without an offset",
+            ),
+            (
+                "shifts",
+                SHIFTS + "Platform,Primary,ada,2026-03-23T09:00:00Z,2026-03-16T09:00:00Z\n",
+                5,
+                "2026-03-16T09:00:00Z",
+                "the shift ends before it starts",
+            ),
+            (
+                "incidents",
+                INCIDENTS + "INC-2025-0009,Bad,SEV-9,2026-03-10T10:00:00Z,,,\n",
+                4,
+                "SEV-9",
+                "unknown severity",
+            ),
+            (
+                "incidents",
+                INCIDENTS + "INC-2025-0009,Bad,SEV-2,2026-03-10T10:00:00Z,,,2026-03-10T09:00:00Z\n",
+                4,
+                "2026-03-10T09:00:00Z",
+                "resolved_at cannot be before",
+            ),
+            (
+                "pages",
+                PAGES + "ada,2026-03-20T10:00:00Z,,INC-1999-0001\n",
+                6,
+                "INC-1999-0001",
+                "unknown incident",
+            ),
+            (
+                "pages",
+                PAGES + "ada,2026-03-20T10:00:00Z,2026-03-20T09:00:00Z,\n",
+                6,
+                "2026-03-20T09:00:00Z",
+                "acknowledged before it was paged",
+            ),
+        ],
+    )
+    def test_a_bad_row_aborts_everything_naming_file_line_and_value(
+        self, history, file, text, line, value, message
+    ):
+        write(history, **{file: text})
+        before = snapshot()
+        with pytest.raises(CommandError) as error:
+            run("import_oncall_history", str(history))
+        text = str(error.value)
+        assert f"{file}.csv, line {line}: " in text
+        assert message in text
+        if value:
+            assert repr(value) in text
+        assert "nothing was imported" in text
+        assert snapshot() == before
+
+    def test_the_database_is_left_as_it_was_after_a_late_error(self, history):
+        run("import_oncall_history", str(history))
+        before = snapshot()
+        write(
+            history,
+            engineers=ENGINEERS + "newbie,New Bie,,UTC,NewTeam\n",
+            pages=PAGES + "ghost,2026-03-20T10:00:00Z,,\n",
+        )
+        with pytest.raises(CommandError):
+            run("import_oncall_history", str(history))
+        assert snapshot() == before
+        assert not Team.objects.filter(name="NewTeam").exists()
+
+    def test_not_a_directory(self, tmp_path):
+        with pytest.raises(CommandError, match=r"none of engineers\.csv"):
+            run("import_oncall_history", str(tmp_path))
+
+
+class TestReportCommand:
+    def test_csv(self, history):
+        run("import_oncall_history", str(history))
+        out = run("compensation_report", "--start", "2026-03-01", "--end", "2026-03-31")
+        lines = out.splitlines()
+        assert lines[0] == HEADER
+        rows = {r["username"]: r for r in csv.DictReader(io.StringIO(out))}
+        assert list(rows) == ["ada", "ravi", "sam"]
+        assert rows["ada"] == {
+            "username": "ada",
+            "full_name": "Ada Lovelace",
+            "team": "Platform",
+            "on_call_hours": "168.00",
+            "stipend": "500.00",
+            "sev1_incidents": "1",
+            "sev1_bonus": "200.00",
+            "overnight_pages": "2",  # 23:00 and 23:20 GMT in London
+            "comp_time_hours": "8.00",
+            "total_pay": "700.00",
+            "currency": "USD",
+        }
+        # 17:00 UTC is 22:30 in Kolkata: overnight. The SEV-3 earns no bonus.
+        assert (rows["ravi"]["overnight_pages"], rows["ravi"]["sev1_incidents"]) == ("1", "0")
+        # Sam's shift crosses the New York DST change: 167 elapsed hours, one full stipend.
+        assert (rows["sam"]["on_call_hours"], rows["sam"]["stipend"]) == ("167.00", "500.00")
+        assert rows["sam"]["comp_time_hours"] == "0.00"  # unacknowledged page
+
+    def test_json_and_team(self, history):
+        run("import_oncall_history", str(history))
+        out = run(
+            "compensation_report",
+            "--start",
+            "2026-03-01",
+            "--end",
+            "2026-03-31",
+            "--team",
+            "Platform",
+            "--format",
+            "json",
+        )
+        data = json.loads(out)
+        assert [r["username"] for r in data] == ["ada", "ravi"]
+        assert list(data[0]) == list(CSV_COLUMNS)
+        assert data[0]["stipend"] == "500.00"
+        assert data[0]["sev1_incidents"] == 1
+        assert isinstance(data[0]["overnight_pages"], int)
+
+    def test_bad_dates(self):
+        with pytest.raises(CommandError, match="not a date"):
+            run("compensation_report", "--start", "2026-13-01", "--end", "2026-03-31")
+        with pytest.raises(CommandError, match="end date is before"):
+            run("compensation_report", "--start", "2026-03-02", "--end", "2026-03-01")
+
+    def test_spreadsheet_formulas_are_neutralised(self, tmp_path):
+        directory = write(
+            tmp_path / "evil",
+            engineers='username,full_name,email,timezone,team\nmallory,"=HYPERLINK(""x"")",,UTC,'
+            "@Team\n",
+            shifts="team,rotation,username,starts_at,ends_at\n"
+            "@Team,R,mallory,2026-03-02T09:00:00Z,2026-03-03T09:00:00Z\n",
+        )
+        run("import_oncall_history", str(directory))
+        out = run("compensation_report", "--start", "2026-03-01", "--end", "2026-03-31")
+        row = next(csv.DictReader(io.StringIO(out)))
+        assert row["full_name"] == '\'=HYPERLINK("x")'
+        assert row["team"] == "'@Team"
+
+
+class TestClosedPeriods:
+    def close(self, period):
+        return services.pay_period_close(
+            pay_period=period, by=None, at=datetime(2026, 11, 1, tzinfo=UTC)
+        )
+
+    def test_a_closed_period_reproduces_exactly_after_a_later_import(self, history, tmp_path):
+        run("import_oncall_history", str(history))
+        march = PayPeriodFactory(start_date=date(2026, 3, 1), end_date=date(2026, 3, 31))
+        april = PayPeriodFactory(start_date=date(2026, 4, 1), end_date=date(2026, 4, 30))
+        args = ("compensation_report", "--start", "2026-03-01", "--end", "2026-03-31")
+        before = run(*args)
+        self.close(march)
+        assert run(*args) == before
+
+        late = write(
+            tmp_path / "late",
+            shifts="team,rotation,username,starts_at,ends_at\n"
+            "Platform,Primary,ada,2026-03-16T09:00:00Z,2026-03-23T09:00:00Z\n",
+            pages="username,paged_at,acknowledged_at,incident_reference\n"
+            "ravi,2026-03-11T17:00:00Z,2026-03-11T17:01:00Z,INC-2025-0007\n",
+        )
+        run("import_oncall_history", str(late))
+        assert run(*args) == before  # byte for byte
+
+        # The correction is paid in the next open period, merged into each engineer's row.
+        report = compensation_report(start=april.start_date, end=april.end_date)
+        rows = {r.username: r for r in report.rows}
+        assert set(rows) == {"ada", "ravi"}
+        assert rows["ada"].stipend == Decimal("500.00")
+        assert rows["ada"].on_call_hours == Decimal("168.00")
+        assert [a.adjusts_period for a in rows["ada"].adjustments] == ["2026-03-01..2026-03-31"]
+        assert rows["ravi"].sev1_bonus == Decimal("200.00")
+        assert rows["ravi"].overnight_pages == 1
+        assert rows["ravi"].total_pay == Decimal("200.00")
+
+        # Once April is closed, the correction is frozen with it and not owed again.
+        self.close(april)
+        may = PayPeriodFactory(start_date=date(2026, 5, 1), end_date=date(2026, 5, 31))
+        assert compensation_report(start=may.start_date, end=may.end_date).rows == []
+        lines = CompensationLine.objects.filter(pay_period=april)
+        assert {(line.username, line.adjusts_id) for line in lines} == {
+            ("ada", march.pk),
+            ("ravi", march.pk),
+        }
+        april_csv = run("compensation_report", "--start", "2026-04-01", "--end", "2026-04-30")
+        assert "ada,Ada Lovelace,Platform,168.00,500.00,0,0.00,0,0.00,500.00,USD" in april_csv
+
+    def test_closing_is_refused_before_the_period_ends_and_twice(self):
+        march = PayPeriodFactory()
+        with pytest.raises(ValidationError, match="after it ends"):
+            services.pay_period_close(
+                pay_period=march, by=None, at=datetime(2026, 3, 31, 23, tzinfo=UTC)
+            )
+        self.close(march)
+        march.refresh_from_db()
+        assert march.status == PayPeriodStatus.CLOSED
+        with pytest.raises(ValidationError, match="already closed"):
+            self.close(march)
+
+    def test_overlapping_periods_are_refused(self):
+        services.pay_period_monthly(year=2026, month=2)
+        assert services.pay_period_monthly(year=2026, month=2).end_date == date(2026, 2, 28)
+        with pytest.raises(ValidationError, match="cannot overlap"):
+            services.pay_period_create(start_date=date(2026, 2, 15), end_date=date(2026, 3, 14))
+        december = services.pay_period_monthly(year=2026, month=12)
+        assert december.end_date == date(2026, 12, 31)

@@ -1,0 +1,307 @@
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from incidents import services as incident_services
+from incidents.models import TimelineEventKind
+from oncall import selectors, services
+from oncall.models import CompensationPolicy, Page, PageSource, Shift, ShiftRole, ShiftSource
+from tests.incidents.factories import ServiceFactory, TeamFactory, UserFactory, severity
+from tests.oncall.factories import (
+    PageFactory,
+    RotationFactory,
+    RotationMemberFactory,
+    ShiftFactory,
+    engineer,
+)
+
+pytestmark = pytest.mark.django_db
+
+NY = ZoneInfo("America/New_York")
+
+
+def rotation_with(*usernames, **kwargs):
+    rotation = RotationFactory(**kwargs)
+    for position, username in enumerate(usernames):
+        RotationMemberFactory(rotation=rotation, user=engineer(username), position=position)
+    return rotation
+
+
+class TestGenerateShifts:
+    def test_weekly_shifts_in_member_order_with_secondary(self):
+        rotation = rotation_with("ada", "bob", "cy", starts_on=date(2026, 3, 2))
+        created = services.rotation_generate_shifts(
+            rotation=rotation, weeks=3, now=datetime(2026, 3, 4, 12, tzinfo=UTC)
+        )
+        primaries = [s for s in created if s.role == ShiftRole.PRIMARY]
+        secondaries = [s for s in created if s.role == ShiftRole.SECONDARY]
+        assert [s.engineer.username for s in primaries] == ["ada", "bob", "cy"]
+        assert [s.engineer.username for s in secondaries] == ["bob", "cy", "ada"]
+        assert primaries[0].starts_at == datetime(2026, 3, 2, 9, tzinfo=UTC)
+        assert primaries[-1].ends_at == datetime(2026, 3, 23, 9, tzinfo=UTC)
+        assert all(s.source == ShiftSource.GENERATED for s in created)
+
+    def test_handoff_stays_at_wall_clock_time_across_dst(self):
+        rotation = rotation_with(
+            "ada", "bob", starts_on=date(2026, 3, 2), time_zone="America/New_York"
+        )
+        services.rotation_generate_shifts(
+            rotation=rotation, weeks=2, now=datetime(2026, 3, 3, tzinfo=UTC)
+        )
+        shifts = list(Shift.objects.filter(role=ShiftRole.PRIMARY).order_by("starts_at"))
+        local = [s.starts_at.astimezone(NY) for s in shifts] + [shifts[-1].ends_at.astimezone(NY)]
+        assert [(d.weekday(), d.hour, d.minute) for d in local] == [(0, 9, 0)] * 3
+        assert (shifts[0].ends_at - shifts[0].starts_at) == timedelta(hours=167)
+
+    def test_running_again_adds_only_what_is_missing_and_continues_the_order(self):
+        rotation = rotation_with("ada", "bob", starts_on=date(2026, 3, 2))
+        services.rotation_generate_shifts(
+            rotation=rotation, weeks=2, now=datetime(2026, 3, 4, tzinfo=UTC)
+        )
+        again = services.rotation_generate_shifts(
+            rotation=rotation, weeks=2, now=datetime(2026, 3, 4, tzinfo=UTC)
+        )
+        assert again == []
+        later = services.rotation_generate_shifts(
+            rotation=rotation, weeks=2, now=datetime(2026, 3, 10, tzinfo=UTC)
+        )
+        assert [(s.role, s.engineer.username) for s in later] == [
+            (ShiftRole.PRIMARY, "ada"),
+            (ShiftRole.SECONDARY, "bob"),
+        ]
+        assert later[0].starts_at == datetime(2026, 3, 16, 9, tzinfo=UTC)
+
+    def test_refusals(self):
+        empty = RotationFactory()
+        with pytest.raises(ValidationError, match="no members"):
+            services.rotation_generate_shifts(rotation=empty, weeks=2)
+        with pytest.raises(ValidationError):
+            services.rotation_generate_shifts(rotation=rotation_with("ada"), weeks=0)
+
+
+class TestOverride:
+    @pytest.fixture
+    def shift(self):
+        return ShiftFactory(
+            engineer=engineer("ada"),
+            starts_at=datetime(2026, 3, 2, 9, tzinfo=UTC),
+            ends_at=datetime(2026, 3, 9, 9, tzinfo=UTC),
+        )
+
+    def pieces(self):
+        return [
+            (s.engineer.username, s.starts_at.day, s.starts_at.hour, s.ends_at.day, s.source)
+            for s in Shift.objects.order_by("starts_at")
+        ]
+
+    def test_middle_override_splits_in_three_without_overlap(self, shift):
+        bob = engineer("bob")
+        override = services.shift_override(
+            shift=shift,
+            starts_at=datetime(2026, 3, 4, 9, tzinfo=UTC),
+            ends_at=datetime(2026, 3, 6, 9, tzinfo=UTC),
+            engineer=bob,
+            reason="Ada is ill",
+        )
+        assert override.covered_engineer.username == "ada"
+        assert override.overrides == shift
+        assert self.pieces() == [
+            ("ada", 2, 9, 4, ShiftSource.MANUAL),
+            ("bob", 4, 9, 6, ShiftSource.OVERRIDE),
+            ("ada", 6, 9, 9, ShiftSource.MANUAL),
+        ]
+
+    def test_override_at_the_start_and_whole_shift(self, shift):
+        bob, cy = engineer("bob"), engineer("cy")
+        services.shift_override(
+            shift=shift,
+            starts_at=shift.starts_at,
+            ends_at=datetime(2026, 3, 3, 9, tzinfo=UTC),
+            engineer=bob,
+        )
+        shift.refresh_from_db()
+        services.shift_override(
+            shift=shift, starts_at=shift.starts_at, ends_at=shift.ends_at, engineer=cy
+        )
+        assert [p[0] for p in self.pieces()] == ["bob", "cy"]
+
+    def test_refusals_change_nothing(self, shift):
+        ada = shift.engineer
+        bob = engineer("bob")
+        cases = [
+            (shift.starts_at - timedelta(hours=1), shift.starts_at + timedelta(hours=1), bob),
+            (shift.starts_at + timedelta(hours=2), shift.starts_at + timedelta(hours=1), bob),
+            (shift.starts_at, shift.ends_at, ada),
+            (shift.starts_at, shift.ends_at, UserFactory(is_active=False)),
+        ]
+        for starts_at, ends_at, who in cases:
+            with pytest.raises(ValidationError):
+                services.shift_override(
+                    shift=shift, starts_at=starts_at, ends_at=ends_at, engineer=who
+                )
+        assert self.pieces() == [("ada", 2, 9, 9, ShiftSource.MANUAL)]
+
+
+class TestWhoIsOnCall:
+    def test_primary_and_secondary_at_a_moment(self):
+        rotation = rotation_with("ada", "bob", starts_on=date(2026, 3, 2))
+        services.rotation_generate_shifts(
+            rotation=rotation, weeks=2, now=datetime(2026, 3, 3, tzinfo=UTC)
+        )
+        at = datetime(2026, 3, 10, 12, tzinfo=UTC)
+        found = selectors.on_call_at(team=rotation.team, at=at)
+        assert (found["primary"].username, found["secondary"].username) == ("bob", "ada")
+        before = selectors.on_call_at(team=rotation.team, at=datetime(2026, 3, 1, tzinfo=UTC))
+        assert before == {"primary": None, "secondary": None}
+        edge = selectors.on_call_at(team=rotation.team, at=datetime(2026, 3, 9, 9, tzinfo=UTC))
+        assert edge["primary"].username == "bob"  # [start, end): the new week has begun
+
+    def test_on_call_now_by_team_in_two_queries(self, django_assert_num_queries):
+        for n in range(3):
+            rotation = rotation_with(f"a{n}", f"b{n}", team=TeamFactory(name=f"T{n}"))
+            services.rotation_generate_shifts(
+                rotation=rotation, weeks=1, now=datetime(2026, 3, 3, tzinfo=UTC)
+            )
+        with django_assert_num_queries(2):
+            rows = selectors.on_call_now_by_team(at=datetime(2026, 3, 3, tzinfo=UTC))
+            names = [(r["team"].name, r["primary"].username) for r in rows]
+        assert names == [("T0", "a0"), ("T1", "a1"), ("T2", "a2")]
+
+
+class TestPaging:
+    def test_declaring_an_incident_pages_the_services_teams_primary(self):
+        rotation = rotation_with("ada", "bob", starts_on=date(2026, 3, 2))
+        services.rotation_generate_shifts(
+            rotation=rotation, weeks=1, now=datetime(2026, 3, 3, tzinfo=UTC)
+        )
+        service = ServiceFactory(team=rotation.team)
+        at = datetime(2026, 3, 3, 23, 30, tzinfo=UTC)
+        incident = incident_services.incident_declare(
+            title="DB down", severity="SEV-1", declared_by=None, services=[service], at=at
+        )
+        page = Page.objects.get()
+        assert page.engineer.username == "ada"
+        assert page.incident == incident
+        assert page.source == PageSource.INCIDENT
+        assert page.paged_at == at
+        assert page.ack_due_at == at + timedelta(minutes=5)
+        assert incident.timeline.filter(kind=TimelineEventKind.PAGE).count() == 1
+
+    def test_nobody_on_call_is_written_to_the_timeline(self):
+        rotation = rotation_with("ada", starts_on=date(2026, 3, 2))
+        service = ServiceFactory(team=rotation.team)
+        incident = incident_services.incident_declare(
+            title="x",
+            severity="SEV-2",
+            declared_by=None,
+            services=[service],
+            at=datetime(2026, 3, 3, tzinfo=UTC),
+        )
+        assert not Page.objects.exists()
+        event = incident.timeline.get(kind=TimelineEventKind.PAGE)
+        assert "Nobody is on call" in event.message
+
+    def test_teams_without_a_rotation_are_not_paged(self):
+        incident = incident_services.incident_declare(
+            title="x", severity="SEV-2", declared_by=None, services=[ServiceFactory()]
+        )
+        assert not incident.timeline.filter(kind=TimelineEventKind.PAGE).exists()
+
+    def test_acknowledging_a_page_acknowledges_the_incident(self):
+        ada = engineer("ada")
+        incident = incident_services.incident_declare(
+            title="x", severity="SEV-1", declared_by=None, at=datetime(2026, 3, 3, tzinfo=UTC)
+        )
+        page = services.page_record(
+            engineer=ada, incident=incident, paged_at=datetime(2026, 3, 3, tzinfo=UTC)
+        )
+        at = datetime(2026, 3, 3, 0, 3, tzinfo=UTC)
+        services.page_acknowledge(page=page, by=ada, at=at)
+        incident.refresh_from_db()
+        assert incident.acknowledged_at == at
+        assert incident.acknowledged_by == ada
+        page.refresh_from_db()
+        assert page.acknowledged_in_time is True
+
+    def test_page_acknowledge_refusals(self):
+        ada, bob = engineer("ada"), engineer("bob")
+        page = PageFactory(engineer=ada, acknowledged_at=None)
+        with pytest.raises(ValidationError, match="Only the paged engineer"):
+            services.page_acknowledge(page=page, by=bob)
+        with pytest.raises(ValidationError, match="before it was sent"):
+            services.page_acknowledge(page=page, by=ada, at=page.paged_at - timedelta(seconds=1))
+        services.page_acknowledge(page=page, by=ada, at=page.paged_at + timedelta(minutes=6))
+        page.refresh_from_db()
+        assert page.acknowledged_in_time is False
+        with pytest.raises(ValidationError, match="already acknowledged"):
+            services.page_acknowledge(page=page, by=ada)
+
+
+class TestHandoff:
+    @pytest.fixture
+    def handoff(self):
+        rotation = rotation_with("ada", "bob", starts_on=date(2026, 3, 2))
+        services.rotation_generate_shifts(
+            rotation=rotation, weeks=2, now=datetime(2026, 3, 3, tzinfo=UTC)
+        )
+        return services.handoff_for(
+            rotation=rotation, handoff_at=datetime(2026, 3, 9, 9, tzinfo=UTC)
+        )
+
+    def test_outgoing_writes_incoming_acknowledges(self, handoff):
+        assert (handoff.outgoing.username, handoff.incoming.username) == ("ada", "bob")
+        services.handoff_write(handoff=handoff, author=handoff.outgoing, summary="Kafka flaky")
+        handoff = services.handoff_acknowledge(handoff=handoff, by=handoff.incoming)
+        assert handoff.summary == "Kafka flaky"
+        assert handoff.acknowledged_at is not None
+
+    def test_only_the_right_people(self, handoff):
+        with pytest.raises(ValidationError, match="Only the outgoing engineer"):
+            services.handoff_write(handoff=handoff, author=handoff.incoming, summary="x")
+        with pytest.raises(ValidationError, match="not written the summary"):
+            services.handoff_acknowledge(handoff=handoff, by=handoff.incoming)
+        services.handoff_write(handoff=handoff, author=handoff.outgoing, summary="ok")
+        with pytest.raises(ValidationError, match="Only the incoming engineer"):
+            services.handoff_acknowledge(handoff=handoff, by=handoff.outgoing)
+        with pytest.raises(ValidationError):
+            services.handoff_write(handoff=handoff, author=handoff.outgoing, summary="  ")
+
+    def test_no_boundary(self, handoff):
+        with pytest.raises(ValidationError, match="No handoff"):
+            services.handoff_for(
+                rotation=handoff.rotation, handoff_at=datetime(2026, 3, 10, tzinfo=UTC)
+            )
+
+
+class TestCompTimeAndPolicies:
+    def test_comp_time_balance(self):
+        ada = engineer("ada")
+        PageFactory(engineer=ada, paged_at=datetime(2026, 3, 3, 23, tzinfo=UTC))
+        PageFactory(engineer=ada, paged_at=datetime(2026, 3, 4, 23, tzinfo=UTC))
+        PageFactory(engineer=ada, paged_at=datetime(2026, 3, 5, 12, tzinfo=UTC))
+        services.comp_time_log(engineer=ada, day=date(2026, 3, 10), hours=Decimal("3.5"))
+        balances = selectors.comp_time_balances(engineer_ids=[ada.pk], as_of=date(2026, 3, 31))
+        assert balances[ada.pk] == {
+            "granted": Decimal("8.00"),
+            "taken": Decimal("3.50"),
+            "balance": Decimal("4.50"),
+        }
+        with pytest.raises(ValidationError):
+            services.comp_time_log(engineer=ada, day=date(2026, 3, 10), hours=Decimal("0"))
+
+    def test_superseding_a_policy_closes_the_current_one(self):
+        new = services.compensation_policy_supersede(
+            effective_from=date(2026, 6, 1),
+            weekly_stipend=Decimal("600.00"),
+            sev1_bonus=Decimal("250.00"),
+            comp_hours_per_overnight_page=Decimal("4.00"),
+            overnight_start=time(22),
+            overnight_end=time(7),
+        )
+        old = CompensationPolicy.objects.exclude(pk=new.pk).get()
+        assert old.effective_to == date(2026, 6, 1)
+        assert new.effective_to is None
+        assert severity("SEV-1").is_most_severe
