@@ -180,6 +180,7 @@ class ShiftAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         ("rotation__team", admin.RelatedOnlyFieldListFilter),
+        ("engineer", admin.RelatedOnlyFieldListFilter),
         WeekFilter,
         OverrideFilter,
         "role",
