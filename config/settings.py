@@ -151,6 +151,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -165,6 +166,7 @@ CELERY_TASK_TIME_LIMIT = 90
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_EAGER_PROPAGATES = CELERY_TASK_ALWAYS_EAGER
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -206,3 +208,10 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Demo data (`manage.py seed_demo`) is for laptops and tests only: refused in production.
 ALLOW_DEMO_DATA = env.bool("ALLOW_DEMO_DATA", default=DEBUG)
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="incidentdesk-demo")
+
+# Notifications: a send claimed longer ago than this is presumed lost with its worker and is
+# retried by the dispatch sweep.
+NOTIFICATION_CLAIM_TIMEOUT = env.int("NOTIFICATION_CLAIM_TIMEOUT", default=300)
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+WEBHOOK_TIMEOUT = env.int("WEBHOOK_TIMEOUT", default=5)

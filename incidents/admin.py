@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from incidents import selectors, services
+from incidents import notifications, selectors, services
 from incidents.forms import (
     NoteForm,
     ResolveForm,
@@ -32,6 +32,7 @@ from incidents.models import (
     EscalationLevel,
     Incident,
     IncidentStatus,
+    Notification,
     Profile,
     RoleAssignment,
     Service,
@@ -51,7 +52,7 @@ class ProfileInline(admin.StackedInline):
     model = Profile
     can_delete = False
     autocomplete_fields = ["team"]
-    fields = ["time_zone", "team"]
+    fields = ["time_zone", "team", "mute_digest"]
 
 
 admin.site.unregister(User)
@@ -634,3 +635,62 @@ class TimelineEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """Every notification, sent or not: managers see failures with their error and resend."""
+
+    list_display = [
+        "created_at",
+        "kind",
+        "destination_display",
+        "subject",
+        "status",
+        "attempts",
+        "sent_at",
+    ]
+    list_filter = ["status", "kind", "channel", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["key", "subject", "recipient__username", "incident__reference"]
+    list_select_related = ["recipient", "incident"]
+    readonly_fields = [
+        "key",
+        "kind",
+        "channel",
+        "recipient",
+        "webhook_url",
+        "incident",
+        "subject",
+        "body",
+        "link",
+        "payload",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "next_attempt_at",
+        "claimed_at",
+        "sent_at",
+    ]
+    fields = readonly_fields
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+    actions = ["resend"]
+
+    @admin.display(description="To")
+    def destination_display(self, obj):
+        return obj.destination
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Send the selected notifications again")
+    def resend(self, request, queryset):
+        count = 0
+        for notification in queryset:
+            notifications.notification_resend(notification=notification)
+            count += 1
+        self.message_user(request, f"{count} notification(s) queued to be sent again.")

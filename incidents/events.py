@@ -31,3 +31,12 @@ def timeline_event_record(
     )
     event.save()
     return event
+
+
+def timeline_events_record_once(events: list[TimelineEvent]) -> None:
+    """Insert events that carry a ``dedup_key``, skipping keys already written (a reminder
+    decided twice is written once). One query."""
+    if events:
+        for event in events:
+            event.message = event.message[:500]
+        TimelineEvent.objects.bulk_create(events, ignore_conflicts=True)

@@ -109,6 +109,7 @@ def seed_pages() -> Iterator[str]:
             incident=incident,
             source="incident",
             acknowledged_at=acknowledged,
+            send=False,
         )
     # Overnight pages in each engineer's own zone, and one left unacknowledged.
     last_night = timezone.localdate() - timedelta(days=8)
@@ -120,6 +121,7 @@ def seed_pages() -> Iterator[str]:
             source="alert",
             message="Disk usage above 90%",
             acknowledged_at=local + timedelta(minutes=4),
+            send=False,
         )
     services.page_record(
         engineer=alice,

@@ -262,6 +262,7 @@ class _Importer:
                     incident=incident,
                     source=PageSource.IMPORTED,
                     acknowledged_at=acknowledged_at,
+                    send=False,
                 )
                 self.created["pages"] += 1
 

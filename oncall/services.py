@@ -12,6 +12,8 @@ from django.utils import timezone
 from incidents import services as incident_services
 from incidents.events import timeline_event_record
 from incidents.models import Incident, IncidentStatus, TimelineEventKind
+from incidents.notifications import notify
+from oncall import messages as oncall_messages
 from oncall import selectors
 from oncall.compensation import day_start
 from oncall.models import (
@@ -207,6 +209,9 @@ def shift_override(
         override.overrides = None
         shift.delete()
     override.save()
+    now = timezone.now()
+    if override.ends_at > now:
+        notify(oncall_messages.override_messages(override), now=now)
     return override
 
 
@@ -248,6 +253,7 @@ def handoff_write(*, handoff: Handoff, author, summary: str, at: datetime | None
     handoff.summary = summary
     handoff.written_at = _now(at)
     handoff.save(update_fields=["summary", "written_at"])
+    notify([oncall_messages.handoff_written_message(handoff)], now=handoff.written_at)
     return handoff
 
 
@@ -277,13 +283,22 @@ def page_record(
     source: str = PageSource.MANUAL,
     message: str = "",
     rotation: Rotation | None = None,
+    team=None,
     escalated_from: Page | None = None,
     acknowledged_at: datetime | None = None,
+    escalation_level: int | None = None,
+    send: bool = True,
 ) -> Page:
-    """Record a page to ``engineer``; its acknowledgement is due after the rotation's target
-    (runbook: 5 minutes). A page for an incident is written to the incident's timeline."""
+    """Record a page to ``engineer`` and send it (``send=False`` for history and for pages
+    whose message was already recorded, such as escalations). Its acknowledgement is due
+    after the rotation's target (runbook: 5 minutes). A page for an incident is written to the
+    incident's timeline."""
     paged_at = _now(paged_at)
     ack_within = rotation.page_ack_within if rotation is not None else DEFAULT_PAGE_ACK_WITHIN
+    if team is None and rotation is not None:
+        team = rotation.team
+    if team is None and incident is not None:
+        team = incident.team
     page = Page(
         engineer=engineer,
         incident=incident,
@@ -292,10 +307,19 @@ def page_record(
         acknowledged_at=acknowledged_at,
         source=source,
         message=message[:300],
+        team=team,
         escalated_from=escalated_from,
+        escalation_level=(
+            escalation_level
+            if escalation_level is not None
+            else (escalated_from.escalation_level + 1 if escalated_from else 0)
+        ),
     )
-    page.full_clean()
+    if acknowledged_at is not None and acknowledged_at < paged_at:
+        raise ValidationError({"acknowledged_at": PAGE_ACK_BEFORE_PAGED})
     page.save()
+    if send:
+        notify([oncall_messages.page_message(page)], now=paged_at)
     if incident is not None:
         timeline_event_record(
             incident=incident,

@@ -25,6 +25,8 @@ export ALLOWED_HOSTS="127.0.0.1,localhost,testserver"
 export SECURE_SSL_REDIRECT=false SESSION_COOKIE_SECURE=false CSRF_COOKIE_SECURE=false
 export STATIC_MANIFEST=false STATIC_ROOT="$tmp/static"
 mkdir -p "$STATIC_ROOT"
+# Unit tests run Celery tasks inline; the integration tests start real workers without this.
+export CELERY_TASK_ALWAYS_EAGER=true
 export EMAIL_URL="smtp://127.0.0.1:1"   # tests use the locmem outbox; nothing may leave
 log "running tests on ${DB}"
 set +e

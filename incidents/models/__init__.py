@@ -9,6 +9,11 @@ from incidents.models.incident import (
     StatusUpdate,
     UpdateAudience,
 )
+from incidents.models.notification import (
+    Notification,
+    NotificationChannel,
+    NotificationStatus,
+)
 from incidents.models.people import Profile, Service, Team
 from incidents.models.severity import (
     CommunicationTemplate,
@@ -27,6 +32,9 @@ __all__ = [
     "IncidentRole",
     "IncidentSequence",
     "IncidentStatus",
+    "Notification",
+    "NotificationChannel",
+    "NotificationStatus",
     "PostmortemRule",
     "Profile",
     "RoleAssignment",

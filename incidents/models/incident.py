@@ -273,7 +273,7 @@ class StatusUpdate(models.Model):
     action = models.TextField(help_text="What we are doing.")
     eta = models.CharField(max_length=200, help_text="Expected resolution, or 'unknown'.")
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     posted_at = models.DateTimeField()
 

@@ -73,6 +73,10 @@ class Profile(models.Model):
         related_name="members",
         help_text="The person's own team; its engineering manager is the person's manager.",
     )
+    mute_digest = models.BooleanField(
+        default=False,
+        help_text="No weekly digest of open action items. Escalations are never muted.",
+    )
 
     class Meta:
         ordering = ["user__username"]

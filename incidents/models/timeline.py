@@ -63,6 +63,15 @@ class TimelineEvent(models.Model):
         help_text="The earlier event this one corrects.",
     )
 
+    dedup_key = models.CharField(
+        max_length=255,
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set on events that must be written once (reminders, escalations).",
+    )
+
     objects = TimelineEventQuerySet.as_manager()
 
     class Meta:

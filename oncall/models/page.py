@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from incidents.models import Incident
+from incidents.models import Incident, Team
 
 
 class PageSource(models.TextChoices):
@@ -30,6 +30,17 @@ class Page(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=12, choices=PageSource.choices, default=PageSource.MANUAL)
     message = models.CharField(max_length=300, blank=True)
+    team = models.ForeignKey(
+        Team,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="pages",
+        help_text="Whose on-call was paged; escalations go to its secondary, then its manager.",
+    )
+    escalation_level = models.PositiveSmallIntegerField(
+        default=0, help_text="0: first page; 1: the secondary; 2: the team's manager."
+    )
     escalated_from = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,

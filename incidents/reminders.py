@@ -1,0 +1,236 @@
+"""Reminder and escalation sweeps for open incidents (run by Celery beat, see ``tasks.py``).
+
+Each sweep finds its work in a fixed number of queries, decides which reminders are due at
+``now``, and records them through ``incidents.notifications.notify`` under keys that make a
+second run a no-op. Reminders and escalations are also written to the incident's timeline,
+once, under the same key.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Max, OuterRef, Subquery
+
+from incidents.events import timeline_events_record_once
+from incidents.models import (
+    EscalationLevel,
+    Incident,
+    IncidentRole,
+    RoleAssignment,
+    TimelineEvent,
+    TimelineEventKind,
+)
+from incidents.models.incident import OPEN_STATUSES
+from incidents.notifications import Message, notify, team_webhook_message
+
+User = get_user_model()
+
+
+def incident_link(incident: Incident) -> str:
+    return f"/incidents/{incident.pk}/"
+
+
+def _holder(role: str) -> Subquery:
+    return Subquery(
+        RoleAssignment.objects.filter(
+            incident=OuterRef("pk"), role=role, relieved_at__isnull=True
+        ).values("user_id")[:1]
+    )
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def status_update_reminders_due(*, now: datetime) -> list[tuple[Incident, int, datetime]]:
+    """Open incidents whose last status update (or declaration) is at least one cadence old:
+    ``(incident, interval number, moment it became due)``. Two queries."""
+    incidents = (
+        Incident.objects.filter(status__in=OPEN_STATUSES)
+        .select_related("severity", "team")
+        .annotate(
+            last_update_at=Max("updates__posted_at"),
+            communications_lead_id=_holder(IncidentRole.COMMUNICATIONS_LEAD),
+            commander_id=_holder(IncidentRole.COMMANDER),
+        )
+    )
+    due = []
+    for incident in incidents:
+        cadence = incident.severity.update_every
+        if not cadence or cadence <= timedelta(0):
+            continue
+        since = incident.last_update_at or incident.declared_at
+        elapsed = now - since
+        if elapsed < cadence:
+            continue
+        interval = int(elapsed / cadence)
+        due.append((incident, interval, since + cadence * interval))
+    return due
+
+
+@transaction.atomic
+def sweep_status_updates(*, now: datetime) -> int:
+    """Remind the communications lead (else the commander, else whoever declared it, else the
+    team's manager) that an open incident's status update is overdue, again each further
+    interval while it stays overdue. Posting an update resets the clock. Returns how many
+    reminders this run recorded."""
+    due = status_update_reminders_due(now=now)
+    if not due:
+        return 0
+    wanted = set()
+    for incident, _, _ in due:
+        wanted |= {
+            incident.communications_lead_id,
+            incident.commander_id,
+            incident.declared_by_id,
+            incident.team.engineering_manager_id if incident.team else None,
+        }
+    users = User.objects.in_bulk([pk for pk in wanted if pk])
+    messages, events = [], []
+    for incident, interval, _due_at in due:
+        since = incident.last_update_at or incident.declared_at
+        recipient_id = (
+            incident.communications_lead_id
+            or incident.commander_id
+            or incident.declared_by_id
+            or (incident.team.engineering_manager_id if incident.team else None)
+        )
+        key = f"status-update-overdue:{incident.pk}:{_stamp(since)}:{interval}"
+        minutes = int(incident.severity.update_every.total_seconds() // 60)
+        overdue = now - (since + incident.severity.update_every)
+        subject = f"{incident.reference}: status update overdue"
+        body = (
+            f"{incident.reference} {incident.title} ({incident.severity.name}, "
+            f"{incident.get_status_display().lower()}) needs a status update: the last one "
+            f"was {int((now - since).total_seconds() // 60)} minutes ago and "
+            f"{incident.severity.name} asks for one every {minutes} minutes "
+            f"(overdue by {int(overdue.total_seconds() // 60)} min).\n\n"
+            "Post it in the Status / Impact / Action / ETA form."
+        )
+        base = Message(
+            key=key,
+            kind="status_update_overdue",
+            subject=subject,
+            body=body,
+            recipient=users.get(recipient_id),
+            incident=incident,
+            link=incident_link(incident),
+            payload={"incident": incident.reference, "interval": interval},
+        )
+        if base.recipient is not None:
+            messages.append(base)
+        webhook = team_webhook_message(base, incident.team)
+        if webhook is not None:
+            messages.append(webhook)
+        who = users.get(recipient_id)
+        events.append(
+            TimelineEvent(
+                incident=incident,
+                kind=TimelineEventKind.REMINDER,
+                occurred_at=now,
+                message=(
+                    f"Reminder: status update overdue (every {minutes} min)"
+                    + (f", sent to {who.get_full_name() or who.get_username()}" if who else "")
+                ),
+                payload={"reminder": "status_update_overdue", "interval": interval},
+                dedup_key=key,
+            )
+        )
+    recorded = notify(messages, now=now)
+    timeline_events_record_once(events)
+    return len(recorded)
+
+
+def escalation_recipients(level: EscalationLevel, incident: Incident) -> list:
+    """The active people an escalation to ``level`` reaches for this incident (uses the
+    prefetched users and groups)."""
+    if level.kind == EscalationLevel.Kind.TEAM_MANAGER:
+        manager = incident.team.engineering_manager if incident.team else None
+        return [manager] if manager is not None and manager.is_active else []
+    people = {u.pk: u for u in level.users.all() if u.is_active}
+    for group in level.groups.all():
+        for user in group.user_set.all():
+            if user.is_active:
+                people[user.pk] = user
+    return sorted(people.values(), key=lambda u: u.get_username())
+
+
+@transaction.atomic
+def sweep_escalations(*, now: datetime) -> int:
+    """Escalate each open incident that is still unresolved its severity's threshold after it
+    was detected to the severity's level (a person or group, or the team's manager), once per
+    level; a severity raised later escalates to the new level too. Written to the timeline.
+    Returns how many notifications this run recorded. Five queries whatever the counts."""
+    candidates = (
+        Incident.objects.filter(
+            status__in=OPEN_STATUSES,
+            severity__escalate_after__isnull=False,
+            severity__escalation_level__isnull=False,
+        )
+        .select_related("severity__escalation_level", "team__engineering_manager")
+        .prefetch_related(
+            "severity__escalation_level__users",
+            "severity__escalation_level__groups__user_set",
+        )
+    )
+    messages, events = [], []
+    for incident in candidates:
+        severity = incident.severity
+        if now < incident.detected_at + severity.escalate_after:
+            continue
+        level = severity.escalation_level
+        people = escalation_recipients(level, incident)
+        hours = severity.escalate_after.total_seconds() / 3600
+        threshold = f"{hours:g} h" if hours >= 1 else f"{int(hours * 60)} min"
+        subject = f"Escalation: {incident.reference} unresolved after {threshold}"
+        body = (
+            f"{incident.reference} {incident.title} is a {severity.name} that is still "
+            f"{incident.get_status_display().lower()} more than {threshold} after it was "
+            f"detected. It is escalated to you as {level.name}."
+        )
+        key = f"escalation:{incident.pk}:{level.pk}"
+        for person in people:
+            messages.append(
+                Message(
+                    key=f"{key}:{person.pk}",
+                    kind="escalation",
+                    subject=subject,
+                    body=body,
+                    recipient=person,
+                    incident=incident,
+                    link=incident_link(incident),
+                    payload={"incident": incident.reference, "level": level.name},
+                )
+            )
+        webhook = team_webhook_message(
+            Message(
+                key=key,
+                kind="escalation",
+                subject=subject,
+                body=body,
+                incident=incident,
+                link=incident_link(incident),
+            ),
+            incident.team,
+        )
+        if webhook is not None:
+            messages.append(webhook)
+        names = ", ".join(p.get_full_name() or p.get_username() for p in people)
+        events.append(
+            TimelineEvent(
+                incident=incident,
+                kind=TimelineEventKind.ESCALATION,
+                occurred_at=now,
+                message=f"Escalated to {level.name}: {names or 'nobody is set for this level'}",
+                payload={
+                    "level": level.name,
+                    "severity": severity.name,
+                    "to": [p.get_username() for p in people],
+                },
+                dedup_key=key,
+            )
+        )
+    recorded = notify(messages, now=now)
+    timeline_events_record_once(events)
+    return len(recorded)

@@ -1,0 +1,47 @@
+"""Celery tasks for incidents: thin wrappers that take ids and moments and call services.
+
+Every periodic task accepts ``now`` (an ISO 8601 string) so tests and replays can run it at a
+chosen moment; each is idempotent, so beat firing twice or two workers running it at once
+records and sends each reminder once.
+"""
+
+from datetime import datetime
+
+from celery import shared_task
+from django.utils import timezone
+
+from incidents import notifications, reminders
+
+
+def moment(now: str | None) -> datetime:
+    if not now:
+        return timezone.now()
+    value = datetime.fromisoformat(now)
+    if timezone.is_naive(value):
+        raise ValueError(f"'now' needs a UTC offset: {now!r}")
+    return value
+
+
+@shared_task(name="incidents.send_notification", acks_late=True, ignore_result=True)
+def send_notification(notification_id: int, now: str | None = None) -> str:
+    """Send one recorded notification if it is still due (see ``notification_send``)."""
+    return notifications.notification_send(notification_id=notification_id, now=moment(now))
+
+
+@shared_task(name="incidents.dispatch_notifications", acks_late=True, ignore_result=True)
+def dispatch_notifications(now: str | None = None) -> int:
+    """Queue every notification still pending (worker died, retry due, stale claim)."""
+    ids = notifications.notifications_due(now=moment(now))
+    for pk in ids:
+        send_notification.delay(pk)
+    return len(ids)
+
+
+@shared_task(name="incidents.sweep_status_updates", acks_late=True, ignore_result=True)
+def sweep_status_updates(now: str | None = None) -> int:
+    return reminders.sweep_status_updates(now=moment(now))
+
+
+@shared_task(name="incidents.sweep_escalations", acks_late=True, ignore_result=True)
+def sweep_escalations(now: str | None = None) -> int:
+    return reminders.sweep_escalations(now=moment(now))

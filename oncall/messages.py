@@ -1,0 +1,140 @@
+"""The wording of on-call notifications (pages, escalations, handoffs, shift reminders)."""
+
+from incidents.notifications import Message
+from incidents.reminders import incident_link
+
+MY_ONCALL = "/oncall/me/"
+
+
+def _name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _when(moment, user) -> str:
+    zone = user.profile.zone if hasattr(user, "profile") else None
+    local = moment.astimezone(zone) if zone else moment
+    return local.strftime("%a %d %b %H:%M %Z")
+
+
+def page_message(page, *, key: str | None = None) -> Message:
+    incident = page.incident
+    what = f"{incident.reference} {incident.severity.name}: {incident.title}" if incident else ""
+    subject = f"PAGE: {what or page.message or 'you are paged'}"
+    body = (
+        f"You are paged{' for ' + what if what else ''}.\n"
+        f"{page.message}\n\n"
+        f"Acknowledge within {int((page.ack_due_at - page.paged_at).total_seconds() // 60)} "
+        "minutes, or the page escalates."
+    )
+    return Message(
+        key=key or f"page:{page.pk}",
+        kind="page",
+        subject=subject,
+        body=body,
+        recipient=page.engineer,
+        incident=incident,
+        link=incident_link(incident) if incident else MY_ONCALL,
+        payload={"page_id": page.pk},
+    )
+
+
+def page_escalation_message(page, target, level: int) -> Message:
+    who = "secondary on call" if level == 1 else "team's manager"
+    incident = page.incident
+    what = f"{incident.reference} {incident.title}" if incident else page.message or "a page"
+    return Message(
+        key=f"page-escalation:{page.pk}",
+        kind="page_escalation",
+        subject=f"PAGE (escalated): {what}",
+        body=(
+            f"{_name(page.engineer)} did not acknowledge a page for {what} within the target, "
+            f"so it escalates to you as the {who}. Acknowledge it now."
+        ),
+        recipient=target,
+        incident=incident,
+        link=incident_link(incident) if incident else MY_ONCALL,
+        payload={"escalated_page_id": page.pk, "level": level},
+    )
+
+
+def handoff_request_message(handoff) -> Message:
+    return Message(
+        key=f"handoff-request:{handoff.pk}",
+        kind="handoff_request",
+        subject=f"Handoff summary due for {handoff.rotation}",
+        body=(
+            f"Your on-call shift on {handoff.rotation} ends at "
+            f"{_when(handoff.handoff_at, handoff.outgoing)}. Write the handoff summary for "
+            f"{_name(handoff.incoming)}: open incidents, flaky alerts, anything to watch."
+        ),
+        recipient=handoff.outgoing,
+        link=MY_ONCALL,
+        payload={"handoff_id": handoff.pk},
+    )
+
+
+def handoff_written_message(handoff) -> Message:
+    return Message(
+        key=f"handoff-written:{handoff.pk}",
+        kind="handoff_written",
+        subject=f"Handoff summary from {_name(handoff.outgoing)}",
+        body=(
+            f"{_name(handoff.outgoing)} wrote the handoff summary for your shift on "
+            f"{handoff.rotation} starting {_when(handoff.handoff_at, handoff.incoming)}:\n\n"
+            f"{handoff.summary}"
+        ),
+        recipient=handoff.incoming,
+        link=MY_ONCALL,
+        payload={"handoff_id": handoff.pk},
+    )
+
+
+def shift_heads_up_message(shift) -> Message:
+    return Message(
+        key=f"shift-heads-up:{shift.pk}",
+        kind="shift_heads_up",
+        subject=f"You are on call from {_when(shift.starts_at, shift.engineer)}",
+        body=(
+            f"Heads-up: your {shift.get_role_display().lower()} on-call shift on "
+            f"{shift.rotation} starts {_when(shift.starts_at, shift.engineer)} and ends "
+            f"{_when(shift.ends_at, shift.engineer)}. Keep your laptop and a reliable "
+            "connection at hand, and read the handoff summary."
+        ),
+        recipient=shift.engineer,
+        link=MY_ONCALL,
+        payload={"shift_id": shift.pk},
+    )
+
+
+def override_messages(override) -> list[Message]:
+    covered = override.covered_engineer
+    starts = _when(override.starts_at, override.engineer)
+    span = f"{starts} to {_when(override.ends_at, override.engineer)}"
+    messages = [
+        Message(
+            key=f"shift-override:{override.pk}:{override.engineer_id}",
+            kind="shift_override",
+            subject=f"You now cover {_name(covered)} on {override.rotation}",
+            body=f"You are on call on {override.rotation} from {span}, covering {_name(covered)}.",
+            recipient=override.engineer,
+            link=MY_ONCALL,
+            payload={"shift_id": override.pk},
+        )
+    ]
+    if covered is not None:
+        messages.append(
+            Message(
+                key=f"shift-override:{override.pk}:{covered.pk}",
+                kind="shift_override",
+                subject=f"{_name(override.engineer)} covers part of your shift",
+                body=(
+                    f"{_name(override.engineer)} covers your on-call shift on "
+                    f"{override.rotation} from {_when(override.starts_at, covered)} to "
+                    f"{_when(override.ends_at, covered)}. You are off call then."
+                ),
+                recipient=covered,
+                link=MY_ONCALL,
+                payload={"shift_id": override.pk},
+            )
+        )
+    return messages

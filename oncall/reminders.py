@@ -1,0 +1,181 @@
+"""On-call sweeps run by Celery beat: escalate unacknowledged pages, ask for handoff summaries,
+and remind engineers the evening before their shift. Each finds its work in a fixed number of
+queries and records notifications under keys that make a second run a no-op."""
+
+from datetime import datetime, time, timedelta
+
+from django.db import transaction
+
+from incidents.events import timeline_events_record_once
+from incidents.models import TimelineEvent, TimelineEventKind
+from incidents.notifications import notify
+from oncall import messages as oncall_messages
+from oncall import services
+from oncall.models import Handoff, Page, PageSource, Shift, ShiftRole
+
+# Pages older than this are history, not emergencies: they are never escalated.
+ESCALATION_WINDOW = timedelta(hours=12)
+HANDOFF_REQUEST_LEAD = timedelta(hours=1)
+HEADS_UP_AT = time(18, 0)
+HEADS_UP_LOOKAHEAD = timedelta(hours=48)
+
+
+@transaction.atomic
+def sweep_unacknowledged_pages(*, now: datetime) -> int:
+    """Escalate each page not acknowledged by its due moment: the first page goes to the team's
+    secondary on call (or straight to the team's manager when there is none), the secondary's
+    page to the manager. Each page escalates once (its key); the new page is on the
+    incident's timeline. Returns how many escalations this run made."""
+    overdue = list(
+        Page.objects.filter(
+            acknowledged_at__isnull=True,
+            ack_due_at__lte=now,
+            paged_at__gte=now - ESCALATION_WINDOW,
+            escalation_level__lt=2,
+            escalations__isnull=True,
+        )
+        .exclude(source=PageSource.IMPORTED)
+        .select_related("engineer", "incident__severity", "team__engineering_manager")
+    )
+    if not overdue:
+        return 0
+    teams = {page.team_id for page in overdue if page.team_id}
+    secondaries = {}
+    for shift in (
+        Shift.objects.filter(
+            rotation__team_id__in=teams,
+            rotation__is_active=True,
+            role=ShiftRole.SECONDARY,
+            starts_at__lte=now,
+            ends_at__gt=now,
+        )
+        .select_related("engineer", "rotation")
+        .order_by("rotation__name", "starts_at")
+    ):
+        secondaries.setdefault(shift.rotation.team_id, shift)
+
+    plans, messages, dead_ends = [], [], []
+    for page in overdue:
+        team = page.team
+        manager = team.engineering_manager if team else None
+        target, level, rotation = None, None, None
+        if page.escalation_level == 0:
+            shift = secondaries.get(page.team_id)
+            if shift is not None and shift.engineer_id != page.engineer_id:
+                target, level, rotation = shift.engineer, 1, shift.rotation
+        if target is None and manager is not None and manager.pk != page.engineer_id:
+            target, level = manager, 2
+        if target is None:
+            if page.incident_id:
+                dead_ends.append(page)
+            continue
+        messages.append(oncall_messages.page_escalation_message(page, target, level))
+        plans.append((page, target, level, rotation))
+
+    recorded = notify(messages, now=now)
+    made = 0
+    for page, target, level, rotation in plans:
+        if f"page-escalation:{page.pk}" not in recorded:
+            continue  # another run escalated it already
+        services.page_record(
+            engineer=target,
+            paged_at=now,
+            incident=page.incident,
+            source=PageSource.ESCALATION,
+            message=f"Escalated: {page.engineer} did not acknowledge",
+            rotation=rotation,
+            team=page.team,
+            escalated_from=page,
+            escalation_level=level,
+            send=False,
+        )
+        made += 1
+    timeline_events_record_once(
+        [
+            TimelineEvent(
+                incident=page.incident,
+                kind=TimelineEventKind.ESCALATION,
+                occurred_at=now,
+                message=(
+                    f"Page to {page.engineer} not acknowledged and nobody is left to escalate it to"
+                ),
+                payload={"page_id": page.pk},
+                dedup_key=f"page-escalation-dead-end:{page.pk}",
+            )
+            for page in dead_ends
+        ]
+    )
+    return made
+
+
+@transaction.atomic
+def sweep_handoff_requests(*, now: datetime) -> int:
+    """An hour before each primary handoff, ask the outgoing engineer for the summary (once).
+    Creates the handoff rows for boundaries coming up. Four queries."""
+    ending = list(
+        Shift.objects.filter(
+            role=ShiftRole.PRIMARY,
+            rotation__is_active=True,
+            ends_at__gt=now,
+            ends_at__lte=now + HANDOFF_REQUEST_LEAD,
+        ).values("rotation_id", "ends_at", "engineer_id")
+    )
+    if not ending:
+        return 0
+    starting = {
+        (s["rotation_id"], s["starts_at"]): s["engineer_id"]
+        for s in Shift.objects.filter(
+            role=ShiftRole.PRIMARY,
+            rotation_id__in={e["rotation_id"] for e in ending},
+            starts_at__in={e["ends_at"] for e in ending},
+        ).values("rotation_id", "starts_at", "engineer_id")
+    }
+    handoffs = [
+        Handoff(
+            rotation_id=e["rotation_id"],
+            handoff_at=e["ends_at"],
+            outgoing_id=e["engineer_id"],
+            incoming_id=starting[(e["rotation_id"], e["ends_at"])],
+        )
+        for e in ending
+        if (e["rotation_id"], e["ends_at"]) in starting
+        and starting[(e["rotation_id"], e["ends_at"])] != e["engineer_id"]
+    ]
+    Handoff.objects.bulk_create(handoffs, ignore_conflicts=True)
+    boundaries = {(h.rotation_id, h.handoff_at) for h in handoffs}
+    found = Handoff.objects.filter(
+        rotation_id__in={r for r, _ in boundaries},
+        handoff_at__in={t for _, t in boundaries},
+        written_at__isnull=True,
+    ).select_related("rotation__team", "outgoing__profile", "incoming__profile")
+    messages = [
+        oncall_messages.handoff_request_message(h)
+        for h in found
+        if (h.rotation_id, h.handoff_at) in boundaries
+    ]
+    return len(notify(messages, now=now))
+
+
+def heads_up_moment(shift: Shift, zone) -> datetime:
+    """18:00 on the evening before the shift starts, in the engineer's own time zone."""
+    start_day = shift.starts_at.astimezone(zone).date()
+    return datetime.combine(start_day - timedelta(days=1), HEADS_UP_AT, tzinfo=zone)
+
+
+@transaction.atomic
+def sweep_shift_heads_up(*, now: datetime) -> int:
+    """The evening before a shift starts (18:00 in the engineer's zone, DST-aware), remind the
+    incoming engineer, once per shift. A shift created after that evening is announced at
+    once. Two queries plus the recording."""
+    shifts = (
+        Shift.objects.filter(starts_at__gt=now, starts_at__lte=now + HEADS_UP_LOOKAHEAD)
+        .select_related("engineer__profile", "rotation__team")
+        .order_by("starts_at")
+    )
+    messages = []
+    for shift in shifts:
+        profile = getattr(shift.engineer, "profile", None)
+        zone = profile.zone if profile else services.selectors.project_zone()
+        if now >= heads_up_moment(shift, zone):
+            messages.append(oncall_messages.shift_heads_up_message(shift))
+    return len(notify(messages, now=now))
