@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
             name="team",
             field=models.ForeignKey(
                 blank=True,
-                help_text="The team whose on-call was paged; escalations go to its secondary, then manager.",
+                help_text="Whose on-call was paged; escalations go to its secondary, then its manager.",
                 null=True,
                 on_delete=django.db.models.deletion.SET_NULL,
                 related_name="pages",
