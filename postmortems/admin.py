@@ -48,9 +48,7 @@ ENTRY_FIELDS = ("occurred_at", "text", "phase")
 
 
 def _moment(value) -> str:
-    if value is None:
-        return "—"
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z")
+    return selectors.format_moment(value, timezone.get_current_timezone())
 
 
 def _badge(text: str, colour: str):
@@ -159,7 +157,8 @@ class TimelineEntryInline(WritingInline):
     model = PostmortemTimelineEntry
     fields = ["occurred_at", "phase", "text"]
     verbose_name_plural = (
-        "timeline (the post-mortem's own copy, in UTC; the incident's timeline is never changed)"
+        "timeline (the post-mortem's own copy, in the project's time zone; the incident's "
+        "timeline is never changed)"
     )
 
     def get_queryset(self, request):

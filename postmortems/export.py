@@ -7,7 +7,6 @@ the zone the caller passes (the reader's), and the zone is named. The output is 
 """
 
 import zoneinfo
-from datetime import datetime
 
 from django.core.exceptions import ValidationError
 
@@ -15,6 +14,7 @@ from incidents.selectors import format_duration
 from incidents.services import _who
 from postmortems import selectors
 from postmortems.models import ActionItem, Postmortem
+from postmortems.selectors import format_moment
 
 EXPORT_NEEDS_PUBLISHED = (
     "Only published post-mortems can be exported; the one for {reference} is {status}."
@@ -23,12 +23,6 @@ EXPORT_NEEDS_PUBLISHED = (
 
 class ExportRefused(ValidationError):
     pass
-
-
-def _moment(value: datetime | None, zone: zoneinfo.ZoneInfo) -> str:
-    if value is None:
-        return "—"
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _text(value: str) -> str:
@@ -56,10 +50,10 @@ def _facts(postmortem: Postmortem, zone: zoneinfo.ZoneInfo) -> list[str]:
         f"- **Reference:** {incident.reference}",
         f"- **Title:** {incident.title}",
         f"- **Severity:** {incident.severity.name} {incident.severity.label}",
-        f"- **Started:** {_moment(incident.started_at, zone)}",
-        f"- **Detected:** {_moment(incident.detected_at, zone)} "
+        f"- **Started:** {format_moment(incident.started_at, zone)}",
+        f"- **Detected:** {format_moment(incident.detected_at, zone)} "
         f"({incident.get_detection_method_display().lower()})",
-        f"- **Resolved:** {_moment(incident.resolved_at, zone)}",
+        f"- **Resolved:** {format_moment(incident.resolved_at, zone)}",
         f"- **Duration:** {format_duration(incident.time_to_resolve)}",
         f"- **Users affected:** {users}",
         f"- **Revenue impact:** {revenue}",
@@ -111,10 +105,10 @@ def postmortem_markdown(*, postmortem: Postmortem, zone: zoneinfo.ZoneInfo) -> s
     lines = [
         f"# Post-mortem: {incident.reference} {incident.title}",
         "",
-        f"Published {_moment(postmortem.published_at, zone)}. "
+        f"Published {format_moment(postmortem.published_at, zone)}. "
         f"Owner: {_who(postmortem.owner) if postmortem.owner else '—'}. "
         f"Reviewers: {reviewers}. "
-        f"Review meeting: {_moment(postmortem.review_meeting_at, zone)}.",
+        f"Review meeting: {format_moment(postmortem.review_meeting_at, zone)}.",
         "",
         f"Times are in {zone.key}.",
         "",

@@ -143,6 +143,14 @@ def postmortem_detail(*, pk: int) -> Postmortem:
     )
 
 
+def format_moment(value: datetime | None, zone: zoneinfo.ZoneInfo) -> str:
+    """``2026-03-02 04:03 EST``: a moment in ``zone``, its abbreviation naming the offset
+    (and telling the two sides of a DST change apart); "—" when there is none."""
+    if value is None:
+        return "—"
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
 @dataclass(frozen=True)
 class TimelineLine:
     at: datetime  # in the reader's zone
@@ -150,7 +158,7 @@ class TimelineLine:
 
     @property
     def moment(self) -> str:
-        return self.at.strftime("%Y-%m-%d %H:%M %Z")
+        return format_moment(self.at, self.at.tzinfo)
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,7 @@ def _lock(postmortem: Postmortem) -> Postmortem:
 
 
 def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return selectors.format_moment(moment, UTC)
 
 
 def _label(status: str) -> str:
@@ -488,11 +488,10 @@ def postmortem_assign(
 
 
 @transaction.atomic
-def postmortem_set_reviewers(
-    *, postmortem: Postmortem, reviewers: Iterable, by, at: datetime | None = None
-) -> Postmortem:
-    """Set who reviews the post-mortem (replaces the list). Refused once published."""
-    at = _now(at)
+def postmortem_set_reviewers(*, postmortem: Postmortem, reviewers: Iterable, by) -> Postmortem:
+    """Set who reviews the post-mortem (replaces the list). Refused once published. The
+    reviewers are not part of the history (django-simple-history keeps fields, not this
+    many-to-many)."""
     postmortem = _lock(postmortem)
     if postmortem.status == PostmortemStatus.PUBLISHED:
         raise ValidationError(PUBLISHED_IS_FINAL)
@@ -823,9 +822,11 @@ def action_item_complete(*, item: ActionItem, by, at: datetime | None = None) ->
     return action_item_set_status(item=item, status=ActionItemStatus.DONE, by=by, at=at)
 
 
+@transaction.atomic
 def action_item_reopen(*, item: ActionItem, by, at: datetime | None = None) -> ActionItem:
     """Reopen a done or won't-do item: it is open again and its completion stamp is cleared;
     the history keeps who completed it and when."""
+    item, _ = _lock_item(item)
     if item.status in (ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS):
         raise ValidationError(
             {"status": ITEM_SAME_STATUS.format(status=ActionItemStatus(item.status).label.lower())}
