@@ -89,6 +89,12 @@ class TestPostmortemDeadlines:
             (postmortem.pk, True),
             (later.pk, False),
         ]
+        # A draft submitted in time is neither due nor overdue any more.
+        later.status, later.draft_started_at = PostmortemStatus.IN_REVIEW, now
+        later.submitted_at = now
+        later.save()
+        rows = selectors.postmortems_due(stage=Stage.DRAFT, now=now, within=timedelta(hours=10))
+        assert [r.pk for r in rows] == [postmortem.pk]
 
     def test_lists_take_one_query_whatever_the_row_count(self, django_assert_num_queries):
         for _ in range(5):
