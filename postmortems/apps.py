@@ -1,7 +1,21 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class PostmortemsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "postmortems"
     verbose_name = "Post-mortems"
+
+    def ready(self) -> None:
+        from incidents.models import Incident
+        from incidents.signals import incident_resolved
+        from postmortems.access import sync_groups_for_postmortems
+        from postmortems.receivers import schedule_on_resolution
+
+        incident_resolved.connect(
+            schedule_on_resolution, sender=Incident, dispatch_uid="postmortems.schedule"
+        )
+        post_migrate.connect(
+            sync_groups_for_postmortems, sender=self, dispatch_uid="postmortems.groups"
+        )

@@ -236,6 +236,9 @@ class TestLifecycle:
             TimelineEventKind.ACKNOWLEDGED,
             TimelineEventKind.STATUS_CHANGED,
             TimelineEventKind.STATUS_CHANGED,
+            # A resolved SEV-1 needs a post-mortem: the postmortems app's receiver of
+            # incident_resolved schedules it and records that on the timeline.
+            TimelineEventKind.POSTMORTEM,
             TimelineEventKind.STATUS_CHANGED,
         ]
 

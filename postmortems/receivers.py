@@ -1,0 +1,11 @@
+"""How the post-mortems app reacts to the incidents app's domain signals (connected in
+``PostmortemsConfig.ready``; ``incidents`` never imports this app)."""
+
+from postmortems import services
+
+
+def schedule_on_resolution(sender, incident, by, at, **kwargs) -> None:
+    """An incident was resolved (sent inside the resolving transaction): schedule its
+    post-mortem if it needs one. The scheduling is the system's doing, so no author is
+    recorded; re-resolving never creates a second one (see ``postmortem_schedule``)."""
+    services.postmortem_schedule(incident=incident, by=None, at=at)

@@ -1,0 +1,336 @@
+"""Reads of post-mortems and action items. Each selector owns its joins and annotations, so the
+admin, the export and (later) the engineers' pages cannot cause N+1 queries.
+
+Overdue, precisely:
+
+- a post-mortem stage (draft, review, publish) is overdue at ``now`` when its due moment is
+  strictly before ``now`` and the stage is not reached: the moment that meets it (submitted for
+  review, review meeting held, published) is not stamped, or is stamped after ``now``. Exactly
+  at the due moment it is not overdue yet; one second later it is.
+- an action item is due by the end of its due date in the project's time zone (``TIME_ZONE``),
+  i.e. by the midnight that starts the next day, and is overdue strictly after that midnight
+  while it is still open or in progress.
+"""
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Concat, NullIf, Trim
+from django.utils import timezone
+
+from postmortems.models import (
+    OPEN_ITEM_STATUSES,
+    STAGE_DUE_FIELD,
+    STAGE_MET_FIELD,
+    ActionItem,
+    ActionItemStatus,
+    FiveWhy,
+    Postmortem,
+    PostmortemPolicy,
+    PostmortemTimelineEntry,
+    Stage,
+    TimelinePhase,
+)
+from postmortems.models.policy import POLICY_PK
+
+# --- Policy -------------------------------------------------------------------------------------
+
+
+def postmortem_policy() -> PostmortemPolicy:
+    """The deadlines policy: the stored row, or the runbook's defaults (24/48/72 h) when the row
+    is missing (it is seeded by a migration, so only a wiped database lacks it)."""
+    return PostmortemPolicy.objects.filter(pk=POLICY_PK).first() or PostmortemPolicy(pk=POLICY_PK)
+
+
+# --- Post-mortems -------------------------------------------------------------------------------
+
+
+def stage_overdue_q(stage: str, now: datetime) -> Q:
+    """Rows whose ``stage`` is overdue at ``now``: due strictly before now and not reached."""
+    due, met = STAGE_DUE_FIELD[stage], STAGE_MET_FIELD[stage]
+    return Q(**{f"{due}__lt": now}) & (Q(**{f"{met}__isnull": True}) | Q(**{f"{met}__gt": now}))
+
+
+def stage_pending_q(stage: str, now: datetime) -> Q:
+    """Rows that have not reached ``stage`` by ``now`` (whatever their due moment)."""
+    met = STAGE_MET_FIELD[stage]
+    return Q(**{f"{met}__isnull": True}) | Q(**{f"{met}__gt": now})
+
+
+def any_stage_overdue_q(now: datetime) -> Q:
+    query = Q()
+    for stage in Stage.values:
+        query |= stage_overdue_q(stage, now)
+    return query
+
+
+def _flag(query: Q) -> Case:
+    return Case(When(query, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
+def postmortem_list(*, now: datetime | None = None) -> QuerySet[Postmortem]:
+    """Post-mortems with their incident (severity, team) and owner joined, newest first, each
+    annotated with ``draft_overdue``, ``review_overdue``, ``publish_overdue`` (booleans at
+    ``now``). One query whatever the row count."""
+    now = now or timezone.now()
+    return (
+        Postmortem.objects.select_related("incident__severity", "incident__team", "owner")
+        .annotate(
+            draft_overdue=_flag(stage_overdue_q(Stage.DRAFT, now)),
+            review_overdue=_flag(stage_overdue_q(Stage.REVIEW, now)),
+            publish_overdue=_flag(stage_overdue_q(Stage.PUBLISH, now)),
+        )
+        .order_by("-scheduled_at", "-id")
+    )
+
+
+def postmortems_overdue(*, stage: str, now: datetime) -> QuerySet[Postmortem]:
+    """Post-mortems whose ``stage`` deadline has passed at ``now`` without being met, most
+    overdue first."""
+    due = STAGE_DUE_FIELD[stage]
+    return postmortem_list(now=now).filter(stage_overdue_q(stage, now)).order_by(due, "id")
+
+
+def postmortems_due(
+    *, stage: str, now: datetime, within: timedelta = timedelta(0)
+) -> QuerySet[Postmortem]:
+    """Post-mortems that have not reached ``stage`` by ``now`` and whose due moment for it is at
+    or before ``now + within``: the overdue ones and those due soon. Each is annotated with
+    ``is_overdue``; soonest due first."""
+    due = STAGE_DUE_FIELD[stage]
+    return (
+        postmortem_list(now=now)
+        .filter(stage_pending_q(stage, now), **{f"{due}__lte": now + within})
+        .annotate(is_overdue=_flag(stage_overdue_q(stage, now)))
+        .order_by(due, "id")
+    )
+
+
+def postmortem_detail(*, pk: int) -> Postmortem:
+    """One post-mortem with everything its page and its Markdown show (incident facts, people,
+    timeline entries, 5 Whys, action items with owners) in a fixed number of queries."""
+    return (
+        Postmortem.objects.select_related("incident__severity", "incident__team", "owner")
+        .prefetch_related(
+            "reviewers",
+            Prefetch(
+                "timeline_entries",
+                queryset=PostmortemTimelineEntry.objects.order_by("occurred_at", "id"),
+            ),
+            Prefetch("five_whys", queryset=FiveWhy.objects.order_by("position")),
+            Prefetch(
+                "action_items",
+                queryset=ActionItem.objects.select_related("owner").order_by(
+                    "due_date", "priority", "id"
+                ),
+            ),
+        )
+        .get(pk=pk)
+    )
+
+
+def format_moment(value: datetime | None, zone: zoneinfo.ZoneInfo) -> str:
+    """``2026-03-02 04:03 EST``: a moment in ``zone``, its abbreviation naming the offset
+    (and telling the two sides of a DST change apart); "—" when there is none."""
+    if value is None:
+        return "—"
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    at: datetime  # in the reader's zone
+    text: str
+
+    @property
+    def moment(self) -> str:
+        return format_moment(self.at, self.at.tzinfo)
+
+
+@dataclass(frozen=True)
+class TimelinePhaseGroup:
+    phase: str
+    label: str
+    lines: list[TimelineLine]
+
+
+def postmortem_timeline(
+    *, postmortem: Postmortem, zone: zoneinfo.ZoneInfo
+) -> list[TimelinePhaseGroup]:
+    """The post-mortem's timeline in ``zone``, grouped by phase in the order detected,
+    acknowledged, mitigated, resolved; phases without lines are left out. Uses the prefetched
+    ``timeline_entries`` when present (``postmortem_detail``)."""
+    by_phase: dict[str, list[TimelineLine]] = {phase: [] for phase in TimelinePhase.values}
+    entries = sorted(postmortem.timeline_entries.all(), key=lambda e: (e.occurred_at, e.pk))
+    for entry in entries:
+        by_phase[entry.phase].append(
+            TimelineLine(at=entry.occurred_at.astimezone(zone), text=entry.text)
+        )
+    return [
+        TimelinePhaseGroup(phase=phase, label=TimelinePhase(phase).label, lines=lines)
+        for phase, lines in by_phase.items()
+        if lines
+    ]
+
+
+# --- Action items -------------------------------------------------------------------------------
+
+
+def project_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def overdue_before(now: datetime) -> date:
+    """Open items due strictly before this date are overdue at ``now``.
+
+    An item due on day D is due by the midnight that starts D + 1 (project zone) and overdue
+    strictly after it, so at exactly that midnight it is not overdue yet.
+    """
+    return (now.astimezone(project_zone()) - timedelta(microseconds=1)).date()
+
+
+def item_overdue_q(now: datetime, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}status__in": OPEN_ITEM_STATUSES}) & Q(
+        **{f"{prefix}due_date__lt": overdue_before(now)}
+    )
+
+
+def action_item_list(*, now: datetime | None = None) -> QuerySet[ActionItem]:
+    """Action items with their owner (and the owner's team) and their post-mortem's incident
+    joined, annotated with ``is_overdue`` at ``now``; soonest due first. One query."""
+    now = now or timezone.now()
+    return (
+        ActionItem.objects.select_related(
+            "owner__profile__team", "postmortem__incident", "completed_by"
+        )
+        .annotate(is_overdue=_flag(item_overdue_q(now)))
+        .order_by("due_date", "priority", "id")
+    )
+
+
+def _scoped(queryset: QuerySet[ActionItem], owner=None, team=None) -> QuerySet[ActionItem]:
+    if owner is not None:
+        queryset = queryset.filter(owner=owner)
+    if team is not None:
+        queryset = queryset.filter(owner__profile__team=team)
+    return queryset
+
+
+def action_items_open(*, owner=None, team=None) -> QuerySet[ActionItem]:
+    """Open and in-progress items, for one owner and/or one team (the owner's team)."""
+    return _scoped(action_item_list().filter(status__in=OPEN_ITEM_STATUSES), owner, team)
+
+
+def action_items_overdue(*, now: datetime, owner=None, team=None) -> QuerySet[ActionItem]:
+    """Items overdue at ``now``, for one owner and/or one team, most overdue first."""
+    return _scoped(action_item_list(now=now).filter(item_overdue_q(now)), owner, team)
+
+
+RATE_PLACES = Decimal("0.0001")
+
+
+def completion_rate(*, done: int, total: int, wont_do: int) -> Decimal | None:
+    """done / (total - won't do) as a Decimal between 0 and 1 rounded half-up to 4 places;
+    None when nothing counts (no items, or all of them won't be done)."""
+    counted = total - wont_do
+    if counted <= 0:
+        return None
+    return (Decimal(done) / Decimal(counted)).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class ActionItemStats:
+    key: int | None  # the owner's or team's id; None for "nobody" / "no team"
+    name: str
+    total: int
+    open: int
+    overdue: int
+    done: int
+    wont_do: int
+
+    @property
+    def completion_rate(self) -> Decimal | None:
+        return completion_rate(done=self.done, total=self.total, wont_do=self.wont_do)
+
+
+def _counts(now: datetime) -> dict[str, Count]:
+    return {
+        "total": Count("id"),
+        "open": Count("id", filter=Q(status__in=OPEN_ITEM_STATUSES)),
+        "overdue": Count("id", filter=item_overdue_q(now)),
+        "done": Count("id", filter=Q(status=ActionItemStatus.DONE)),
+        "wont_do": Count("id", filter=Q(status=ActionItemStatus.WONT_DO)),
+    }
+
+
+def _person_name(prefix: str) -> Coalesce:
+    return Coalesce(
+        NullIf(
+            Trim(Concat(f"{prefix}first_name", Value(" "), f"{prefix}last_name")),
+            Value(""),
+        ),
+        f"{prefix}username",
+        output_field=CharField(),
+    )
+
+
+def action_item_stats_by_owner(*, now: datetime) -> list[ActionItemStats]:
+    """Per owner: total, open, overdue at ``now``, done, won't do and the completion rate.
+    Items without an owner are one row named "Unassigned". One query."""
+    rows = (
+        ActionItem.objects.values("owner")
+        .annotate(name=_person_name("owner__"), **_counts(now))
+        .order_by("name", "owner")
+    )
+    return [
+        ActionItemStats(
+            key=row["owner"],
+            name=row["name"] or "Unassigned",
+            **{k: row[k] for k in ("total", "open", "overdue", "done", "wont_do")},
+        )
+        for row in rows
+    ]
+
+
+def action_item_stats_by_team(*, now: datetime) -> list[ActionItemStats]:
+    """Per team of the item's owner (the team that does the work; the owner's manager is that
+    team's engineering manager): the same figures as ``action_item_stats_by_owner``. Items
+    whose owner is missing or has no team are one row named "No team". One query."""
+    rows = (
+        ActionItem.objects.values("owner__profile__team")
+        .annotate(name=Coalesce("owner__profile__team__name", Value("")), **_counts(now))
+        .order_by("name", "owner__profile__team")
+    )
+    return [
+        ActionItemStats(
+            key=row["owner__profile__team"],
+            name=row["name"] or "No team",
+            **{k: row[k] for k in ("total", "open", "overdue", "done", "wont_do")},
+        )
+        for row in rows
+    ]
+
+
+def action_item_completion_rate(*, owner=None, team=None) -> Decimal | None:
+    """The completion rate (see ``completion_rate``) of all items, or one owner's or team's.
+    One query."""
+    figures = _scoped(ActionItem.objects.all(), owner, team).aggregate(
+        total=Count("id"),
+        done=Count("id", filter=Q(status=ActionItemStatus.DONE)),
+        wont_do=Count("id", filter=Q(status=ActionItemStatus.WONT_DO)),
+    )
+    return completion_rate(**figures)
