@@ -68,7 +68,13 @@ def _now(at: datetime | None) -> datetime:
 
 
 def _lock(incident: Incident) -> Incident:
-    return Incident.objects.select_for_update().select_related("severity").get(pk=incident.pk)
+    # OF self: lock the incident only, not the severity row it joins (that would serialise
+    # every change to incidents of the same severity).
+    return (
+        Incident.objects.select_for_update(of=("self",))
+        .select_related("severity")
+        .get(pk=incident.pk)
+    )
 
 
 # --- Moves through the lifecycle ---------------------------------------------------------------
@@ -722,6 +728,8 @@ def incident_update_details(
         author=by,
         payload={"changes": diff},
     )
+    if diff.get("postmortem_required", {}).get("to") is True:
+        signals.incident_postmortem_required.send(sender=Incident, incident=incident, by=by, at=at)
     return incident
 
 

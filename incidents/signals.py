@@ -9,6 +9,7 @@ arguments:
 - ``incident_resolved``: ``incident``, ``by``, ``at``
 - ``incident_status_changed``: ``incident``, ``from_status``, ``to_status``, ``by``, ``at``
 - ``incident_severity_changed``: ``incident``, ``from_severity``, ``to_severity``, ``by``, ``at``
+- ``incident_postmortem_required``: ``incident``, ``by``, ``at`` (a manager asked for one)
 """
 
 from django.dispatch import Signal
@@ -17,3 +18,4 @@ incident_declared = Signal()
 incident_resolved = Signal()
 incident_status_changed = Signal()
 incident_severity_changed = Signal()
+incident_postmortem_required = Signal()

@@ -244,7 +244,11 @@ def handoff_for(*, rotation: Rotation, handoff_at: datetime) -> Handoff:
 @transaction.atomic
 def handoff_write(*, handoff: Handoff, author, summary: str, at: datetime | None = None) -> Handoff:
     """The outgoing engineer writes (or rewrites) the summary for the incoming one."""
-    handoff = Handoff.objects.select_for_update().select_related("outgoing").get(pk=handoff.pk)
+    handoff = (
+        Handoff.objects.select_for_update(of=("self",))
+        .select_related("outgoing")
+        .get(pk=handoff.pk)
+    )
     if author.pk != handoff.outgoing_id:
         raise ValidationError(HANDOFF_NOT_YOURS.format(user=_who(handoff.outgoing)))
     summary = (summary or "").strip()
@@ -260,7 +264,11 @@ def handoff_write(*, handoff: Handoff, author, summary: str, at: datetime | None
 @transaction.atomic
 def handoff_acknowledge(*, handoff: Handoff, by, at: datetime | None = None) -> Handoff:
     """The incoming engineer confirms they read the summary."""
-    handoff = Handoff.objects.select_for_update().select_related("incoming").get(pk=handoff.pk)
+    handoff = (
+        Handoff.objects.select_for_update(of=("self",))
+        .select_related("incoming")
+        .get(pk=handoff.pk)
+    )
     if by.pk != handoff.incoming_id:
         raise ValidationError(HANDOFF_ACK_NOT_YOURS.format(user=_who(handoff.incoming)))
     if handoff.written_at is None:
@@ -336,7 +344,7 @@ def page_acknowledge(*, page: Page, by, at: datetime | None = None) -> Page:
     """The paged engineer acknowledges. The first acknowledgement of an incident's page also
     acknowledges the incident itself when nobody has yet."""
     at = _now(at)
-    page = Page.objects.select_for_update().select_related("engineer").get(pk=page.pk)
+    page = Page.objects.select_for_update(of=("self",)).select_related("engineer").get(pk=page.pk)
     if by.pk != page.engineer_id:
         raise ValidationError(PAGE_NOT_YOURS.format(user=_who(page.engineer)))
     if page.acknowledged_at is not None:

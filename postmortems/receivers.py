@@ -9,3 +9,10 @@ def schedule_on_resolution(sender, incident, by, at, **kwargs) -> None:
     post-mortem if it needs one. The scheduling is the system's doing, so no author is
     recorded; re-resolving never creates a second one (see ``postmortem_schedule``)."""
     services.postmortem_schedule(incident=incident, by=None, at=at)
+
+
+def schedule_when_required(sender, incident, by, at, **kwargs) -> None:
+    """A manager ticked "post-mortem required" on an incident: one already resolved gets its
+    post-mortem now; an open one gets it when it is resolved."""
+    if incident.resolved_at is not None:
+        services.postmortem_schedule(incident=incident, by=by, at=at)

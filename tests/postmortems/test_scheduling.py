@@ -314,3 +314,17 @@ class TestTimelineSnapshot:
         entry.refresh_from_db()
         assert entry.text == "Alert fired for checkout 5xx"
         assert entry.source_event.message == "Declared SEV-1: SEV-1 incident"
+
+
+def test_ticking_the_flag_on_a_resolved_incident_schedules_at_once(manager):
+    incident = incident_services.incident_declare(
+        title="Minor glitch", severity="SEV-3", declared_by=manager
+    )
+    incident = incident_services.incident_resolve(
+        incident=incident, by=manager, checklist=ResolutionChecklist.all_confirmed()
+    )
+    assert not Postmortem.objects.filter(incident=incident).exists()
+    incident_services.incident_update_details(
+        incident=incident, by=manager, postmortem_required=True
+    )
+    assert Postmortem.objects.filter(incident=incident).count() == 1
