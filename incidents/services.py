@@ -787,9 +787,6 @@ def incident_import(
     reference = (reference or "").strip()
     if not reference:
         raise ValidationError({"reference": IMPORT_REFERENCE_REQUIRED})
-    existing = Incident.objects.filter(reference=reference).first()
-    if existing is not None:
-        return existing, False
     title = (title or "").strip()
     if not title:
         raise ValidationError({"title": TITLE_REQUIRED})
@@ -809,6 +806,10 @@ def incident_import(
         raise ValidationError(
             {"resolved_at": IMPORT_ORDER.format(later="resolved_at", earlier="detected_at")}
         )
+    # The row is checked in full before it is skipped, so a bad row never passes unnoticed.
+    existing = Incident.objects.filter(reference=reference).first()
+    if existing is not None:
+        return existing, False
     incident = Incident(
         reference=reference,
         title=title,

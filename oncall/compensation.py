@@ -18,8 +18,8 @@ the project's TIME_ZONE:
 
 import zoneinfo
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
@@ -29,10 +29,6 @@ HOURS_PER_WEEK = Decimal(168)
 SECONDS_PER_HOUR = Decimal(3600)
 
 NO_POLICY = "No compensation policy is in force at {moment}; add one in the admin."
-MIXED_CURRENCIES = (
-    "{username}'s figures for this period are priced in several currencies ({currencies}); "
-    "report the periods before and after the policy change separately."
-)
 
 Interval = tuple[datetime, datetime]
 
@@ -133,15 +129,56 @@ def elapsed_seconds(intervals: Iterable[Interval]) -> int:
     return sum(int((b - a).total_seconds()) for a, b in intervals)
 
 
+def _transition_before(moment: datetime, zone: zoneinfo.ZoneInfo, span: timedelta) -> datetime:
+    """The instant (UTC, whole seconds) in (moment - span, moment] where ``zone``'s offset last
+    changed."""
+    offset = moment.astimezone(zone).utcoffset()
+    low = int((moment - span).timestamp())
+    high = int(moment.timestamp())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, UTC).astimezone(zone).utcoffset() == offset:
+            high = middle
+        else:
+            low = middle
+    return datetime.fromtimestamp(high, UTC)
+
+
+def wall_clock_position(moment: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
+    """Where ``moment`` sits on the wall clock of ``zone`` (a naive datetime, never going back).
+
+    Outside a fall-back night this is simply the local time. When clocks go back, the local
+    times of the repeated hour happen twice; the two real hours are laid over that one wall
+    hour at half speed, so the position keeps moving forward and a full local week still
+    measures 168 hours. When clocks go forward the position jumps the skipped hour, so a week
+    across that night also measures 168.
+    """
+    moment = moment.astimezone(UTC)  # arithmetic below must be in elapsed time
+    local = moment.astimezone(zone)
+    naive = local.replace(tzinfo=None)
+    twin = naive.replace(fold=1 - local.fold).replace(tzinfo=zone)
+    if twin.utcoffset() == local.utcoffset():
+        return naive  # not in a repeated hour
+    earlier, later = sorted((local.utcoffset(), twin.utcoffset()), reverse=True)
+    gap = earlier - later  # how far the clocks went back
+    if local.fold == 0:
+        # First pass through the repeated hour: the change is still ahead.
+        change = _transition_before(moment + gap, zone, gap + timedelta(seconds=1))
+    else:
+        change = _transition_before(moment, zone, gap + timedelta(seconds=1))
+    repeated_start = (change + later).replace(tzinfo=None)  # the wall time the clock jumps to
+    elapsed = moment - (change - gap)
+    return repeated_start + elapsed / 2
+
+
 def wall_clock_hours(start: datetime, end: datetime, zone: zoneinfo.ZoneInfo) -> Decimal:
     """Hours between two moments as the clock on the wall in ``zone`` shows them.
 
-    Across a spring-forward night a Monday 09:00 to Monday 09:00 week is 167 elapsed hours but
-    168 wall-clock hours; across a fall-back night it is 169 elapsed and 168 wall-clock.
+    A Monday 09:00 to Monday 09:00 week is 168 wall-clock hours whether DST made it 167 or 169
+    real hours. Never negative, and additive: splitting an interval splits its hours.
     """
-    local_start = start.astimezone(zone).replace(tzinfo=None)
-    local_end = end.astimezone(zone).replace(tzinfo=None)
-    return Decimal(int((local_end - local_start).total_seconds())) / SECONDS_PER_HOUR
+    span = wall_clock_position(end, zone) - wall_clock_position(start, zone)
+    return Decimal(round(span.total_seconds())) / SECONDS_PER_HOUR
 
 
 def is_overnight(moment: datetime, zone: zoneinfo.ZoneInfo, start: time, end: time) -> bool:
@@ -155,8 +192,7 @@ def is_overnight(moment: datetime, zone: zoneinfo.ZoneInfo, start: time, end: ti
 
 @dataclass
 class Figures:
-    """One engineer's figures for one period, before formatting. Money is unrounded until
-    ``rounded()``."""
+    """One engineer's figures for one period in one currency, before rounding."""
 
     on_call_seconds: int = 0
     stipend: Decimal = Decimal(0)
@@ -165,7 +201,6 @@ class Figures:
     overnight_pages: int = 0
     comp_time_hours: Decimal = Decimal(0)
     pages: int = 0
-    currencies: set[str] = field(default_factory=set)
 
     @property
     def has_activity(self) -> bool:
@@ -180,36 +215,44 @@ def engineer_figures(
     zone: zoneinfo.ZoneInfo,
     period: Interval,
     terms: Sequence[PolicyTerms],
-) -> Figures:
+) -> dict[str, Figures]:
     """Apply the rules to one engineer's shifts, pages ``(paged_at, acknowledged_at)`` and the
-    paged moments of their first acknowledged page per most-severe incident."""
+    paged moments of their first acknowledged page per most-severe incident.
+
+    Returns figures per currency: each hour, page and bonus goes to the currency of the policy
+    in force at its moment (one currency unless a policy change switched it inside the
+    period, when finance pays the two parts separately).
+    """
     start, end = period
-    figures = Figures()
+    by_currency: dict[str, Figures] = {}
+
+    def bucket(policy: PolicyTerms) -> Figures:
+        return by_currency.setdefault(policy.currency, Figures())
 
     on_call = clip(merge(shifts), start, end)
-    figures.on_call_seconds = elapsed_seconds(on_call)
     cuts = [t.starts for t in terms] + [t.ends for t in terms if t.ends is not None]
     for a, b in split_at(on_call, cuts):
         policy = policy_at(terms, a)
+        figures = bucket(policy)
+        figures.on_call_seconds += elapsed_seconds([(a, b)])
         figures.stipend += policy.weekly_stipend * wall_clock_hours(a, b, zone) / HOURS_PER_WEEK
-        figures.currencies.add(policy.currency)
 
     for paged_at, acknowledged_at in pages:
         if not start <= paged_at < end:
             continue
+        policy = policy_at(terms, paged_at)
+        figures = bucket(policy)
         figures.pages += 1
         if acknowledged_at is None:
             continue
-        policy = policy_at(terms, paged_at)
         if is_overnight(paged_at, zone, policy.overnight_start, policy.overnight_end):
             figures.overnight_pages += 1
             figures.comp_time_hours += policy.comp_hours
-            figures.currencies.add(policy.currency)
 
     for paged_at in sev1_first_acknowledged_pages:
         if start <= paged_at < end:
             policy = policy_at(terms, paged_at)
+            figures = bucket(policy)
             figures.sev1_incidents += 1
             figures.sev1_bonus += policy.sev1_bonus
-            figures.currencies.add(policy.currency)
-    return figures
+    return by_currency

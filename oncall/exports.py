@@ -44,7 +44,8 @@ def report_csv(report: CompensationReport) -> str:
 
 
 def report_xlsx(report: CompensationReport) -> bytes:
-    """The report as a workbook: numbers as numbers (two decimals), a totals row in bold."""
+    """The report as a workbook: numbers as numbers (two decimals), a bold totals row per
+    currency."""
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = f"{report.start:%Y-%m-%d} to {report.end:%Y-%m-%d}"[:31]
@@ -54,10 +55,12 @@ def report_xlsx(report: CompensationReport) -> bytes:
     for row in report.rows:
         values = safe_values(row.values())
         sheet.append([_cell(name, values[name], row) for name in CSV_COLUMNS])
-    totals = report.totals()
-    sheet.append(["TOTAL" if name == "username" else totals.get(name, "") for name in CSV_COLUMNS])
-    for cell in sheet[sheet.max_row]:
-        cell.font = Font(bold=True)
+    for totals in report.totals():
+        sheet.append(
+            ["TOTAL" if name == "username" else totals.get(name, "") for name in CSV_COLUMNS]
+        )
+        for cell in sheet[sheet.max_row]:
+            cell.font = Font(bold=True)
     for column, name in enumerate(CSV_COLUMNS, start=1):
         if name in MONEY_AND_HOURS:
             for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):

@@ -8,9 +8,10 @@ nothing: rows are matched by their natural keys.
 """
 
 import csv
+import io
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -88,37 +89,63 @@ class _Row:
         return moment
 
 
-def _rows(path: Path, columns: tuple[str, ...]):
+def _decode(path: Path) -> str:
+    """The file as text; a byte sequence that is not UTF-8 is reported with its line."""
     name = path.name
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        raw = path.read_bytes()
     except OSError as error:
         raise ImportRowError(name, 0, f"cannot read the file: {error.strerror}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        try:
-            header = reader.fieldnames or []
-        except UnicodeDecodeError:
-            raise ImportRowError(name, 1, "the file is not UTF-8") from None
-        header = [h.strip() for h in header]
-        reader.fieldnames = header
-        for column in columns:
-            if column not in header:
-                raise ImportRowError(name, 1, f"missing column {column!r}", column, "")
-        try:
-            for data in reader:
-                if None in data:
-                    raise ImportRowError(name, reader.line_num, "more values than columns")
-                yield _Row(name, reader.line_num, data)
-        except UnicodeDecodeError:
-            raise ImportRowError(name, reader.line_num + 1, "the file is not UTF-8") from None
-        except csv.Error as error:
-            raise ImportRowError(name, reader.line_num, f"malformed CSV: {error}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        for number, line in enumerate(raw.splitlines(), start=1):
+            try:
+                line.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                bad = line[max(error.start - 10, 0) : error.end + 10]
+                raise ImportRowError(name, number, f"not UTF-8 text near {bad!r}") from None
+        raise ImportRowError(name, 0, "the file is not UTF-8") from None
+
+
+def _rows(path: Path, columns: tuple[str, ...]):
+    name = path.name
+    reader = csv.DictReader(io.StringIO(_decode(path), newline=""))
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as error:
+        raise ImportRowError(name, 1, f"malformed CSV: {error}") from None
+    reader.fieldnames = header
+    for column in columns:
+        if column not in header:
+            raise ImportRowError(name, 1, f"missing column {column!r}", column, "")
+    try:
+        for data in reader:
+            if None in data:
+                extra = ",".join(data[None])
+                raise ImportRowError(
+                    name, reader.line_num, f"more values than columns (extra: {extra!r})"
+                )
+            yield _Row(name, reader.line_num, data)
+    except csv.Error as error:
+        raise ImportRowError(name, reader.line_num, f"malformed CSV: {error}") from None
 
 
 def _split_name(full_name: str) -> tuple[str, str]:
     first, _, last = full_name.strip().partition(" ")
-    return first[:150], last.strip()[:150]
+    return first, last.strip()
+
+
+def _shift_key(team: Team, rotation: str, username: str, starts_at, ends_at) -> str:
+    """The natural key of an imported shift, kept on the shift so that a later import
+    recognises it even after an override split or replaced it."""
+    utc = [m.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") for m in (starts_at, ends_at)]
+    return f"{team.pk}/{rotation}/{username}/{utc[0]}/{utc[1]}"[:255]
+
+
+def _check_length(row: _Row, column: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise row.fail(f"longer than {limit} characters", column)
 
 
 class _Importer:
@@ -143,14 +170,28 @@ class _Importer:
             if team is None:
                 if not create:
                     raise row.fail("unknown team", "team")
+                _check_length(row, "team", name, Team._meta.get_field("name").max_length)
                 team = Team.objects.create(name=name)
                 self.created["teams"] += 1
             self.teams[name] = team
         return self.teams[name]
 
     def engineers(self, rows) -> None:
+        seen: dict[str, tuple[int, dict[str, str]]] = {}
         for row in rows:
             username = row.required("username")
+            values = {c: row.get(c) for c in FILES["engineers.csv"]}
+            if username in seen:
+                line, earlier = seen[username]
+                if earlier != values:
+                    raise row.fail(f"username also on line {line} with other values", "username")
+                continue
+            seen[username] = (row.line, values)
+            _check_length(row, "username", username, User._meta.get_field("username").max_length)
+            try:
+                User.username_validator(username)
+            except ValidationError:
+                raise row.fail("not a valid username", "username") from None
             time_zone = row.get("timezone") or settings.TIME_ZONE
             if not is_valid_time_zone(time_zone):
                 raise row.fail("not a known IANA time zone", "timezone")
@@ -160,10 +201,12 @@ class _Importer:
                     validate_email(email)
                 except ValidationError:
                     raise row.fail("not an email address", "email") from None
+            first, last = _split_name(row.get("full_name"))
+            _check_length(row, "full_name", first, 150)
+            _check_length(row, "full_name", last, 150)
             team = self.team(row, create=True) if row.get("team") else None
             user = User.objects.filter(username=username).first()
             if user is None:
-                first, last = _split_name(row.get("full_name"))
                 user = User(username=username, email=email, first_name=first, last_name=last)
                 user.set_unusable_password()
                 user.save()
@@ -173,13 +216,20 @@ class _Importer:
             self.users[username] = user
 
     def incidents(self, rows) -> None:
+        seen: dict[str, int] = {}
         for row in rows:
-            started_at = row.moment("started_at", required=True)
+            reference = row.required("reference")
+            if reference in seen:
+                raise row.fail(f"reference also on line {seen[reference]}", "reference")
+            seen[reference] = row.line
+            _check_length(row, "reference", reference, 32)
+            title = row.required("title")
+            _check_length(row, "title", title, 200)
             values = {
-                "reference": row.required("reference"),
-                "title": row.required("title"),
+                "reference": reference,
+                "title": title,
                 "severity": row.required("severity"),
-                "started_at": started_at,
+                "started_at": row.moment("started_at", required=True),
                 "detected_at": row.moment("detected_at", required=False),
                 "acknowledged_at": row.moment("acknowledged_at", required=False),
                 "resolved_at": row.moment("resolved_at", required=False),
@@ -194,20 +244,29 @@ class _Importer:
                 self.created["incidents"] += 1
 
     def shifts(self, rows) -> None:
-        rotations: dict[tuple[int, str], Rotation] = {}
+        parsed = []
+        first_start: dict[tuple[int, str], datetime] = {}
         for row in rows:
             team = self.team(row, create=False)
             name = row.required("rotation")
+            _check_length(row, "rotation", name, Rotation._meta.get_field("name").max_length)
             engineer = self.user(row)
             starts_at = row.moment("starts_at", required=True)
             ends_at = row.moment("ends_at", required=True)
             if ends_at <= starts_at:
                 raise row.fail("the shift ends before it starts", "ends_at")
             key = (team.pk, name)
+            first_start[key] = min(first_start.get(key, starts_at), starts_at)
+            parsed.append((team, name, engineer, starts_at, ends_at))
+
+        rotations: dict[tuple[int, str], Rotation] = {}
+        for team, name, engineer, starts_at, ends_at in parsed:
+            key = (team.pk, name)
             if key not in rotations:
                 rotation = Rotation.objects.filter(team=team, name=name).first()
                 if rotation is None:
-                    local = starts_at.astimezone(project_zone())
+                    # The rotation's week starts where its earliest imported shift does.
+                    local = first_start[key].astimezone(project_zone())
                     rotation = Rotation.objects.create(
                         team=team,
                         name=name,
@@ -222,16 +281,15 @@ class _Importer:
             if not RotationMember.objects.filter(rotation=rotation, user=engineer).exists():
                 position = RotationMember.objects.filter(rotation=rotation).count()
                 RotationMember.objects.create(rotation=rotation, user=engineer, position=position)
-            exists = Shift.objects.filter(
-                rotation=rotation, engineer=engineer, starts_at=starts_at, ends_at=ends_at
-            ).exists()
-            if not exists:
+            import_key = _shift_key(team, name, engineer.get_username(), starts_at, ends_at)
+            if not Shift.objects.filter(import_key=import_key).exists():
                 Shift.objects.create(
                     rotation=rotation,
                     engineer=engineer,
                     starts_at=starts_at,
                     ends_at=ends_at,
                     source=ShiftSource.IMPORTED,
+                    import_key=import_key,
                 )
                 self.created["shifts"] += 1
 

@@ -50,6 +50,7 @@ MONEY_AND_HOURS = ("on_call_hours", "stipend", "sev1_bonus", "comp_time_hours", 
 COUNTS = ("sev1_incidents", "overnight_pages")
 
 END_BEFORE_START = "The report's end date is before its start date."
+UNKNOWN_TEAM = "Unknown team: {name}."
 
 
 def project_zone() -> zoneinfo.ZoneInfo:
@@ -168,13 +169,13 @@ class CompensationRow:
             self.total_pay,
         )
 
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.engineer_id, self.currency)
+
     def plus(self, other: "CompensationRow") -> "CompensationRow":
-        if other.currency != self.currency:
-            raise ValidationError(
-                rules.MIXED_CURRENCIES.format(
-                    username=self.username, currencies=f"{self.currency}, {other.currency}"
-                )
-            )
+        if other.key != self.key:
+            raise ValueError("Only figures of one engineer in one currency add up.")
         return replace(
             self,
             on_call_hours=self.on_call_hours + other.on_call_hours,
@@ -215,17 +216,19 @@ class CompensationReport:
     pay_period: PayPeriod | None = None
     frozen: bool = False
 
-    def totals(self) -> dict[str, Decimal | int]:
-        totals: dict[str, Decimal | int] = {name: Decimal("0.00") for name in MONEY_AND_HOURS}
-        totals.update(dict.fromkeys(COUNTS, 0))
+    def totals(self) -> list[dict[str, Decimal | int | str]]:
+        """One totals line per currency (money in different currencies never adds up)."""
+        by_currency: dict[str, dict[str, Decimal | int | str]] = {}
         for row in self.rows:
+            totals = by_currency.get(row.currency)
+            if totals is None:
+                totals = {name: Decimal("0.00") for name in MONEY_AND_HOURS}
+                totals.update(dict.fromkeys(COUNTS, 0))
+                totals["currency"] = row.currency
+                by_currency[row.currency] = totals
             for name in (*MONEY_AND_HOURS, *COUNTS):
                 totals[name] += getattr(row, name)
-        return totals
-
-    @property
-    def currencies(self) -> list[str]:
-        return sorted({row.currency for row in self.rows})
+        return [by_currency[c] for c in sorted(by_currency)]
 
 
 @dataclass
@@ -253,21 +256,17 @@ def _people(ids) -> dict[int, _Person]:
     return people
 
 
-def _engineer_filter(prefix: str, team: str | None) -> Q:
-    if not team:
+def _engineer_filter(prefix: str, team: Team | None) -> Q:
+    if team is None:
         return Q()
-    return Q(**{f"{prefix}profile__team__name": team})
+    return Q(**{f"{prefix}profile__team": team})
 
 
-def _default_currency(terms, moment: datetime) -> str:
-    try:
-        return rules.policy_at(terms, moment).currency
-    except ValidationError:
-        return terms[-1].currency if terms else "USD"
-
-
-def _live_rows(periods: list[rules.Interval], team: str | None) -> list[dict[int, CompensationRow]]:
-    """Live figures for several periods at once, in five queries in all."""
+def _live_rows(
+    periods: list[rules.Interval], team: Team | None
+) -> list[dict[tuple[int, str], CompensationRow]]:
+    """Live figures for several periods at once, in five queries in all, keyed by
+    ``(engineer id, currency)``."""
     zone = project_zone()
     terms = rules.policy_terms(CompensationPolicy.objects.all(), zone)
     span_start = min(p[0] for p in periods)
@@ -303,12 +302,12 @@ def _live_rows(periods: list[rules.Interval], team: str | None) -> list[dict[int
 
     ids = set(shifts_by_engineer) | set(pages_by_engineer) | set(sev1_by_engineer)
     people = _people(ids)
-    results: list[dict[int, CompensationRow]] = []
+    results: list[dict[tuple[int, str], CompensationRow]] = []
     for period in periods:
-        rows: dict[int, CompensationRow] = {}
+        rows: dict[tuple[int, str], CompensationRow] = {}
         for engineer_id in sorted(ids, key=lambda pk: people[pk].username):
             person = people[engineer_id]
-            figures = rules.engineer_figures(
+            by_currency = rules.engineer_figures(
                 shifts=shifts_by_engineer.get(engineer_id, ()),
                 pages=pages_by_engineer.get(engineer_id, ()),
                 sev1_first_acknowledged_pages=sev1_by_engineer.get(engineer_id, ()),
@@ -316,37 +315,27 @@ def _live_rows(periods: list[rules.Interval], team: str | None) -> list[dict[int
                 period=period,
                 terms=terms,
             )
-            if not figures.has_activity:
-                continue
-            if len(figures.currencies) > 1:
-                raise ValidationError(
-                    rules.MIXED_CURRENCIES.format(
-                        username=person.username, currencies=", ".join(sorted(figures.currencies))
-                    )
+            for currency, figures in sorted(by_currency.items()):
+                if not figures.has_activity:
+                    continue
+                stipend = rules.money(figures.stipend)
+                bonus = rules.money(figures.sev1_bonus)
+                rows[(engineer_id, currency)] = CompensationRow(
+                    engineer_id=engineer_id,
+                    username=person.username,
+                    full_name=person.full_name,
+                    team=person.team,
+                    on_call_hours=rules.money(
+                        Decimal(figures.on_call_seconds) / rules.SECONDS_PER_HOUR
+                    ),
+                    stipend=stipend,
+                    sev1_incidents=figures.sev1_incidents,
+                    sev1_bonus=bonus,
+                    overnight_pages=figures.overnight_pages,
+                    comp_time_hours=rules.money(figures.comp_time_hours),
+                    total_pay=stipend + bonus,
+                    currency=currency,
                 )
-            currency = (
-                next(iter(figures.currencies))
-                if figures.currencies
-                else _default_currency(terms, period[0])
-            )
-            stipend = rules.money(figures.stipend)
-            bonus = rules.money(figures.sev1_bonus)
-            rows[engineer_id] = CompensationRow(
-                engineer_id=engineer_id,
-                username=person.username,
-                full_name=person.full_name,
-                team=person.team,
-                on_call_hours=rules.money(
-                    Decimal(figures.on_call_seconds) / rules.SECONDS_PER_HOUR
-                ),
-                stipend=stipend,
-                sev1_incidents=figures.sev1_incidents,
-                sev1_bonus=bonus,
-                overnight_pages=figures.overnight_pages,
-                comp_time_hours=rules.money(figures.comp_time_hours),
-                total_pay=stipend + bonus,
-                currency=currency,
-            )
         results.append(rows)
     return results
 
@@ -368,32 +357,24 @@ def _line_row(line: CompensationLine) -> CompensationRow:
     )
 
 
-def _merge_rows(rows_by_engineer: dict[int, list[CompensationRow]]) -> list[CompensationRow]:
-    """One row per engineer: their own figures plus any adjustments, sorted by username."""
+def _sort_key(row: CompensationRow) -> tuple[str, str]:
+    return (row.username, row.currency)
+
+
+def _merge_rows(
+    parts_by_key: dict[tuple[int, str], list[CompensationRow]],
+) -> list[CompensationRow]:
+    """One row per engineer (and currency): their own figures plus any corrections, which
+    ``row.adjustments`` lists. Sorted by username."""
     merged = []
-    for parts in rows_by_engineer.values():
+    for parts in parts_by_key.values():
         own = [r for r in parts if not r.adjusts_period]
         adjustments = tuple(r for r in parts if r.adjusts_period)
-        base = (
-            own[0]
-            if own
-            else replace(
-                adjustments[0],
-                on_call_hours=Decimal("0.00"),
-                stipend=Decimal("0.00"),
-                sev1_incidents=0,
-                sev1_bonus=Decimal("0.00"),
-                overnight_pages=0,
-                comp_time_hours=Decimal("0.00"),
-                total_pay=Decimal("0.00"),
-                adjusts_period="",
-            )
-        )
-        total = base
+        total = own[0] if own else replace(adjustments[0].minus(adjustments[0]), adjusts_period="")
         for adjustment in adjustments:
             total = total.plus(adjustment)
         merged.append(replace(total, adjustments=adjustments, adjusts_period=""))
-    return sorted(merged, key=lambda r: r.username)
+    return sorted(merged, key=_sort_key)
 
 
 def _period_label(period: PayPeriod) -> str:
@@ -401,13 +382,13 @@ def _period_label(period: PayPeriod) -> str:
 
 
 def pending_adjustments(
-    *, pay_period: PayPeriod, team: str | None = None, extra_periods: list | None = None
-) -> tuple[dict[int, CompensationRow], list[tuple[PayPeriod, CompensationRow]]]:
+    *, pay_period: PayPeriod, team: Team | None = None
+) -> tuple[dict[tuple[int, str], CompensationRow], list[tuple[PayPeriod, CompensationRow]]]:
     """Live figures of an open pay period, and the corrections owed for earlier closed periods
     that land in it (closed periods whose next open period is this one).
 
     A correction is what the closed period's figures are now minus what was frozen and already
-    adjusted for it; it is paid in the first open period after it.
+    corrected for it; it is paid in the first open period after it.
     """
     zone = project_zone()
     earlier_open = (
@@ -427,26 +408,23 @@ def pending_adjustments(
     live = _live_rows(periods, team)
     own_live, closed_live = live[0], live[1:]
 
-    frozen: dict[tuple[int, int], CompensationRow] = {}
+    frozen: dict[tuple[int, tuple[int, str]], CompensationRow] = {}
     lines = CompensationLine.objects.filter(
         Q(pay_period__in=closed, adjusts__isnull=True) | Q(adjusts__in=closed)
     )
-    if team:
-        lines = lines.filter(engineer__profile__team__name=team)
+    if team is not None:
+        lines = lines.filter(engineer__profile__team=team)
     for line in lines:
-        period_id = line.adjusts_id or line.pay_period_id
-        key = (period_id, line.engineer_id)
         row = _line_row(line)
+        key = (line.adjusts_id or line.pay_period_id, row.key)
         frozen[key] = frozen[key].plus(row) if key in frozen else row
 
     corrections: list[tuple[PayPeriod, CompensationRow]] = []
     for period, now_rows in zip(closed, closed_live, strict=True):
-        engineer_ids = set(now_rows) | {e for (p, e) in frozen if p == period.pk}
-        for engineer_id in engineer_ids:
-            now_row = now_rows.get(engineer_id)
-            was_row = frozen.get((period.pk, engineer_id))
-            if now_row is None and was_row is None:
-                continue
+        keys = set(now_rows) | {k for (p, k) in frozen if p == period.pk}
+        for key in sorted(keys, key=lambda k: (k[1], k[0])):
+            now_row = now_rows.get(key)
+            was_row = frozen.get((period.pk, key))
             if was_row is None:
                 delta = now_row
             elif now_row is None:
@@ -458,6 +436,16 @@ def pending_adjustments(
     return own_live, corrections
 
 
+def resolve_team(name: str | None) -> Team | None:
+    """The team called ``name`` (any letter case); None for no filter. Unknown: an error."""
+    if not name:
+        return None
+    team = Team.objects.filter(name__iexact=name.strip()).first()
+    if team is None:
+        raise ValidationError({"team": UNKNOWN_TEAM.format(name=name)})
+    return team
+
+
 def compensation_report(*, start: date, end: date, team: str | None = None) -> CompensationReport:
     """The compensation report for [start, end] (days in the project's TIME_ZONE).
 
@@ -465,41 +453,45 @@ def compensation_report(*, start: date, end: date, team: str | None = None) -> C
     - An open pay period with exactly these dates: live figures plus corrections owed for
       earlier closed periods (merged into each engineer's row; ``row.adjustments`` lists them).
     - Any other range: live figures.
+
+    ``team`` keeps the engineers whose own team has that name (any letter case).
     """
     if end < start:
         raise ValidationError({"end": END_BEFORE_START})
+    team_obj = resolve_team(team)
+    team_name = team_obj.name if team_obj else None
     pay_period = PayPeriod.objects.filter(start_date=start, end_date=end).first()
     if pay_period is not None and pay_period.is_closed:
         lines = pay_period.lines.select_related("adjusts")
-        if team:
-            lines = lines.filter(team=team)
-        parts: dict[int, list[CompensationRow]] = defaultdict(list)
-        for line in lines.order_by("username", "adjusts__start_date"):
+        if team_obj is not None:
+            lines = lines.filter(team__iexact=team_obj.name)
+        parts: dict[tuple[int, str], list[CompensationRow]] = defaultdict(list)
+        for line in lines.order_by("username", "currency", "adjusts__start_date"):
             row = _line_row(line)
             if line.adjusts_id:
                 row = replace(row, adjusts_period=_period_label(line.adjusts))
-            parts[line.engineer_id].append(row)
+            parts[row.key].append(row)
         return CompensationReport(
             start=start,
             end=end,
-            team=team,
+            team=team_name,
             rows=_merge_rows(parts),
             pay_period=pay_period,
             frozen=True,
         )
     if pay_period is not None:
-        own, corrections = pending_adjustments(pay_period=pay_period, team=team)
+        own, corrections = pending_adjustments(pay_period=pay_period, team=team_obj)
         parts = defaultdict(list)
-        for engineer_id, row in own.items():
-            parts[engineer_id].append(row)
+        for key, row in own.items():
+            parts[key].append(row)
         for _period, delta in corrections:
-            parts[delta.engineer_id].append(delta)
+            parts[delta.key].append(delta)
         return CompensationReport(
-            start=start, end=end, team=team, rows=_merge_rows(parts), pay_period=pay_period
+            start=start, end=end, team=team_name, rows=_merge_rows(parts), pay_period=pay_period
         )
-    [rows] = _live_rows([rules.period_bounds(start, end, project_zone())], team)
+    [rows] = _live_rows([rules.period_bounds(start, end, project_zone())], team_obj)
     return CompensationReport(
-        start=start, end=end, team=team, rows=sorted(rows.values(), key=lambda r: r.username)
+        start=start, end=end, team=team_name, rows=sorted(rows.values(), key=_sort_key)
     )
 
 

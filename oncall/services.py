@@ -205,8 +205,10 @@ def shift_override(
         shift.starts_at = ends_at
         shift.save(update_fields=["starts_at"])
     else:
-        # Covered entirely: the original gives way to the override.
+        # Covered entirely: the original gives way to the override, which keeps its import
+        # key so importing the same history again does not bring the original back.
         override.overrides = None
+        override.import_key = shift.import_key
         shift.delete()
     override.save()
     now = timezone.now()
@@ -531,6 +533,7 @@ def pay_period_close(*, pay_period: PayPeriod, by, at: datetime | None = None) -
         raise ValidationError(PERIOD_NOT_OVER.format(end=pay_period.end_date))
     own, corrections = selectors.pending_adjustments(pay_period=pay_period)
     lines = [_line(pay_period, row, adjusts=None) for row in own.values()]
+    # One currency per line: a policy that changed currency gives an engineer two lines.
     lines += [_line(pay_period, row, adjusts=period) for period, row in corrections]
     CompensationLine.objects.bulk_create(lines)
     pay_period.status = PayPeriodStatus.CLOSED

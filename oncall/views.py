@@ -8,8 +8,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from incidents.forms import add_service_errors
 from oncall import exports, selectors
 from oncall.calendar import shifts_ical
 from oncall.forms import ReportPeriodForm
@@ -38,10 +40,11 @@ def _report_from(request):
                 team=team.name if team else None,
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            add_service_errors(form, error)
     return form, report
 
 
+@never_cache  # payroll figures: never kept by browsers or proxies
 @login_required
 @require_safe
 def compensation(request):
@@ -56,7 +59,7 @@ def compensation(request):
         "form": form,
         "report": report,
         "rows": [(row, balances.get(row.engineer_id)) for row in report.rows] if report else [],
-        "totals": report.totals() if report else None,
+        "totals": report.totals() if report else [],
         "query": request.GET.urlencode(),
         "project_zone": settings.TIME_ZONE,
     }
@@ -64,6 +67,7 @@ def compensation(request):
     return render(request, "oncall/compensation.html", context, status=status)
 
 
+@never_cache  # payroll figures: never kept by browsers or proxies
 @login_required
 @require_safe
 def compensation_download(request, fmt: str):
@@ -90,6 +94,7 @@ def compensation_download(request, fmt: str):
     return response
 
 
+@never_cache  # payroll figures: never kept by browsers or proxies
 @login_required
 @require_safe
 def compensation_engineer(request, user_id: int):

@@ -163,12 +163,12 @@ class CompensationLine(models.Model):
         ordering = ["pay_period", "username", "adjusts"]
         constraints = [
             models.UniqueConstraint(
-                fields=["pay_period", "engineer"],
+                fields=["pay_period", "engineer", "currency"],
                 condition=Q(adjusts__isnull=True),
                 name="line_own_once_per_engineer",
             ),
             models.UniqueConstraint(
-                fields=["pay_period", "engineer", "adjusts"],
+                fields=["pay_period", "engineer", "currency", "adjusts"],
                 condition=Q(adjusts__isnull=False),
                 name="line_adjustment_once_per_engineer",
             ),

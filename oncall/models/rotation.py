@@ -130,6 +130,14 @@ class Shift(models.Model):
         help_text="Who this override covers for.",
     )
     reason = models.CharField(max_length=200, blank=True)
+    import_key = models.CharField(
+        max_length=255,
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Natural key of an imported shift, so importing again never adds it twice.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

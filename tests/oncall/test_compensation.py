@@ -304,7 +304,10 @@ class TestRows:
             compensation_report(start=date(2026, 3, 2), end=date(2026, 3, 1))
 
 
-def test_report_takes_a_constant_number_of_queries(django_assert_num_queries):
+def test_report_takes_a_constant_number_of_queries():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     def build(count: int, offset: int):
         for n in range(count):
             user = engineer(f"eng{offset + n:03d}", "Europe/London", team=TeamFactory(name="T"))
@@ -313,20 +316,68 @@ def test_report_takes_a_constant_number_of_queries(django_assert_num_queries):
             PageFactory(engineer=user, incident=sev1, paged_at=datetime(2026, 3, 3, 23, tzinfo=UTC))
             PageFactory(engineer=user, paged_at=datetime(2026, 3, 4, 12, tzinfo=UTC))
 
-    def run() -> int:
-        from django.db import connection
-        from django.test.utils import CaptureQueriesContext
-
+    def run(**kwargs) -> tuple[int, int]:
         with CaptureQueriesContext(connection) as ctx:
-            report = compensation_report(start=date(2026, 3, 1), end=date(2026, 3, 31))
+            report = compensation_report(start=date(2026, 3, 1), end=date(2026, 3, 31), **kwargs)
         return len(ctx.captured_queries), len(report.rows)
 
     build(2, 0)
-    small, rows = run()
-    assert rows == 2
+    small, small_team = run(), run(team="t")
+    assert small[1] == small_team[1] == 2
     build(30, 100)
-    large, rows = run()
-    assert rows == 32
-    assert small == large
-    with django_assert_num_queries(large):
-        compensation_report(start=date(2026, 3, 1), end=date(2026, 3, 31), team="T")
+    large, large_team = run(), run(team="t")
+    assert large[1] == large_team[1] == 32
+    assert small[0] == large[0]
+    assert small_team[0] == large_team[0]
+
+
+class TestCurrenciesAndFallBack:
+    def test_a_currency_change_gives_one_row_per_currency_and_totals_per_currency(self):
+        ada = engineer("ada")
+        services.compensation_policy_supersede(
+            effective_from=date(2026, 3, 16),
+            currency="EUR",
+            weekly_stipend=Decimal("400.00"),
+            sev1_bonus=Decimal("150.00"),
+            comp_hours_per_overnight_page=Decimal("4.00"),
+            overnight_start=time(22),
+            overnight_end=time(7),
+        )
+        week_shift(ada, UTC, date(2026, 3, 2))
+        week_shift(ada, UTC, date(2026, 3, 16))
+        report = compensation_report(start=date(2026, 3, 1), end=date(2026, 3, 31))
+        assert [(r.username, r.currency, r.total_pay) for r in report.rows] == [
+            ("ada", "EUR", Decimal("400.00")),
+            ("ada", "USD", Decimal("500.00")),
+        ]
+        assert [(t["currency"], t["total_pay"]) for t in report.totals()] == [
+            ("EUR", Decimal("400.00")),
+            ("USD", Decimal("500.00")),
+        ]
+
+    def test_an_override_across_the_fall_back_night_never_pays_negative(self):
+        # Europe/London goes back at 01:00 UTC on 25 October 2026.
+        ada, bob = engineer("ada", "Europe/London"), engineer("bob", "Europe/London")
+        shift = week_shift(ada, LONDON, date(2026, 10, 19))
+        services.shift_override(
+            shift=shift,
+            starts_at=datetime(2026, 10, 25, 0, 45, tzinfo=UTC),
+            ends_at=datetime(2026, 10, 25, 1, 15, tzinfo=UTC),
+            engineer=bob,
+        )
+        rows = {
+            r.username: r
+            for r in compensation_report(start=date(2026, 10, 1), end=date(2026, 10, 31)).rows
+        }
+        assert rows["bob"].on_call_hours == Decimal("0.50")
+        assert Decimal("0") < rows["bob"].stipend < Decimal("1.50")
+        assert rows["ada"].stipend <= Decimal("500.00")
+        assert rows["ada"].stipend + rows["bob"].stipend == Decimal("500.00")
+
+    def test_team_names_match_in_any_case_and_unknown_teams_are_an_error(self):
+        ada = engineer("ada", team=TeamFactory(name="Payments"))
+        week_shift(ada, UTC, date(2026, 3, 2))
+        rows = compensation_report(start=date(2026, 3, 1), end=date(2026, 3, 31), team="payments")
+        assert [r.username for r in rows.rows] == ["ada"]
+        with pytest.raises(ValidationError, match="Unknown team: Nope"):
+            compensation_report(start=date(2026, 3, 1), end=date(2026, 3, 31), team="Nope")

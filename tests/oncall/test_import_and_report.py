@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -367,3 +368,116 @@ class TestClosedPeriods:
             services.pay_period_create(start_date=date(2026, 2, 15), end_date=date(2026, 3, 14))
         december = services.pay_period_monthly(year=2026, month=12)
         assert december.end_date == date(2026, 12, 31)
+
+
+class TestImportEdges:
+    def test_an_existing_reference_with_a_bad_row_is_still_refused(self, history):
+        run("import_oncall_history", str(history))
+        write(history, incidents=INCIDENTS.replace(",SEV-1,", ",SEV-9,"))
+        with pytest.raises(CommandError, match=r"incidents\.csv, line 2: unknown severity"):
+            run("import_oncall_history", str(history))
+
+    def test_a_reference_twice_in_one_file_is_refused(self, history):
+        write(history, incidents=INCIDENTS + "INC-2025-0007,Other,SEV-2,2026-03-10T10:00:00Z,,,\n")
+        with pytest.raises(CommandError, match="line 4: reference also on line 2"):
+            run("import_oncall_history", str(history))
+
+    @pytest.mark.parametrize(
+        ("row", "message"),
+        [
+            ("u" * 151 + ",X,,UTC,Platform", "longer than 150 characters"),
+            ("bad user/!,X,,UTC,Platform", "not a valid username"),
+            ("zed,Zed,,UTC," + "T" * 101, "longer than 100 characters"),
+            ("ada,Someone Else,,UTC,Platform", "username also on line 2 with other values"),
+        ],
+    )
+    def test_bad_engineer_rows(self, tmp_path, row, message):
+        directory = write(tmp_path / "e", engineers=ENGINEERS + row + "\n")
+        with pytest.raises(CommandError, match=re.escape(f"engineers.csv, line 5: {message}")):
+            run("import_oncall_history", str(directory))
+        assert not User.objects.exists()
+
+    def test_identical_duplicate_rows_are_fine(self, tmp_path):
+        directory = write(tmp_path / "e", engineers=ENGINEERS + ENGINEERS.splitlines()[1] + "\n")
+        run("import_oncall_history", str(directory))
+        assert User.objects.count() == 3
+
+    def test_a_file_that_is_not_utf8_names_the_line(self, tmp_path):
+        directory = tmp_path / "latin"
+        directory.mkdir()
+        (directory / "engineers.csv").write_bytes(
+            ENGINEERS.encode() + "zoe,Zoë Ångström,,UTC,Platform\n".encode("latin-1")
+        )
+        with pytest.raises(CommandError, match=r"engineers\.csv, line 5: not UTF-8"):
+            run("import_oncall_history", str(directory))
+
+    def test_importing_again_after_an_override_does_not_bring_the_shift_back(self, history):
+        run("import_oncall_history", str(history))
+        ada_shift = Shift.objects.get(engineer__username="ada")
+        ravi = User.objects.get(username="ravi")
+        services.shift_override(
+            shift=ada_shift,
+            starts_at=datetime(2026, 3, 4, 9, tzinfo=UTC),
+            ends_at=datetime(2026, 3, 5, 9, tzinfo=UTC),
+            engineer=ravi,
+        )
+        # And one shift covered entirely:
+        sam_shift = Shift.objects.get(engineer__username="sam")
+        services.shift_override(
+            shift=sam_shift,
+            starts_at=sam_shift.starts_at,
+            ends_at=sam_shift.ends_at,
+            engineer=ravi,
+        )
+        before = Shift.objects.count()
+        out = run("import_oncall_history", str(history))
+        assert "0 shifts" in out
+        assert Shift.objects.count() == before
+
+    def test_a_new_rotation_starts_with_its_earliest_shift(self, tmp_path, history):
+        run("import_oncall_history", str(history))
+        directory = write(
+            tmp_path / "r",
+            shifts="team,rotation,username,starts_at,ends_at\n"
+            "Platform,Secondary,ravi,2026-03-16T09:00:00Z,2026-03-23T09:00:00Z\n"
+            "Platform,Secondary,ada,2026-03-09T10:00:00Z,2026-03-16T09:00:00Z\n",
+        )
+        run("import_oncall_history", str(directory))
+        rotation = Rotation.objects.get(name="Secondary")
+        assert rotation.starts_on == date(2026, 3, 9)
+        assert rotation.handoff_time.hour == 10
+
+
+def test_a_correction_in_the_old_currency_gets_its_own_row_and_reproduces(history, tmp_path):
+    from datetime import time
+
+    run("import_oncall_history", str(history))
+    march = PayPeriodFactory(start_date=date(2026, 3, 1), end_date=date(2026, 3, 31))
+    april = PayPeriodFactory(start_date=date(2026, 4, 1), end_date=date(2026, 4, 30))
+    close = {"by": None, "at": datetime(2026, 11, 1, tzinfo=UTC)}
+    services.pay_period_close(pay_period=march, **close)
+    services.compensation_policy_supersede(
+        effective_from=date(2026, 4, 1),
+        currency="EUR",
+        weekly_stipend=Decimal("450.00"),
+        sev1_bonus=Decimal("180.00"),
+        comp_hours_per_overnight_page=Decimal("4.00"),
+        overnight_start=time(22),
+        overnight_end=time(7),
+    )
+    late = write(
+        tmp_path / "late",
+        shifts="team,rotation,username,starts_at,ends_at\n"
+        "Platform,Primary,ada,2026-03-16T09:00:00Z,2026-03-23T09:00:00Z\n"
+        "Platform,Primary,ada,2026-04-06T09:00:00Z,2026-04-13T09:00:00Z\n",
+    )
+    run("import_oncall_history", str(late))
+    rows = compensation_report(start=april.start_date, end=april.end_date).rows
+    assert [(r.username, r.currency, r.total_pay) for r in rows] == [
+        ("ada", "EUR", Decimal("450.00")),
+        ("ada", "USD", Decimal("500.00")),
+    ]
+    args = ("compensation_report", "--start", "2026-04-01", "--end", "2026-04-30")
+    before = run(*args)
+    services.pay_period_close(pay_period=april, **close)
+    assert run(*args) == before
