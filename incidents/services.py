@@ -848,3 +848,12 @@ def incident_import(
             payload={"from": IncidentStatus.INVESTIGATING, "to": IncidentStatus.RESOLVED},
         )
     return incident, True
+
+
+def profile_set_digest_muted(*, user, muted: bool) -> Profile:
+    """A person mutes (or unmutes) their own weekly digest. Escalations cannot be muted."""
+    profile = profile_get_or_create(user=user)
+    if profile.mute_digest != muted:
+        profile.mute_digest = muted
+        profile.save(update_fields=["mute_digest"])
+    return profile

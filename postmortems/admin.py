@@ -745,7 +745,14 @@ class ActionItemAdmin(ServiceAdmin):
 @admin.register(PostmortemPolicy)
 class PostmortemPolicyAdmin(ServiceAdmin):
     list_display = ["__str__", "draft_within", "review_within", "publish_within"]
-    fields = ["draft_within", "review_within", "publish_within"]
+    fields = [
+        "draft_within",
+        "review_within",
+        "publish_within",
+        "remind_before",
+        "item_due_soon_days",
+        "item_grace_days",
+    ]
     history_list_display = ["draft_within", "review_within", "publish_within"]
 
     def has_add_permission(self, request):
@@ -757,5 +764,8 @@ class PostmortemPolicyAdmin(ServiceAdmin):
             draft_within=form.cleaned_data["draft_within"],
             review_within=form.cleaned_data["review_within"],
             publish_within=form.cleaned_data["publish_within"],
+            remind_before=form.cleaned_data["remind_before"],
+            item_due_soon_days=form.cleaned_data["item_due_soon_days"],
+            item_grace_days=form.cleaned_data["item_grace_days"],
         )
         obj.pk = policy.pk

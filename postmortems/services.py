@@ -861,10 +861,19 @@ def action_items_reassign(
 
 @transaction.atomic
 def postmortem_policy_update(
-    *, by, draft_within, review_within, publish_within, at: datetime | None = None
+    *,
+    by,
+    draft_within,
+    review_within,
+    publish_within,
+    remind_before=None,
+    item_due_soon_days: int | None = None,
+    item_grace_days: int | None = None,
+    at: datetime | None = None,
 ) -> PostmortemPolicy:
     """Change the deadlines for post-mortems scheduled from now on (scheduled ones keep
-    theirs). Each must be positive and they must come in order draft ≤ review ≤ publish."""
+    theirs). Each must be positive and they must come in order draft ≤ review ≤ publish.
+    The reminder lead time and the action-item reminder days apply from the next sweep."""
     at = _now(at)
     if min(draft_within, review_within, publish_within).total_seconds() <= 0:
         raise ValidationError(POLICY_NOT_POSITIVE)
@@ -875,5 +884,13 @@ def postmortem_policy_update(
     policy.draft_within = draft_within
     policy.review_within = review_within
     policy.publish_within = publish_within
+    if remind_before is not None:
+        if remind_before.total_seconds() < 0:
+            raise ValidationError(POLICY_NOT_POSITIVE)
+        policy.remind_before = remind_before
+    if item_due_soon_days is not None:
+        policy.item_due_soon_days = item_due_soon_days
+    if item_grace_days is not None:
+        policy.item_grace_days = item_grace_days
     _save(policy, by=by, at=at)
     return policy

@@ -41,3 +41,17 @@ def finance_user(db):
 def manager_client(client, manager):
     client.force_login(manager)
     return client
+
+
+def reads_and_writes(fn) -> tuple[int, int]:
+    """Run ``fn`` and count its queries: (everything but INSERTs, INSERTs).
+
+    Sweeps must find their work in a constant number of queries; their bulk inserts may be
+    split into batches by the database (SQLite caps the parameters of one statement)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    inserts = sum(1 for q in ctx.captured_queries if q["sql"].lstrip().upper().startswith("INSERT"))
+    return len(ctx.captured_queries) - inserts, inserts

@@ -7,19 +7,19 @@ TASKS = [
         "Send pending notifications",
         "incidents.dispatch_notifications",
         "Sends what is still pending: retries that are due and sends lost with a worker.",
-        60,
+        30,
     ),
     (
         "Status update reminders",
         "incidents.sweep_status_updates",
         "Reminds the communications lead when an open incident's update is overdue.",
-        60,
+        30,
     ),
     (
         "Incident escalations",
         "incidents.sweep_escalations",
         "Escalates incidents unresolved past their severity's threshold.",
-        60,
+        30,
     ),
 ]
 

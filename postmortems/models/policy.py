@@ -32,6 +32,19 @@ class PostmortemPolicy(models.Model):
         help_text="Published within this long after resolution.",
     )
 
+    remind_before = models.DurationField(
+        default=timedelta(hours=4),
+        help_text="The owner is reminded this long before each post-mortem deadline.",
+    )
+    item_due_soon_days = models.PositiveSmallIntegerField(
+        default=2, help_text="Action item owners are reminded this many days before the due date."
+    )
+    item_grace_days = models.PositiveSmallIntegerField(
+        default=7,
+        help_text="An action item overdue for longer than this is escalated to the owner's "
+        "manager.",
+    )
+
     history = HistoricalRecords()
 
     class Meta:

@@ -634,12 +634,17 @@ class TestPolicyAdmin:
                 "draft_within": "12:00:00",
                 "review_within": "1 12:00:00",
                 "publish_within": "3 00:00:00",
+                "remind_before": "2:00:00",
+                "item_due_soon_days": "3",
+                "item_grace_days": "10",
             },
         )
         assert response.status_code == 302
         policy.refresh_from_db()
         assert policy.draft_within == timedelta(hours=12)
         assert policy.review_within == timedelta(hours=36)
+        assert policy.remind_before == timedelta(hours=2)
+        assert (policy.item_due_soon_days, policy.item_grace_days) == (3, 10)
         assert policy.history.latest("history_id").history_user == manager
 
     def test_out_of_order_is_refused(self, manager_client):

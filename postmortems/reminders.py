@@ -1,0 +1,256 @@
+"""Post-mortem deadline and action-item reminders (run by Celery beat, see ``tasks.py``).
+
+Each sweep finds its work in a fixed number of queries and records notifications under keys
+that make a second run a no-op. Action items are chased until done or won't-do, whatever
+happened to their incident.
+"""
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from incidents.events import timeline_events_record_once
+from incidents.models import IncidentRole, RoleAssignment, TimelineEvent, TimelineEventKind
+from incidents.notifications import Message, notify
+from postmortems.models import ActionItem, Stage
+from postmortems.models.action_item import OPEN_ITEM_STATUSES
+from postmortems.models.postmortem import STAGE_DUE_FIELD
+from postmortems.selectors import (
+    format_moment,
+    overdue_before,
+    postmortem_policy,
+    postmortems_due,
+    project_zone,
+)
+
+User = get_user_model()
+
+STAGE_WORDS = {
+    Stage.DRAFT: "draft it (submit the draft for review)",
+    Stage.REVIEW: "hold the review meeting",
+    Stage.PUBLISH: "publish it",
+}
+MY_ACTION_ITEMS = "/action-items/"
+
+
+def postmortem_link(postmortem) -> str:
+    return f"/postmortems/{postmortem.pk}/"
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+@transaction.atomic
+def sweep_postmortem_deadlines(*, now: datetime) -> int:
+    """For each deadline (draft, review, publish) not met: a reminder to the owner from
+    ``remind_before`` ahead until the moment itself, and after it an overdue notice to the
+    owner and the incident's engineering manager (the incident role, else the team's). Once per
+    post-mortem, stage and due moment; nothing once the stage is reached. Written to the
+    incident's timeline. Returns how many notifications this run recorded."""
+    policy = postmortem_policy()
+    candidates = []
+    for stage in Stage.values:
+        for postmortem in postmortems_due(stage=stage, now=now, within=policy.remind_before):
+            candidates.append((stage, postmortem))
+    if not candidates:
+        return 0
+    incident_ids = {pm.incident_id for _, pm in candidates}
+    role_managers = dict(
+        RoleAssignment.objects.filter(
+            incident_id__in=incident_ids,
+            role=IncidentRole.ENGINEERING_MANAGER,
+            relieved_at__isnull=True,
+        ).values_list("incident_id", "user_id")
+    )
+    wanted = set(role_managers.values())
+    for _, pm in candidates:
+        if pm.incident.team_id:
+            wanted.add(pm.incident.team.engineering_manager_id)
+    users = User.objects.in_bulk([pk for pk in wanted if pk])
+    zone = project_zone()
+    messages, events = [], []
+    for stage, pm in candidates:
+        due = getattr(pm, STAGE_DUE_FIELD[stage])
+        incident = pm.incident
+        what = f"the post-mortem of {incident.reference} {incident.title}"
+        when = format_moment(due, zone)
+        manager = users.get(role_managers.get(incident.pk)) or (
+            users.get(incident.team.engineering_manager_id) if incident.team_id else None
+        )
+        if pm.is_overdue:
+            key = f"pm-overdue:{pm.pk}:{stage}:{_stamp(due)}"
+            subject = f"Overdue: {what} ({stage} deadline {when})"
+            body = (
+                f"The {stage} deadline of {what} passed at {when}: {STAGE_WORDS[stage]}. "
+                "The runbook asks for a draft within 24 hours, the review within 48 and "
+                "publication within 72."
+            )
+            people = {p.pk: p for p in (pm.owner, manager) if p is not None}
+            for person in people.values():
+                messages.append(
+                    Message(
+                        key=f"{key}:{person.pk}",
+                        kind="postmortem_overdue",
+                        subject=subject,
+                        body=body,
+                        recipient=person,
+                        incident=incident,
+                        link=postmortem_link(pm),
+                        payload={"postmortem": pm.pk, "stage": stage},
+                    )
+                )
+            label = f"Reminder: post-mortem {stage} deadline missed"
+        else:
+            key = f"pm-due-soon:{pm.pk}:{stage}:{_stamp(due)}"
+            person = pm.owner or manager
+            if person is not None:
+                messages.append(
+                    Message(
+                        key=key,
+                        kind="postmortem_due_soon",
+                        subject=f"Due {when}: {what} ({stage})",
+                        body=f"The {stage} deadline of {what} is {when}: {STAGE_WORDS[stage]}.",
+                        recipient=person,
+                        incident=incident,
+                        link=postmortem_link(pm),
+                        payload={"postmortem": pm.pk, "stage": stage},
+                    )
+                )
+            label = f"Reminder: post-mortem {stage} deadline {when}"
+        events.append(
+            TimelineEvent(
+                incident=incident,
+                kind=TimelineEventKind.REMINDER,
+                occurred_at=now,
+                message=label,
+                payload={"reminder": key.split(":")[0], "stage": stage},
+                dedup_key=key,
+            )
+        )
+    recorded = notify(messages, now=now)
+    timeline_events_record_once(events)
+    return len(recorded)
+
+
+def _open_items_with_owner():
+    return ActionItem.objects.filter(
+        status__in=OPEN_ITEM_STATUSES, owner__isnull=False, due_date__isnull=False
+    ).select_related("owner__profile__team__engineering_manager", "postmortem__incident")
+
+
+@transaction.atomic
+def sweep_action_items(*, now: datetime) -> int:
+    """Open action items: a reminder to the owner when the due date is near (the policy's
+    days), an overdue reminder once it has passed, and an escalation to the owner's manager
+    once it is overdue by more than the grace period. Once per item and due date (moving the
+    due date starts over). Two queries plus the recording."""
+    policy = postmortem_policy()
+    today = now.astimezone(project_zone()).date()
+    overdue_from = overdue_before(now)  # due strictly before this: overdue
+    soon_until = today + timedelta(days=policy.item_due_soon_days)
+    items = _open_items_with_owner().filter(due_date__lte=soon_until).order_by("due_date", "pk")
+    messages = []
+    for item in items:
+        owner = item.owner
+        incident = item.postmortem.incident
+        base = f"{item.title} (from the post-mortem of {incident.reference})"
+        due = item.due_date.isoformat()
+        payload = {"action_item": item.pk, "due_date": due}
+        if item.due_date >= overdue_from:
+            messages.append(
+                Message(
+                    key=f"ai-due-soon:{item.pk}:{due}",
+                    kind="action_item_due_soon",
+                    subject=f"Action item due {due}: {item.title}",
+                    body=f"Your action item {base} is due on {due}.",
+                    recipient=owner,
+                    incident=incident,
+                    link=MY_ACTION_ITEMS,
+                    payload=payload,
+                )
+            )
+            continue
+        messages.append(
+            Message(
+                key=f"ai-overdue:{item.pk}:{due}",
+                kind="action_item_overdue",
+                subject=f"Overdue action item: {item.title}",
+                body=f"Your action item {base} was due on {due}. Finish it, or update its status "
+                "or due date.",
+                recipient=owner,
+                incident=incident,
+                link=MY_ACTION_ITEMS,
+                payload=payload,
+            )
+        )
+        days_late = (today - item.due_date).days
+        profile = getattr(owner, "profile", None)
+        manager = profile.team.engineering_manager if profile and profile.team else None
+        if days_late > policy.item_grace_days and manager is not None and manager != owner:
+            messages.append(
+                Message(
+                    key=f"ai-escalation:{item.pk}:{due}",
+                    kind="action_item_escalation",
+                    subject=f"Escalation: {_name(owner)}'s action item is {days_late} days late",
+                    body=(
+                        f"{_name(owner)}'s action item {base} was due on {due} and is still "
+                        f"{item.get_status_display().lower()} after the {policy.item_grace_days}"
+                        "-day grace period."
+                    ),
+                    recipient=manager,
+                    incident=incident,
+                    link=postmortem_link(item.postmortem),
+                    payload=payload,
+                )
+            )
+    return len(notify(messages, now=now))
+
+
+@transaction.atomic
+def send_action_item_digests(*, now: datetime) -> int:
+    """A weekly digest per owner of all their open action items, unless they muted it (the
+    reminders and escalations above cannot be muted). Once per owner and ISO week."""
+    year, week, _ = now.astimezone(project_zone()).isocalendar()
+    overdue_from = overdue_before(now)
+    by_owner: dict[int, list[ActionItem]] = defaultdict(list)
+    owners = {}
+    for item in (
+        ActionItem.objects.filter(status__in=OPEN_ITEM_STATUSES, owner__isnull=False)
+        .select_related("owner__profile", "postmortem__incident")
+        .order_by("due_date", "pk")
+    ):
+        profile = getattr(item.owner, "profile", None)
+        if profile is not None and profile.mute_digest:
+            continue
+        by_owner[item.owner_id].append(item)
+        owners[item.owner_id] = item.owner
+    messages = []
+    for owner_id, items in by_owner.items():
+        lines = []
+        for item in items:
+            due = item.due_date.isoformat() if item.due_date else "no due date"
+            late = " (OVERDUE)" if item.due_date and item.due_date < overdue_from else ""
+            lines.append(
+                f"- {item.title}: due {due}{late}, {item.get_status_display().lower()}, "
+                f"{item.postmortem.incident.reference}"
+            )
+        overdue = sum(1 for item in items if item.due_date and item.due_date < overdue_from)
+        messages.append(
+            Message(
+                key=f"ai-digest:{owner_id}:{year}-W{week:02d}",
+                kind="action_item_digest",
+                subject=f"Your open action items: {len(items)} ({overdue} overdue)",
+                body="Your open action items this week:\n\n" + "\n".join(lines),
+                recipient=owners[owner_id],
+                link=MY_ACTION_ITEMS,
+                payload={"items": [item.pk for item in items]},
+            )
+        )
+    return len(notify(messages, now=now))

@@ -1,0 +1,186 @@
+"""Post-mortem deadline and action-item reminders at their boundaries."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from incidents import services as incident_services
+from incidents.models import IncidentStatus, Notification, TimelineEventKind
+from postmortems import reminders, services
+from postmortems.models import ActionItemStatus, PostmortemStatus
+from postmortems.tasks import send_action_item_digests, sweep_action_items, sweep_deadlines
+from tests.conftest import reads_and_writes
+from tests.incidents.factories import ProfileFactory, TeamFactory, UserFactory
+from tests.postmortems.factories import ActionItemFactory, PostmortemFactory
+from tests.postmortems.stories import published_checkout_postmortem
+
+pytestmark = pytest.mark.django_db
+
+SECOND = timedelta(seconds=1)
+
+
+def sent(kind: str) -> list[str]:
+    return sorted(
+        Notification.objects.filter(kind=kind).values_list("recipient__username", flat=True)
+    )
+
+
+@pytest.fixture
+def postmortem():
+    em = UserFactory(username="em")
+    team = TeamFactory(name="Payments", engineering_manager=em)
+    owner = UserFactory(username="owner")
+    pm = PostmortemFactory(incident__team=team, owner=owner)
+    return pm
+
+
+class TestDeadlines:
+    def test_reminder_before_the_draft_deadline_then_overdue_notice(self, postmortem):
+        due = postmortem.draft_due_at
+        lead = timedelta(hours=4)
+        assert reminders.sweep_postmortem_deadlines(now=due - lead - SECOND) == 0
+        assert reminders.sweep_postmortem_deadlines(now=due - lead) == 1
+        assert sent("postmortem_due_soon") == ["owner"]
+        # Exactly at the deadline it is not overdue yet; one second later it is.
+        assert reminders.sweep_postmortem_deadlines(now=due) == 0
+        assert reminders.sweep_postmortem_deadlines(now=due + SECOND) == 2
+        assert sent("postmortem_overdue") == ["em", "owner"]
+        assert reminders.sweep_postmortem_deadlines(now=due + timedelta(hours=1)) == 0
+        events = postmortem.incident.timeline.filter(kind=TimelineEventKind.REMINDER)
+        messages = [e.message for e in events.order_by("occurred_at", "id")]
+        assert len(messages) == 2
+        assert messages[0].startswith("Reminder: post-mortem draft deadline 2026-")
+        assert messages[1] == "Reminder: post-mortem draft deadline missed"
+
+    def test_the_incidents_engineering_manager_role_wins_over_the_team_manager(self, postmortem):
+        from incidents.models import IncidentRole
+
+        incident_services.role_assign(
+            incident=postmortem.incident,
+            role=IncidentRole.ENGINEERING_MANAGER,
+            user=UserFactory(username="incident-em"),
+            by=None,
+            at=postmortem.incident.started_at,
+        )
+        reminders.sweep_postmortem_deadlines(now=postmortem.draft_due_at + SECOND)
+        assert sent("postmortem_overdue") == ["incident-em", "owner"]
+
+    def test_nothing_once_the_stage_is_reached_or_published(self, postmortem):
+        postmortem.draft_started_at = postmortem.scheduled_at
+        postmortem.submitted_at = postmortem.draft_due_at - timedelta(hours=5)
+        postmortem.status = PostmortemStatus.IN_REVIEW
+        postmortem.save()
+        assert reminders.sweep_postmortem_deadlines(now=postmortem.draft_due_at + SECOND) == 0
+
+    def test_nothing_once_published(self):
+        published, _ = published_checkout_postmortem()
+        assert published.status == PostmortemStatus.PUBLISHED
+        assert reminders.sweep_postmortem_deadlines(now=published.publish_due_at + SECOND) == 0
+
+    def test_lead_time_comes_from_the_policy(self, postmortem, manager):
+        policy = services.postmortem_policy_update(
+            by=manager,
+            draft_within=timedelta(hours=24),
+            review_within=timedelta(hours=48),
+            publish_within=timedelta(hours=72),
+            remind_before=timedelta(hours=1),
+        )
+        assert policy.remind_before == timedelta(hours=1)
+        due = postmortem.draft_due_at
+        assert sweep_deadlines((due - timedelta(hours=1) - SECOND).isoformat()) == 0
+        assert sweep_deadlines((due - timedelta(hours=1)).isoformat()) == 1
+
+
+class TestActionItems:
+    @pytest.fixture
+    def item(self):
+        team = TeamFactory(name="Platform", engineering_manager=UserFactory(username="boss"))
+        owner = UserFactory(username="owner")
+        ProfileFactory(user=owner, team=team)
+        return ActionItemFactory(owner=owner, due_date=date(2026, 3, 20))
+
+    def test_due_soon_overdue_and_escalation_at_their_edges(self, item):
+        # Due on 20 March (project zone UTC): reminded from 18 March (2 days before).
+        assert reminders.sweep_action_items(now=datetime(2026, 3, 17, 23, 59, 59, tzinfo=UTC)) == 0
+        assert reminders.sweep_action_items(now=datetime(2026, 3, 18, tzinfo=UTC)) == 1
+        assert sent("action_item_due_soon") == ["owner"]
+        # Overdue strictly after the end of 20 March.
+        assert reminders.sweep_action_items(now=datetime(2026, 3, 21, tzinfo=UTC)) == 0
+        assert reminders.sweep_action_items(now=datetime(2026, 3, 21, 0, 0, 1, tzinfo=UTC)) == 1
+        assert sent("action_item_overdue") == ["owner"]
+        # Escalated to the owner's manager once more than 7 days late.
+        assert reminders.sweep_action_items(now=datetime(2026, 3, 27, 12, tzinfo=UTC)) == 0
+        assert reminders.sweep_action_items(now=datetime(2026, 3, 28, tzinfo=UTC)) == 1
+        assert sent("action_item_escalation") == ["boss"]
+        assert sweep_action_items(datetime(2026, 4, 28, tzinfo=UTC).isoformat()) == 0
+
+    def test_chased_after_the_incident_is_closed_but_not_once_done(self, item):
+        incident = item.postmortem.incident
+        incident_services.incident_change_status(
+            incident=incident, to_status=IncidentStatus.CLOSED, by=None
+        )
+        assert reminders.sweep_action_items(now=datetime(2026, 3, 22, tzinfo=UTC)) == 1
+        services.action_item_complete(item=item, by=item.owner)
+        assert reminders.sweep_action_items(now=datetime(2026, 4, 22, tzinfo=UTC)) == 0
+        wont = ActionItemFactory(owner=item.owner, status=ActionItemStatus.WONT_DO)
+        assert wont.status == ActionItemStatus.WONT_DO
+        assert reminders.sweep_action_items(now=datetime(2026, 4, 22, tzinfo=UTC)) == 0
+
+    def test_moving_the_due_date_starts_over(self, item):
+        reminders.sweep_action_items(now=datetime(2026, 3, 21, 12, tzinfo=UTC))
+        services.action_item_update(item=item, by=item.owner, due_date=date(2026, 4, 1))
+        assert reminders.sweep_action_items(now=datetime(2026, 4, 2, 12, tzinfo=UTC)) == 1
+        assert len(sent("action_item_overdue")) == 2
+
+
+class TestDigest:
+    def test_weekly_digest_once_per_week_and_muted_on_request(self):
+        ada, bob = UserFactory(username="ada"), UserFactory(username="bob")
+        ActionItemFactory(owner=ada, title="Add disk alerts")
+        ActionItemFactory(owner=ada, title="Rotate keys")
+        ActionItemFactory(owner=bob)
+        monday = datetime(2026, 3, 23, 7, tzinfo=UTC)
+        assert send_action_item_digests(monday.isoformat()) == 2
+        assert send_action_item_digests((monday + timedelta(hours=3)).isoformat()) == 0
+        digest = Notification.objects.get(kind="action_item_digest", recipient=ada)
+        assert "Add disk alerts" in digest.body
+        assert "Rotate keys" in digest.body
+        assert "(OVERDUE)" in digest.body  # due 20 March
+        incident_services.profile_set_digest_muted(user=bob, muted=True)
+        assert send_action_item_digests((monday + timedelta(weeks=1)).isoformat()) == 1
+        assert sent("action_item_digest") == ["ada", "ada", "bob"]
+
+    def test_muting_the_digest_does_not_mute_escalations(self):
+        team = TeamFactory(name="Platform", engineering_manager=UserFactory(username="boss"))
+        owner = UserFactory(username="quiet")
+        ProfileFactory(user=owner, team=team)
+        incident_services.profile_set_digest_muted(user=owner, muted=True)
+        ActionItemFactory(owner=owner)
+        reminders.sweep_action_items(now=datetime(2026, 4, 20, tzinfo=UTC))
+        assert sent("action_item_overdue") == ["quiet"]
+        assert sent("action_item_escalation") == ["boss"]
+
+
+@pytest.mark.parametrize(
+    "sweep",
+    [
+        reminders.sweep_postmortem_deadlines,
+        reminders.sweep_action_items,
+        reminders.send_action_item_digests,
+    ],
+)
+def test_sweeps_take_a_constant_number_of_queries(sweep):
+    def build(count):
+        for _ in range(count):
+            team = TeamFactory(engineering_manager=UserFactory())
+            owner = UserFactory()
+            ProfileFactory(user=owner, team=team)
+            pm = PostmortemFactory(incident__team=team, owner=owner)
+            ActionItemFactory(postmortem=pm, owner=owner)
+
+    build(3)
+    small, _ = reads_and_writes(lambda: sweep(now=datetime(2026, 3, 25, tzinfo=UTC)))
+    build(30)
+    large, inserts = reads_and_writes(lambda: sweep(now=datetime(2026, 4, 25, tzinfo=UTC)))
+    assert large == small
+    assert inserts < 10  # batched, never one per row
