@@ -7,6 +7,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("incidents/", include("incidents.urls")),
+    path("postmortems/", include("postmortems.urls")),
+    path("action-items/", include("postmortems.urls_action_items")),
     path("oncall/", include("oncall.urls")),
     path("", home, name="home"),
 ]

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from incidents.access import is_manager
+from incidents.access import is_engineer, is_manager
 from oncall.permissions import can_view_compensation
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,8 @@ def home(request):
         return redirect_to_login(request.get_full_path())
     if is_manager(user) and user.is_staff:
         return redirect("admin:index")
+    if is_engineer(user):
+        return redirect("incidents:list")
     if can_view_compensation(user):
         return redirect("oncall:compensation")
     return render(request, "home.html")

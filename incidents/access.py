@@ -85,3 +85,24 @@ def sync_groups_for_incidents(sender=None, using="default", **kwargs) -> None:
             ]
         },
     )
+
+
+# --- Page guards ------------------------------------------------------------------------------
+
+
+def engineer_required(view):
+    """Engineers' pages: signed-in Engineers or Managers; Finance and others get 403."""
+    from functools import wraps
+
+    from django.contrib.auth.views import redirect_to_login
+    from django.core.exceptions import PermissionDenied
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not is_engineer(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return guarded

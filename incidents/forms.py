@@ -10,8 +10,10 @@ from django.core.exceptions import ValidationError
 
 from incidents.models import (
     CommunicationTemplate,
+    DetectionMethod,
     IncidentRole,
     IncidentStatus,
+    Service,
     Severity,
     TemplateKind,
     UpdateAudience,
@@ -142,3 +144,38 @@ class RoleAssignForm(forms.Form):
     user = forms.ModelChoiceField(
         queryset=User.objects.filter(is_active=True).order_by("username"), label="Person"
     )
+
+
+class DeclareIncidentForm(forms.Form):
+    """The engineers' "declare an incident" form."""
+
+    title = forms.CharField(max_length=200)
+    severity = forms.ModelChoiceField(
+        queryset=Severity.objects.filter(is_active=True).order_by("rank"),
+        widget=forms.RadioSelect,
+        empty_label=None,
+    )
+    services = forms.ModelMultipleChoiceField(
+        queryset=Service.objects.select_related("team").order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The team owning the first service is paged.",
+    )
+    detection_method = forms.ChoiceField(
+        choices=DetectionMethod.choices, label="How was it detected?"
+    )
+    summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    customer_impact = forms.BooleanField(
+        required=False, label="Customers are affected", help_text="Makes a post-mortem required."
+    )
+    impact_description = forms.CharField(
+        required=False, max_length=500, label="Impact", help_text="What's broken, for whom."
+    )
+
+
+class TakeRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=IncidentRole.choices)
+
+
+class AckForm(forms.Form):
+    """Nothing to fill in: the button is the form."""

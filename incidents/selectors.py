@@ -153,3 +153,41 @@ def format_duration(value: timedelta | None) -> str:
     if minutes:
         return f"{sign}{minutes} min {seconds:02d} s"
     return f"{sign}{seconds} s"
+
+
+def next_update_due(incident: Incident) -> datetime | None:
+    """When the severity's cadence asks for the next status update of an open incident
+    (counted from the latest update, else the declaration). Uses the prefetched updates."""
+    if not incident.is_open:
+        return None
+    moments = [u.posted_at for u in incident.updates.all()]
+    since = max(moments) if moments else incident.declared_at
+    return since + incident.severity.update_every
+
+
+def incident_filter(
+    queryset: QuerySet[Incident],
+    *,
+    status: str = "",
+    severity=None,
+    team=None,
+    service=None,
+    since: datetime | None = None,
+) -> QuerySet[Incident]:
+    """The incident list's filters: ``status`` is "open", "closed" (resolved or closed), a
+    lifecycle status, or empty for all; ``since`` keeps incidents started at or after it."""
+    if status == "open":
+        queryset = queryset.filter(status__in=OPEN_STATUSES)
+    elif status == "closed":
+        queryset = queryset.exclude(status__in=OPEN_STATUSES)
+    elif status:
+        queryset = queryset.filter(status=status)
+    if severity is not None:
+        queryset = queryset.filter(severity=severity)
+    if team is not None:
+        queryset = queryset.filter(team=team)
+    if service is not None:
+        queryset = queryset.filter(services=service)
+    if since is not None:
+        queryset = queryset.filter(started_at__gte=since)
+    return queryset

@@ -614,7 +614,10 @@ def status_update_post(
     timeline_event_record(
         incident=incident,
         kind=TimelineEventKind.STATUS_UPDATE,
-        message=f"{where}: {values['status']}. {values['impact']}",
+        message=(
+            f"{where}: {values['status']}. Impact: {values['impact']} "
+            f"Action: {values['action']} ETA: {values['eta']}"
+        ),
         at=at,
         author=author,
         payload={"update_id": update.pk, "audience": audience, **values},

@@ -1,4 +1,5 @@
 from datetime import date, timedelta
+from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
@@ -51,3 +52,22 @@ class ReportPeriodForm(forms.Form):
         if cleaned["end"] < cleaned["start"]:
             self.add_error("end", "The end date is before the start date.")
         return cleaned
+
+
+class HandoffForm(forms.Form):
+    summary = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Open incidents, flaky alerts, anything the next person should watch.",
+    )
+
+
+class CompTimeForm(forms.Form):
+    day = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    hours = forms.DecimalField(min_value=Decimal("0.25"), max_value=24, decimal_places=2)
+    note = forms.CharField(required=False, max_length=200)
+
+
+class DigestForm(forms.Form):
+    mute_digest = forms.BooleanField(
+        required=False, label="Mute my weekly action-item digest (escalations still reach me)"
+    )

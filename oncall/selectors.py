@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -20,9 +21,11 @@ from django.utils import timezone
 from incidents.models import Team
 from oncall import compensation as rules
 from oncall.models import (
+    CalendarFeed,
     CompensationLine,
     CompensationPolicy,
     CompTimeTaken,
+    Handoff,
     Page,
     PayPeriod,
     PayPeriodStatus,
@@ -590,3 +593,103 @@ def comp_time_balances(*, engineer_ids, as_of: date) -> dict[int, dict[str, Deci
         }
         for pk in engineer_ids
     }
+
+
+# --- The engineer's own on-call page -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MyOnCall:
+    current: list[Shift]
+    upcoming: list[Shift]
+    pages_waiting: list[Page]
+    recent_pages: list[Page]
+    handoff_to_write: dict | None
+    handoffs_to_read: list
+    feed_token: str | None
+
+
+def my_on_call(*, user, now: datetime | None = None, weeks: int = 8) -> MyOnCall:
+    """Everything the "my on-call" page shows, in a fixed number of queries."""
+    now = now or timezone.now()
+    shifts = list(shifts_for_engineer(user=user, start=now, end=now + timedelta(weeks=weeks)))
+    current = [s for s in shifts if s.starts_at <= now]
+    upcoming = [s for s in shifts if s.starts_at > now]
+    pages = list(
+        Page.objects.filter(engineer=user, paged_at__gte=now - timedelta(days=7))
+        .select_related("incident__severity")
+        .order_by("-paged_at")
+    )
+    waiting = [p for p in pages if p.acknowledged_at is None]
+    # The next handoff this person gives: the end of their current or next primary shift,
+    # when someone's primary shift starts right then.
+    to_write = None
+    mine = [s for s in shifts if s.role == ShiftRole.PRIMARY]
+    if mine:
+        ending = mine[0]
+        successor = (
+            Shift.objects.filter(
+                rotation_id=ending.rotation_id,
+                role=ShiftRole.PRIMARY,
+                starts_at=ending.ends_at,
+            )
+            .exclude(engineer=user)
+            .select_related("engineer")
+            .first()
+        )
+        if successor is not None:
+            existing = Handoff.objects.filter(
+                rotation_id=ending.rotation_id, handoff_at=ending.ends_at
+            ).first()
+            to_write = {
+                "rotation": ending.rotation,
+                "handoff_at": ending.ends_at,
+                "incoming": successor.engineer,
+                "handoff": existing,
+            }
+    to_read = list(
+        Handoff.objects.filter(
+            incoming=user, written_at__isnull=False, handoff_at__gte=now - timedelta(days=7)
+        )
+        .select_related("outgoing", "rotation__team")
+        .order_by("-handoff_at")
+    )
+    feed = CalendarFeed.objects.filter(user=user).values_list("token", flat=True).first()
+    return MyOnCall(
+        current=current,
+        upcoming=upcoming,
+        pages_waiting=waiting,
+        recent_pages=pages,
+        handoff_to_write=to_write,
+        handoffs_to_read=to_read,
+        feed_token=feed,
+    )
+
+
+@dataclass(frozen=True)
+class CalendarWeek:
+    starts_at: datetime
+    primary: list[Shift]
+    secondary: list[Shift]
+
+
+def rotation_calendar(
+    *, rotation: Rotation, now: datetime | None = None, weeks: int = 8
+) -> list[CalendarWeek]:
+    """The rotation's next ``weeks`` weeks (from the week running now) with who is primary and
+    secondary in each, overrides included. Two queries."""
+    now = now or timezone.now()
+    first = rotation.week_index_at(now)
+    bounds = [rotation.handoff_moment(first + n) for n in range(weeks + 1)]
+    shifts = list(rotation_shifts(rotation=rotation, start=bounds[0], end=bounds[-1]))
+    calendar = []
+    for start, end in pairwise(bounds):
+        inside = [s for s in shifts if s.starts_at < end and s.ends_at > start]
+        calendar.append(
+            CalendarWeek(
+                starts_at=start,
+                primary=[s for s in inside if s.role == ShiftRole.PRIMARY],
+                secondary=[s for s in inside if s.role == ShiftRole.SECONDARY],
+            )
+        )
+    return calendar

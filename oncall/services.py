@@ -72,18 +72,13 @@ def _who(user) -> str:
 
 
 def handoff_moment(rotation: Rotation, week: int) -> datetime:
-    """The wall-clock handoff of week ``week`` (0 = ``starts_on``) in the rotation's zone."""
-    day = rotation.starts_on + timedelta(days=7 * week)
-    return datetime.combine(day, rotation.handoff_time, tzinfo=rotation.zone)
+    """The wall-clock handoff of week ``week`` (see ``Rotation.handoff_moment``)."""
+    return rotation.handoff_moment(week)
 
 
 def week_index_at(rotation: Rotation, moment: datetime) -> int:
-    """The rotation week running at ``moment`` (0 before the first handoff)."""
-    local_day = moment.astimezone(rotation.zone).date()
-    week = max(0, (local_day - rotation.starts_on).days // 7)
-    if week > 0 and handoff_moment(rotation, week) > moment:
-        week -= 1
-    return week
+    """The rotation week running at ``moment`` (see ``Rotation.week_index_at``)."""
+    return rotation.week_index_at(moment)
 
 
 @transaction.atomic

@@ -5,7 +5,12 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from incidents.models import Incident
-from postmortems.models import FiveWhy
+from postmortems.models import (
+    ActionItemKind,
+    ActionItemPriority,
+    ActionItemStatus,
+    FiveWhy,
+)
 
 User = get_user_model()
 
@@ -51,4 +56,91 @@ class RequirePostmortemForm(forms.Form):
 class ReassignForm(forms.Form):
     owner = forms.ModelChoiceField(
         queryset=User.objects.filter(is_active=True).order_by("username"), label="New owner"
+    )
+
+
+class SectionsForm(forms.Form):
+    """The post-mortem's written sections; saved as a whole or field by field (autosave)."""
+
+    summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    impact = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    root_cause = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    what_went_well = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    what_could_be_improved = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    lessons_learned = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class WhyForm(forms.Form):
+    question = forms.CharField(max_length=500, widget=forms.TextInput(attrs={"size": 60}))
+    answer = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Because…"
+    )
+
+
+class TimelineEntryForm(forms.Form):
+    occurred_at = forms.DateTimeField(
+        label="When",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="In your time zone.",
+    )
+    text = forms.CharField(max_length=500, label="What happened")
+
+
+class OwnerField(forms.CharField):
+    """A username typed with the browser's autocomplete (a datalist of active people)."""
+
+    default_error_messages = {"unknown": "No active person has the username “%(value)s”."}
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None
+        user = User.objects.filter(username=value.strip(), is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(
+                self.error_messages["unknown"], code="unknown", params={"value": value}
+            )
+        return user
+
+
+class ActionItemForm(forms.Form):
+    """One row of the action items formset. Existing rows carry their id."""
+
+    id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    title = forms.CharField(max_length=200)
+    owner = OwnerField(
+        required=False,
+        widget=forms.TextInput(attrs={"list": "people", "autocomplete": "off"}),
+        help_text="Username; suggestions as you type.",
+    )
+    due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    kind = forms.ChoiceField(choices=ActionItemKind.choices, initial=ActionItemKind.PREVENT)
+    priority = forms.ChoiceField(choices=ActionItemPriority.choices, initial=ActionItemPriority.P3)
+    tracker_url = forms.URLField(required=False, label="Tracker link", assume_scheme="https")
+
+
+class BaseActionItemFormSet(forms.BaseFormSet):
+    def clean(self):
+        super().clean()
+        ids = [f.cleaned_data.get("id") for f in self.forms if f.cleaned_data.get("id")]
+        if len(ids) != len(set(ids)):
+            raise forms.ValidationError("An action item appears twice.")
+
+
+ActionItemFormSet = forms.formset_factory(ActionItemForm, formset=BaseActionItemFormSet, extra=2)
+
+
+class MyActionItemForm(forms.Form):
+    """What an owner changes from "my action items": the status and the tracker link."""
+
+    status = forms.ChoiceField(choices=ActionItemStatus.choices)
+    tracker_url = forms.URLField(required=False, label="Tracker link", assume_scheme="https")
+
+
+class ReviewMeetingTimeForm(forms.Form):
+    held_at = forms.DateTimeField(
+        label="Review meeting held at",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )

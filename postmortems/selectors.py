@@ -23,6 +23,7 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    F,
     Prefetch,
     Q,
     QuerySet,
@@ -334,3 +335,14 @@ def action_item_completion_rate(*, owner=None, team=None) -> Decimal | None:
         wont_do=Count("id", filter=Q(status=ActionItemStatus.WONT_DO)),
     )
     return completion_rate(**figures)
+
+
+def my_action_items(*, owner, now: datetime | None = None) -> QuerySet[ActionItem]:
+    """An owner's open and in-progress items across post-mortems: overdue first, then by due
+    date (items without one last), then priority. One query."""
+    now = now or timezone.now()
+    return (
+        action_item_list(now=now)
+        .filter(owner=owner, status__in=OPEN_ITEM_STATUSES)
+        .order_by("-is_overdue", F("due_date").asc(nulls_last=True), "priority", "id")
+    )

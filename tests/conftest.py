@@ -55,3 +55,20 @@ def reads_and_writes(fn) -> tuple[int, int]:
         fn()
     inserts = sum(1 for q in ctx.captured_queries if q["sql"].lstrip().upper().startswith("INSERT"))
     return len(ctx.captured_queries) - inserts, inserts
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """Keep the serialized contents of the test database (rows the data migrations seed) on
+    the connection class, not only on the connection object that created the database.
+
+    Playwright's sync API runs an event loop in the main thread, after which Django may hand
+    the same thread a fresh connection object; without this, transactional tests that follow
+    a browser test would find the seeded rows gone (``serialized_rollback``)."""
+    from django.db import connections
+
+    for alias in connections:
+        connection = connections[alias]
+        contents = getattr(connection, "_test_serialized_contents", None)
+        if contents:
+            type(connection)._test_serialized_contents = contents

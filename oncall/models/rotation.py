@@ -1,6 +1,6 @@
 import secrets
 import zoneinfo
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -62,6 +62,19 @@ class Rotation(models.Model):
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    def handoff_moment(self, week: int) -> datetime:
+        """The wall-clock handoff of week ``week`` (0 = ``starts_on``) in the rotation's zone."""
+        day = self.starts_on + timedelta(days=7 * week)
+        return datetime.combine(day, self.handoff_time, tzinfo=self.zone)
+
+    def week_index_at(self, moment: datetime) -> int:
+        """The rotation week running at ``moment`` (0 before the first handoff)."""
+        local_day = moment.astimezone(self.zone).date()
+        week = max(0, (local_day - self.starts_on).days // 7)
+        if week > 0 and self.handoff_moment(week) > moment:
+            week -= 1
+        return week
 
     def clean(self) -> None:
         if self.starts_on is not None and self.starts_on.weekday() != self.handoff_weekday:

@@ -59,3 +59,16 @@ def shot(output_path):
         return path
 
     return take
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests share the database with the live server's threads; SQLite's in-memory
+    test database cannot take that concurrency, so they run on PostgreSQL (`make test`)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="browser tests need PostgreSQL (make test)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)

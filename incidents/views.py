@@ -1,0 +1,224 @@
+"""The engineers' incident pages. Thin: parse the form, call a service, render."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST, require_safe
+
+from incidents import selectors, services
+from incidents.access import engineer_required
+from incidents.forms import (
+    DeclareIncidentForm,
+    NoteForm,
+    RoleAssignForm,
+    SeverityChangeForm,
+    StatusChangeForm,
+    StatusUpdateForm,
+    TakeRoleForm,
+    add_service_errors,
+)
+from incidents.models import (
+    Incident,
+    IncidentStatus,
+    Service,
+    Severity,
+    Team,
+    TemplateKind,
+    UpdateAudience,
+)
+from incidents.services import ResolutionChecklist
+
+LIST_FILTERS = {
+    "open": "Open",
+    "recent": "Last 30 days",
+    "closed": "Resolved and closed",
+    "": "All",
+}
+
+
+@require_safe
+@engineer_required
+def incident_list(request):
+    """Open and recent incidents with severity, status, commander and age; filters."""
+    show = request.GET.get("show", "open")
+    if show not in LIST_FILTERS:
+        show = "open"
+    since = timezone.now() - timedelta(days=30) if show == "recent" else None
+    severity = Severity.objects.filter(pk=request.GET.get("severity") or None).first()
+    team = Team.objects.filter(pk=request.GET.get("team") or None).first()
+    service = Service.objects.filter(pk=request.GET.get("service") or None).first()
+    incidents = selectors.incident_filter(
+        selectors.incident_list(),
+        status="" if show == "recent" else show,
+        severity=severity,
+        team=team,
+        service=service,
+        since=since,
+    )
+    page = Paginator(incidents, 50).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "show": show,
+        "filters": LIST_FILTERS,
+        "severities": Severity.objects.order_by("rank"),
+        "teams": Team.objects.order_by("name"),
+        "services": Service.objects.order_by("name"),
+        "selected": {"severity": severity, "team": team, "service": service},
+        "now": timezone.now(),
+    }
+    return render(request, "incidents/list.html", context)
+
+
+@engineer_required
+def incident_declare(request):
+    """Declare an incident; the declarer lands on its page."""
+    form = DeclareIncidentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            incident = services.incident_declare(declared_by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request, f"{incident.reference} declared. Channel: {incident.channel_name}"
+            )
+            return redirect("incidents:detail", pk=incident.pk)
+    severities = Severity.objects.filter(is_active=True).order_by("rank")
+    return render(request, "incidents/declare.html", {"form": form, "severities": severities})
+
+
+def _update_initial(incident) -> dict:
+    has_public = any(u.audience == UpdateAudience.STATUS_PAGE for u in incident.updates.all())
+    kind = TemplateKind.UPDATE if has_public else TemplateKind.INITIAL
+    initial = StatusUpdateForm.initial_for(incident, kind=kind)
+    initial["audience"] = UpdateAudience.INTERNAL if has_public else UpdateAudience.STATUS_PAGE
+    return initial
+
+
+def _detail_context(request, incident, bound: dict | None = None) -> dict:
+    bound = bound or {}
+    roles = selectors.active_roles(incident)
+    due = selectors.next_update_due(incident)
+    return {
+        "incident": incident,
+        "roles": roles,
+        "role_history": list(incident.roles.all()),
+        "durations": selectors.incident_durations(incident=incident),
+        "next_update_due": due,
+        "update_form": bound.get("update") or StatusUpdateForm(initial=_update_initial(incident)),
+        "note_form": bound.get("note") or NoteForm(),
+        "status_form": bound.get("status") or StatusChangeForm(incident=incident),
+        "severity_form": bound.get("severity")
+        or SeverityChangeForm(initial={"severity": incident.severity_id}),
+        "take_form": bound.get("take") or TakeRoleForm(prefix="take"),
+        "handover_form": bound.get("handover") or RoleAssignForm(prefix="handover"),
+        "checklist_labels": ResolutionChecklist.LABELS,
+        "timeline": list(reversed(incident.timeline.all())),
+        "is_closed": incident.status == IncidentStatus.CLOSED,
+        "now": timezone.now(),
+        "error_summary": [
+            (name, form) for name, form in bound.items() if form is not None and form.errors
+        ],
+    }
+
+
+@require_safe
+@engineer_required
+def incident_detail(request, pk: int):
+    incident = get_object_or_404(Incident, pk=pk)
+    incident = selectors.incident_with_timeline(pk=incident.pk)
+    return render(request, "incidents/detail.html", _detail_context(request, incident))
+
+
+@require_safe
+@engineer_required
+def incident_timeline(request, pk: int):
+    """The timeline alone, newest first: polled by the incident page every few seconds."""
+    incident = get_object_or_404(Incident, pk=pk)
+    events = selectors.incident_timeline(incident=incident, newest_first=True)
+    return render(request, "incidents/_timeline.html", {"timeline": events, "incident": incident})
+
+
+# Two forms on the page have a "role" field: their fields are prefixed so ids stay unique.
+PREFIXED = ("take", "handover")
+
+ACTIONS = {
+    "update": StatusUpdateForm,
+    "note": NoteForm,
+    "status": StatusChangeForm,
+    "severity": SeverityChangeForm,
+    "take": TakeRoleForm,
+    "handover": RoleAssignForm,
+    "acknowledge": None,
+}
+
+
+def _perform(action: str, request, incident, form) -> str:
+    user = request.user
+    data = form.cleaned_data if form is not None else {}
+    if action == "update":
+        services.status_update_post(incident=incident, author=user, **data)
+        return "Update posted."
+    if action == "note":
+        services.note_add(incident=incident, author=user, text=data["text"])
+        return "Note added."
+    if action == "status":
+        services.incident_change_status(
+            incident=incident,
+            to_status=data["to_status"],
+            by=user,
+            checklist=form.checklist(),
+            note=data["note"],
+            mitigation_action=data["mitigation_action"],
+        )
+        return f"Status changed to {IncidentStatus(data['to_status']).label.lower()}."
+    if action == "severity":
+        services.incident_change_severity(
+            incident=incident, severity=data["severity"], by=user, reason=data["reason"]
+        )
+        return f"Severity changed to {data['severity'].name}."
+    if action == "take":
+        services.role_assign(incident=incident, role=data["role"], user=user, by=user)
+        return "You took the role."
+    if action == "handover":
+        services.role_assign(incident=incident, role=data["role"], user=data["user"], by=user)
+        return "Role handed over."
+    services.incident_acknowledge(incident=incident, by=user)
+    return "Acknowledged."
+
+
+@require_POST
+@engineer_required
+def incident_act(request, pk: int, action: str):
+    """Every change to an incident from its page: the form, the service, back to the page.
+    A refusal shows the page again with the error next to the user's input."""
+    if action not in ACTIONS:
+        return HttpResponseNotAllowed(["POST"])
+    incident = get_object_or_404(Incident, pk=pk)
+    form_class = ACTIONS[action]
+    form = None
+    prefix = action if action in PREFIXED else None
+    if form_class is StatusChangeForm:
+        form = form_class(request.POST, incident=incident)
+    elif form_class is not None:
+        form = form_class(request.POST, prefix=prefix)
+    if form is None or form.is_valid():
+        try:
+            done = _perform(action, request, incident, form)
+        except ValidationError as error:
+            if form is None:
+                messages.error(request, " ".join(error.messages))
+                return redirect("incidents:detail", pk=pk)
+            add_service_errors(form, error)
+        else:
+            messages.success(request, done)
+            return redirect(reverse("incidents:detail", args=[pk]) + f"#{action}")
+    incident = selectors.incident_with_timeline(pk=pk)
+    context = _detail_context(request, incident, bound={action: form})
+    return render(request, "incidents/detail.html", context)

@@ -1,0 +1,382 @@
+"""The engineers' post-mortem pages and "my action items". Thin: parse, check who may act on
+the object, call a service, render. Every write is a POST checked against the object."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST, require_safe
+
+from incidents.access import engineer_required
+from incidents.forms import add_service_errors
+from incidents.selectors import user_time_zone
+from postmortems import selectors, services
+from postmortems.access import can_edit_postmortem, can_start_postmortem, can_update_action_item
+from postmortems.export import ExportRefused, markdown_filename, postmortem_markdown
+from postmortems.forms import (
+    BLAMELESS_REMINDER,
+    ActionItemFormSet,
+    MyActionItemForm,
+    ReviewMeetingTimeForm,
+    SectionsForm,
+    TimelineEntryForm,
+    WhyForm,
+)
+from postmortems.models import SECTION_FIELDS, ActionItem, FiveWhy, Postmortem, PostmortemStatus
+from postmortems.models import PostmortemTimelineEntry as Entry
+
+User = get_user_model()
+
+
+@require_safe
+@engineer_required
+def postmortem_list(request):
+    """Post-mortems being written first (soonest deadline), then the recently published."""
+    now = timezone.now()
+    rows = selectors.postmortem_list(now=now)
+    context = {
+        "open": rows.exclude(status=PostmortemStatus.PUBLISHED).order_by("publish_due_at", "id"),
+        "published": rows.filter(status=PostmortemStatus.PUBLISHED).order_by("-published_at")[:20],
+    }
+    return render(request, "postmortems/list.html", context)
+
+
+def _items_initial(postmortem) -> list[dict]:
+    return [
+        {
+            "id": item.pk,
+            "title": item.title,
+            "owner": item.owner.get_username() if item.owner else "",
+            "due_date": item.due_date,
+            "kind": item.kind,
+            "priority": item.priority,
+            "tracker_url": item.tracker_url,
+        }
+        for item in postmortem.action_items.all()
+    ]
+
+
+def _editor_context(request, postmortem, bound: dict | None = None) -> dict:
+    bound = bound or {}
+    editable = postmortem.status in (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW)
+    may_edit = can_edit_postmortem(request.user, postmortem)
+    zone = user_time_zone(request.user)
+    return {
+        "postmortem": postmortem,
+        "incident": postmortem.incident,
+        "may_edit": may_edit and editable,
+        "may_act": may_edit,
+        "may_start": postmortem.status == PostmortemStatus.SCHEDULED
+        and can_start_postmortem(request.user, postmortem),
+        "sections_form": bound.get("sections")
+        or SectionsForm(initial={name: getattr(postmortem, name) for name in SECTION_FIELDS}),
+        "why_form": bound.get("why") or WhyForm(),
+        "entry_form": bound.get("entry") or TimelineEntryForm(),
+        "items_formset": bound.get("items")
+        or ActionItemFormSet(initial=_items_initial(postmortem), prefix="items"),
+        "timeline": selectors.postmortem_timeline(postmortem=postmortem, zone=zone),
+        "entries": list(postmortem.timeline_entries.all()),
+        "whys": list(postmortem.five_whys.all()),
+        "items": list(postmortem.action_items.all()),
+        "people": User.objects.filter(is_active=True).order_by("username"),
+        "blameless": BLAMELESS_REMINDER,
+        "blockers": services.postmortem_publish_blockers(postmortem)
+        if postmortem.status == PostmortemStatus.IN_REVIEW
+        else [],
+        "now": timezone.now(),
+        "error_forms": [form for form in bound.values() if form is not None and form.errors],
+    }
+
+
+@require_safe
+@engineer_required
+def postmortem_detail(request, pk: int):
+    postmortem = selectors.postmortem_detail(pk=get_object_or_404(Postmortem, pk=pk).pk)
+    return render(request, "postmortems/detail.html", _editor_context(request, postmortem))
+
+
+def _load_for_write(request, pk: int) -> Postmortem:
+    postmortem = get_object_or_404(Postmortem.objects.prefetch_related("reviewers"), pk=pk)
+    if not can_edit_postmortem(request.user, postmortem):
+        raise PermissionDenied
+    return postmortem
+
+
+def _back(pk: int, anchor: str = "") -> HttpResponse:
+    return redirect(reverse("postmortems:detail", args=[pk]) + (f"#{anchor}" if anchor else ""))
+
+
+def _again(request, pk: int, **bound) -> HttpResponse:
+    postmortem = selectors.postmortem_detail(pk=pk)
+    context = _editor_context(request, postmortem, bound=bound)
+    return render(request, "postmortems/detail.html", context)
+
+
+@require_POST
+@engineer_required
+def postmortem_start(request, pk: int):
+    postmortem = get_object_or_404(Postmortem, pk=pk)
+    if not can_start_postmortem(request.user, postmortem):
+        raise PermissionDenied
+    try:
+        services.postmortem_start_draft(postmortem=postmortem, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "You own this post-mortem now. Write it blameless.")
+    return _back(pk)
+
+
+@require_POST
+@engineer_required
+def postmortem_sections(request, pk: int):
+    """Save the sections; with htmx (autosave) only the posted field and a "saved" note."""
+    postmortem = _load_for_write(request, pk)
+    form = SectionsForm(request.POST)
+    if form.is_valid():
+        posted = {name: form.cleaned_data[name] for name in SECTION_FIELDS if name in request.POST}
+        try:
+            services.postmortem_update_sections(postmortem=postmortem, by=request.user, **posted)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if request.htmx:
+                saved = timezone.localtime().strftime("%H:%M:%S")
+                return HttpResponse(f'<span class="saved">Saved at {saved}</span>')
+            messages.success(request, "Sections saved.")
+            return _back(pk, "sections")
+    if request.htmx:
+        errors = " ".join(m for errors in form.errors.values() for m in errors)
+        return HttpResponse(f'<span class="overdue">Not saved: {errors}</span>')
+    return _again(request, pk, sections=form)
+
+
+@require_POST
+@engineer_required
+def why_add(request, pk: int):
+    postmortem = _load_for_write(request, pk)
+    form = WhyForm(request.POST)
+    if form.is_valid():
+        try:
+            services.five_why_add(postmortem=postmortem, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            return _back(pk, "whys")
+    return _again(request, pk, why=form)
+
+
+@require_POST
+@engineer_required
+def why_change(request, pk: int, why_id: int, action: str):
+    """Move a why up or down, or remove it."""
+    postmortem = _load_for_write(request, pk)
+    why = get_object_or_404(FiveWhy, pk=why_id, postmortem=postmortem)
+    try:
+        if action == "remove":
+            services.five_why_remove(why=why, by=request.user)
+        elif action in ("up", "down"):
+            order = list(postmortem.five_whys.order_by("position").values_list("pk", flat=True))
+            index = order.index(why.pk)
+            swap = index - 1 if action == "up" else index + 1
+            if 0 <= swap < len(order):
+                order[index], order[swap] = order[swap], order[index]
+                services.five_whys_reorder(postmortem=postmortem, by=request.user, order=order)
+        else:
+            raise Http404
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return _back(pk, "whys")
+
+
+@require_POST
+@engineer_required
+def entry_add(request, pk: int):
+    postmortem = _load_for_write(request, pk)
+    form = TimelineEntryForm(request.POST)
+    if form.is_valid():
+        try:
+            services.timeline_entry_add(postmortem=postmortem, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            return _back(pk, "timeline")
+    return _again(request, pk, entry=form)
+
+
+@require_POST
+@engineer_required
+def entry_remove(request, pk: int, entry_id: int):
+    postmortem = _load_for_write(request, pk)
+    entry = get_object_or_404(Entry, pk=entry_id, postmortem=postmortem)
+    try:
+        services.timeline_entry_remove(entry=entry, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return _back(pk, "timeline")
+
+
+ITEM_FIELDS = ("title", "owner", "due_date", "kind", "priority", "tracker_url")
+
+
+@require_POST
+@engineer_required
+def items_save(request, pk: int):
+    """Save the action items formset: new rows are added, changed rows updated, all or nothing."""
+    postmortem = _load_for_write(request, pk)
+    formset = ActionItemFormSet(request.POST, prefix="items")
+    if formset.is_valid():
+        existing = {item.pk: item for item in postmortem.action_items.all()}
+        try:
+            with transaction.atomic():
+                for form in formset:
+                    if not form.has_changed():
+                        continue
+                    data = {name: form.cleaned_data.get(name) for name in ITEM_FIELDS}
+                    data["tracker_url"] = data["tracker_url"] or ""
+                    item_id = form.cleaned_data.get("id")
+                    try:
+                        if item_id:
+                            if item_id not in existing:
+                                raise PermissionDenied
+                            services.action_item_update(
+                                item=existing[item_id], by=request.user, **data
+                            )
+                        else:
+                            services.action_item_add(postmortem=postmortem, by=request.user, **data)
+                    except ValidationError as error:
+                        add_service_errors(form, error)
+                        raise
+        except ValidationError:
+            pass
+        else:
+            messages.success(request, "Action items saved.")
+            return _back(pk, "items")
+    return _again(request, pk, items=formset)
+
+
+MOVES = {
+    "submit": (services.postmortem_submit_for_review, "Submitted for review."),
+    "return": (services.postmortem_return_to_draft, "Back to draft."),
+    "publish": (services.postmortem_publish, "Published."),
+}
+
+
+@require_POST
+@engineer_required
+def postmortem_move(request, pk: int, move: str):
+    if move not in MOVES:
+        raise Http404
+    postmortem = _load_for_write(request, pk)
+    service, done = MOVES[move]
+    try:
+        service(postmortem=postmortem, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, done)
+    return _back(pk)
+
+
+@require_safe
+@engineer_required
+def postmortem_export(request, pk: int):
+    postmortem = get_object_or_404(Postmortem.objects.select_related("incident"), pk=pk)
+    try:
+        text = postmortem_markdown(postmortem=postmortem, zone=user_time_zone(request.user))
+    except ExportRefused as error:
+        messages.error(request, str(error))
+        return _back(pk)
+    response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{markdown_filename(postmortem)}"'
+    return response
+
+
+# --- My action items --------------------------------------------------------------------------
+
+
+@require_safe
+@engineer_required
+def my_action_items(request):
+    """The signed-in person's open items across post-mortems: overdue first, then by due date."""
+    now = timezone.now()
+    items = selectors.my_action_items(owner=request.user, now=now)
+    return render(
+        request,
+        "postmortems/my_action_items.html",
+        {"items": items, "forms": {}, "now": now},
+    )
+
+
+def _load_item(request, item_id: int) -> ActionItem:
+    item = get_object_or_404(ActionItem, pk=item_id)
+    if not can_update_action_item(request.user, item):
+        raise PermissionDenied
+    return item
+
+
+@require_POST
+@engineer_required
+def my_action_item_update(request, item_id: int):
+    """The owner changes the status and tracker link of one of their items."""
+    item = _load_item(request, item_id)
+    form = MyActionItemForm(request.POST)
+    if form.is_valid():
+        try:
+            with transaction.atomic():
+                services.action_item_update(
+                    item=item, by=request.user, tracker_url=form.cleaned_data["tracker_url"] or ""
+                )
+                if form.cleaned_data["status"] != item.status:
+                    services.action_item_set_status(
+                        item=item, status=form.cleaned_data["status"], by=request.user
+                    )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"“{item.title}” updated.")
+            return redirect("actionitems:mine")
+    now = timezone.now()
+    items = selectors.my_action_items(owner=request.user, now=now)
+    return render(
+        request,
+        "postmortems/my_action_items.html",
+        {"items": items, "forms": {item.pk: form}, "now": now},
+    )
+
+
+@require_POST
+@engineer_required
+def my_action_item_complete(request, item_id: int):
+    item = _load_item(request, item_id)
+    try:
+        services.action_item_complete(item=item, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"“{item.title}” is done.")
+    return redirect("actionitems:mine")
+
+
+@require_POST
+@engineer_required
+def postmortem_review_meeting(request, pk: int):
+    """Record when the review meeting was held (a local time in the person's own zone)."""
+    postmortem = _load_for_write(request, pk)
+    form = ReviewMeetingTimeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the date and time the review meeting was held.")
+        return _back(pk)
+    try:
+        services.postmortem_record_review_meeting(
+            postmortem=postmortem, by=request.user, held_at=form.cleaned_data["held_at"]
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Review meeting recorded.")
+    return _back(pk)

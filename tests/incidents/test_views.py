@@ -1,0 +1,257 @@
+"""The engineers' incident pages, through the test client."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from incidents import services
+from incidents.models import (
+    Incident,
+    IncidentRole,
+    IncidentStatus,
+    RoleAssignment,
+    StatusUpdate,
+    TimelineEventKind,
+)
+from tests.incidents.factories import BASE_TIME, ServiceFactory, UserFactory, severity
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("incidents:list")
+DECLARE = reverse("incidents:declare")
+
+
+@pytest.fixture
+def engineer_client(client, engineer):
+    client.force_login(engineer)
+    return client
+
+
+@pytest.fixture
+def incident(engineer):
+    return services.incident_declare(
+        title="Checkout down",
+        severity="SEV-1",
+        declared_by=engineer,
+        services=[ServiceFactory(name="checkout-web")],
+    )
+
+
+def act(incident, action):
+    return reverse("incidents:act", args=[incident.pk, action])
+
+
+class TestAccess:
+    @pytest.mark.parametrize(
+        "url", [LIST, DECLARE, "/incidents/1/", "/postmortems/", "/action-items/", "/oncall/me/"]
+    )
+    def test_login_required(self, client, url):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+
+    @pytest.mark.parametrize("url", [LIST, DECLARE, "/postmortems/", "/oncall/me/", "/oncall/now/"])
+    def test_finance_sees_only_the_report(self, client, finance_user, url):
+        client.force_login(finance_user)
+        assert client.get(url).status_code == 403
+
+    def test_finance_cannot_post_to_an_incident(self, client, finance_user, incident):
+        client.force_login(finance_user)
+        response = client.post(act(incident, "note"), {"text": "hi"})
+        assert response.status_code == 403
+        assert not incident.timeline.filter(kind=TimelineEventKind.NOTE).exists()
+
+    def test_csrf_is_enforced(self, engineer, incident):
+        from django.test import Client
+
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(engineer)
+        response = client.post(act(incident, "note"), {"text": "hi"})
+        assert response.status_code == 403
+
+
+class TestListAndDeclare:
+    def test_list_shows_open_incidents_with_commander_and_filters(
+        self, engineer_client, engineer, incident
+    ):
+        services.role_assign(
+            incident=incident, role=IncidentRole.COMMANDER, user=engineer, by=engineer
+        )
+        other = services.incident_declare(title="Slow search", severity="SEV-3", declared_by=None)
+        page = engineer_client.get(LIST).content.decode()
+        assert incident.reference in page
+        assert engineer.get_full_name() in page
+        assert other.reference in page
+        page = engineer_client.get(LIST, {"severity": severity("SEV-3").pk}).content.decode()
+        assert other.reference in page
+        assert incident.reference not in page
+
+    def test_header_counts(self, engineer_client, incident):
+        response = engineer_client.get(LIST)
+        assert response.context["header_open_incidents"] == 1
+        assert response.context["header_my_action_items"] == 0
+
+    def test_declare_takes_the_declarer_to_the_incident(self, engineer_client, engineer):
+        service = ServiceFactory(name="payments-api")
+        response = engineer_client.post(
+            DECLARE,
+            {
+                "title": "Payments failing",
+                "severity": severity("SEV-2").pk,
+                "services": [service.pk],
+                "detection_method": "customer_report",
+                "summary": "Cards declined",
+                "customer_impact": "on",
+                "impact_description": "some card payments fail",
+            },
+        )
+        incident = Incident.objects.get()
+        assert response.status_code == 302
+        assert response["Location"] == reverse("incidents:detail", args=[incident.pk])
+        assert incident.declared_by == engineer
+        assert incident.customer_impact is True
+
+    def test_invalid_declare_keeps_the_input_and_saves_nothing(self, engineer_client):
+        response = engineer_client.post(
+            DECLARE,
+            {"title": "Half filled in", "detection_method": "alert", "summary": "keep me"},
+        )
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert "Please correct the errors below" in page
+        assert "This field is required." in page
+        assert "Half filled in" in page
+        assert "keep me" in page
+        assert not Incident.objects.exists()
+
+    def test_list_query_count_is_constant(self, engineer_client):
+        def build(count):
+            for n in range(count):
+                incident = services.incident_declare(
+                    title=f"i{n}",
+                    severity="SEV-2",
+                    declared_by=None,
+                    services=[ServiceFactory()],
+                    at=BASE_TIME,
+                )
+                services.role_assign(
+                    incident=incident, role=IncidentRole.COMMANDER, user=UserFactory(), by=None
+                )
+
+        def count():
+            with CaptureQueriesContext(connection) as ctx:
+                assert engineer_client.get(LIST, {"show": ""}).status_code == 200
+            return len(ctx.captured_queries)
+
+        build(3)
+        small = count()
+        build(40)
+        assert count() == small
+
+
+class TestIncidentPage:
+    def test_page_shows_facts_roles_timeline_and_countdown(self, engineer_client, incident):
+        response = engineer_client.get(reverse("incidents:detail", args=[incident.pk]))
+        page = response.content.decode()
+        assert incident.channel_name in page
+        assert "Next status update due" in page
+        assert "data-countdown" in page
+        assert "Declared SEV-1: Checkout down" in page
+        assert 'hx-trigger="every 3s"' in page
+        # Prefilled from the initial status page template.
+        assert "We are investigating reports of Checkout down" in page
+
+    def test_take_role_post_update_change_status_and_resolve(
+        self, engineer_client, engineer, incident
+    ):
+        engineer_client.post(act(incident, "take"), {"take-role": "commander"})
+        assert RoleAssignment.objects.get(incident=incident).user == engineer
+        response = engineer_client.post(
+            act(incident, "update"),
+            {
+                "audience": "status_page",
+                "status": "Investigating",
+                "impact": "Checkout fails",
+                "action": "Rolling back",
+                "eta": "30 minutes",
+            },
+        )
+        assert response.status_code == 302
+        assert StatusUpdate.objects.count() == 1
+        engineer_client.post(act(incident, "status"), {"to_status": "mitigated"})
+        response = engineer_client.post(
+            act(incident, "status"),
+            {"to_status": "resolved", **dict.fromkeys(services.ResolutionChecklist.LABELS, "on")},
+        )
+        incident.refresh_from_db()
+        assert incident.status == IncidentStatus.RESOLVED
+
+    def test_refused_resolve_shows_the_missing_items_and_keeps_the_note(
+        self, engineer_client, incident
+    ):
+        response = engineer_client.post(
+            act(incident, "status"),
+            {"to_status": "resolved", "issue_fixed": "on", "note": "looks good to me"},
+        )
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert "Customer impact verified resolved" in page
+        assert "looks good to me" in page
+        incident.refresh_from_db()
+        assert incident.status == IncidentStatus.INVESTIGATING
+
+    def test_update_without_its_fields_keeps_the_input(self, engineer_client, incident):
+        response = engineer_client.post(
+            act(incident, "update"),
+            {"audience": "internal", "status": "Investigating", "impact": "", "action": "Digging"},
+        )
+        page = response.content.decode()
+        assert "This field is required." in page
+        assert "Digging" in page
+        assert not StatusUpdate.objects.exists()
+
+    def test_hand_over_and_severity(self, engineer_client, engineer, other_engineer, incident):
+        engineer_client.post(act(incident, "take"), {"take-role": "scribe"})
+        engineer_client.post(
+            act(incident, "handover"),
+            {"handover-role": "scribe", "handover-user": other_engineer.pk},
+        )
+        engineer_client.post(act(incident, "severity"), {"severity": severity("SEV-2").pk})
+        incident.refresh_from_db()
+        assert incident.severity.name == "SEV-2"
+        holder = RoleAssignment.objects.get(incident=incident, relieved_at__isnull=True)
+        assert holder.user == other_engineer
+
+    def test_timeline_fragment_is_newest_first(self, engineer_client, engineer, incident):
+        services.note_add(incident=incident, author=engineer, text="second thing")
+        page = engineer_client.get(reverse("incidents:timeline", args=[incident.pk]))
+        text = page.content.decode()
+        assert text.index("second thing") < text.index("Declared SEV-1")
+
+    def test_unknown_action_and_get_are_refused(self, engineer_client, incident):
+        assert engineer_client.post(act(incident, "explode"), {}).status_code == 405
+        assert engineer_client.get(act(incident, "note")).status_code == 405
+
+    def test_incident_page_query_count_is_constant(self, engineer_client, engineer, incident):
+        url = reverse("incidents:detail", args=[incident.pk])
+
+        def count():
+            with CaptureQueriesContext(connection) as ctx:
+                assert engineer_client.get(url).status_code == 200
+            return len(ctx.captured_queries)
+
+        small = count()
+        for n in range(25):
+            services.note_add(incident=incident, author=UserFactory(), text=f"note {n}")
+            services.status_update_post(
+                incident=incident,
+                author=UserFactory(),
+                status="s",
+                impact="i",
+                action="a",
+                eta="e",
+            )
+        for role in (IncidentRole.SCRIBE, IncidentRole.TECHNICAL_LEAD):
+            services.role_assign(incident=incident, role=role, user=UserFactory(), by=engineer)
+        assert count() == small

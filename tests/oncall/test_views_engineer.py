@@ -1,0 +1,171 @@
+"""The engineers' on-call pages, through the test client."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from oncall import services
+from oncall.models import CalendarFeed, CompTimeTaken, Handoff, ShiftRole
+from tests.incidents.factories import ProfileFactory, TeamFactory
+from tests.oncall.factories import PageFactory, RotationFactory, RotationMemberFactory
+
+pytestmark = pytest.mark.django_db
+
+ME = reverse("oncall:me")
+
+
+@pytest.fixture
+def rotation(engineer, other_engineer):
+    """A rotation whose week 0 started yesterday: engineer is primary now, other next."""
+    ProfileFactory(user=engineer)
+    ProfileFactory(user=other_engineer)
+    today = timezone.localdate()
+    rotation = RotationFactory(
+        team=TeamFactory(name="Platform"),
+        starts_on=today - timedelta(days=1),
+        handoff_weekday=(today - timedelta(days=1)).weekday(),
+    )
+    RotationMemberFactory(rotation=rotation, user=engineer, position=0)
+    RotationMemberFactory(rotation=rotation, user=other_engineer, position=1)
+    services.rotation_generate_shifts(rotation=rotation, weeks=4)
+    return rotation
+
+
+def test_my_on_call_shows_shifts_handoff_pages_balance_and_calendar(client, engineer, rotation):
+    page = PageFactory(
+        engineer=engineer, paged_at=timezone.now() - timedelta(minutes=1), acknowledged_at=None
+    )
+    client.force_login(engineer)
+    response = client.get(ME)
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "On call now:" in text
+    assert "Primary" in text
+    assert "hands off to" in text
+    assert reverse("oncall:page_ack", args=[page.pk]) in text
+    assert "Balance:" in text
+    assert "Create my calendar link" in text
+
+
+def test_acknowledge_a_page_in_one_click_and_only_your_own(client, engineer, other_engineer):
+    mine = PageFactory(engineer=engineer, acknowledged_at=None, paged_at=timezone.now())
+    theirs = PageFactory(engineer=other_engineer, acknowledged_at=None, paged_at=timezone.now())
+    client.force_login(engineer)
+    assert client.post(reverse("oncall:page_ack", args=[mine.pk])).status_code == 302
+    assert client.post(reverse("oncall:page_ack", args=[theirs.pk])).status_code == 403
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert mine.acknowledged_at is not None
+    assert theirs.acknowledged_at is None
+
+
+def test_write_a_handoff_and_the_incoming_engineer_reads_it(
+    client, engineer, other_engineer, rotation
+):
+    shift = rotation.shifts.filter(engineer=engineer, role=ShiftRole.PRIMARY).first()
+    client.force_login(engineer)
+    data = {
+        "rotation": rotation.pk,
+        "handoff_at": shift.ends_at.isoformat(),
+        "summary": "Kafka lag alert is flaky.",
+    }
+    assert client.post(reverse("oncall:handoff_write"), data).status_code == 302
+    handoff = Handoff.objects.get()
+    assert handoff.summary == "Kafka lag alert is flaky."
+    client.force_login(other_engineer)
+    # The incoming engineer sees it once the handoff has happened (or is about to).
+    Handoff.objects.filter(pk=handoff.pk).update(handoff_at=timezone.now())
+    assert "Kafka lag alert is flaky." in client.get(ME).content.decode()
+    client.post(reverse("oncall:handoff_ack", args=[handoff.pk]))
+    handoff.refresh_from_db()
+    assert handoff.acknowledged_at is not None
+
+
+def test_another_engineer_cannot_write_or_acknowledge_my_handoff(
+    client, engineer, other_engineer, finance_user, rotation
+):
+    shift = rotation.shifts.filter(engineer=engineer, role=ShiftRole.PRIMARY).first()
+    data = {
+        "rotation": rotation.pk,
+        "handoff_at": shift.ends_at.isoformat(),
+        "summary": "Forged summary",
+    }
+    client.force_login(other_engineer)
+    assert client.post(reverse("oncall:handoff_write"), data).status_code == 403
+    assert not Handoff.objects.filter(summary="Forged summary").exists()
+    handoff = services.handoff_for(rotation=rotation, handoff_at=shift.ends_at)
+    services.handoff_write(handoff=handoff, author=engineer, summary="Real summary")
+    client.force_login(engineer)  # the outgoing engineer is not the one to acknowledge it
+    assert client.post(reverse("oncall:handoff_ack", args=[handoff.pk])).status_code == 403
+    client.force_login(finance_user)
+    assert client.post(reverse("oncall:handoff_write"), data).status_code == 403
+    handoff.refresh_from_db()
+    assert (handoff.summary, handoff.acknowledged_at) == ("Real summary", None)
+
+
+def test_empty_handoff_summary_is_a_field_error(client, engineer, rotation):
+    shift = rotation.shifts.filter(engineer=engineer, role=ShiftRole.PRIMARY).first()
+    client.force_login(engineer)
+    response = client.post(
+        reverse("oncall:handoff_write"),
+        {"rotation": rotation.pk, "handoff_at": shift.ends_at.isoformat(), "summary": ""},
+    )
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()
+
+
+def test_log_comp_time_and_bad_hours(client, engineer):
+    client.force_login(engineer)
+    day = timezone.localdate().isoformat()
+    client.post(reverse("oncall:comp_time_log"), {"day": day, "hours": "4", "note": "sleep"})
+    assert CompTimeTaken.objects.get().hours == Decimal("4.00")
+    response = client.post(reverse("oncall:comp_time_log"), {"day": day, "hours": "0"})
+    assert response.status_code == 200
+    assert "greater than or equal to 0.25" in response.content.decode()
+    assert CompTimeTaken.objects.count() == 1
+
+
+def test_calendar_link_and_digest_preference(client, engineer):
+    client.force_login(engineer)
+    client.post(reverse("oncall:calendar_feed_new"))
+    token = CalendarFeed.objects.get(user=engineer).token
+    assert token in client.get(ME).content.decode()
+    client.post(reverse("oncall:digest"), {"mute_digest": "on"})
+    engineer.profile.refresh_from_db()
+    assert engineer.profile.mute_digest is True
+
+
+def test_on_call_now_and_rotation_calendar(client, engineer, rotation):
+    client.force_login(engineer)
+    now_page = client.get(reverse("oncall:now")).content.decode()
+    assert "Platform" in now_page
+    assert engineer.get_full_name() in now_page
+    calendar = client.get(reverse("oncall:rotation", args=[rotation.pk]))
+    assert calendar.status_code == 200
+    assert len(calendar.context["weeks"]) == 8
+
+
+def test_my_on_call_query_count_is_constant(client, engineer, rotation):
+    client.force_login(engineer)
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(ME).status_code == 200
+        return len(ctx.captured_queries)
+
+    small = count()
+    for n in range(20):
+        PageFactory(
+            engineer=engineer,
+            paged_at=timezone.now() - timedelta(hours=n),
+            acknowledged_at=None
+            if n % 2
+            else timezone.now() - timedelta(hours=n) + timedelta(minutes=1),
+        )
+    services.rotation_generate_shifts(rotation=rotation, weeks=8)
+    assert count() == small

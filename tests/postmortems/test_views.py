@@ -1,0 +1,225 @@
+"""The engineers' post-mortem editor and "my action items", through the test client."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from postmortems import services
+from postmortems.models import ActionItem, ActionItemStatus, FiveWhy, PostmortemStatus
+from tests.incidents.factories import UserFactory
+from tests.postmortems.factories import ActionItemFactory, PostmortemFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def postmortem():
+    return PostmortemFactory()
+
+
+def url(name, *args):
+    return reverse(f"postmortems:{name}", args=args)
+
+
+def started(postmortem, user):
+    return services.postmortem_start_draft(postmortem=postmortem, by=user)
+
+
+class TestEditing:
+    def test_an_engineer_starts_it_and_becomes_the_owner(self, client, engineer, postmortem):
+        client.force_login(engineer)
+        response = client.post(url("start", postmortem.pk))
+        assert response.status_code == 302
+        postmortem.refresh_from_db()
+        assert postmortem.status == PostmortemStatus.DRAFT
+        assert postmortem.owner == engineer
+
+    def test_sections_save_and_autosave(self, client, engineer, postmortem):
+        started(postmortem, engineer)
+        client.force_login(engineer)
+        client.post(url("sections", postmortem.pk), {"summary": "Checkout failed."})
+        response = client.post(
+            url("sections", postmortem.pk), {"impact": "12k users"}, HTTP_HX_REQUEST="true"
+        )
+        assert "Saved at" in response.content.decode()
+        postmortem.refresh_from_db()
+        assert (postmortem.summary, postmortem.impact) == ("Checkout failed.", "12k users")
+
+    def test_whys_are_added_reordered_and_removed(self, client, engineer, postmortem):
+        started(postmortem, engineer)
+        client.force_login(engineer)
+        for question in ("Why did checkout fail?", "Why was the bad build deployed?"):
+            client.post(url("why_add", postmortem.pk), {"question": question, "answer": "x"})
+        second = FiveWhy.objects.get(position=2)
+        client.post(url("why_change", postmortem.pk, second.pk, "up"))
+        assert list(FiveWhy.objects.order_by("position").values_list("question", flat=True)) == [
+            "Why was the bad build deployed?",
+            "Why did checkout fail?",
+        ]
+        client.post(url("why_change", postmortem.pk, second.pk, "remove"))
+        assert FiveWhy.objects.count() == 1
+
+    def test_action_items_formset_adds_and_updates_all_or_nothing(
+        self, client, engineer, other_engineer, postmortem
+    ):
+        started(postmortem, engineer)
+        client.force_login(engineer)
+        data = {
+            "items-TOTAL_FORMS": "2",
+            "items-INITIAL_FORMS": "0",
+            "items-0-title": "Add a canary stage",
+            "items-0-owner": other_engineer.username,
+            "items-0-due_date": "2026-04-01",
+            "items-0-kind": "prevent",
+            "items-0-priority": "p2",
+            "items-1-title": "Alert on 5xx rate",
+            "items-1-owner": "nobody-by-that-name",
+            "items-1-kind": "detect",
+            "items-1-priority": "p3",
+        }
+        response = client.post(url("items", postmortem.pk), data)
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert "No active person has the username" in page
+        assert "Add a canary stage" in page  # the user's input is kept
+        assert not ActionItem.objects.exists()  # nothing half-saved
+        data["items-1-owner"] = engineer.username
+        response = client.post(url("items", postmortem.pk), data)
+        assert response.status_code == 302
+        assert sorted(ActionItem.objects.values_list("title", "owner__username")) == [
+            ("Add a canary stage", other_engineer.username),
+            ("Alert on 5xx rate", engineer.username),
+        ]
+
+    def test_submit_for_review_and_refused_publish(self, client, engineer, postmortem):
+        started(postmortem, engineer)
+        client.force_login(engineer)
+        client.post(url("move", postmortem.pk, "submit"))
+        postmortem.refresh_from_db()
+        assert postmortem.status == PostmortemStatus.IN_REVIEW
+        response = client.post(url("move", postmortem.pk, "publish"), follow=True)
+        assert "cannot be published yet" in response.content.decode()
+        postmortem.refresh_from_db()
+        assert postmortem.status == PostmortemStatus.IN_REVIEW
+
+    def test_the_editor_reminds_to_be_blameless(self, client, engineer, postmortem):
+        client.force_login(engineer)
+        page = client.get(url("detail", postmortem.pk)).content.decode()
+        assert "write about systems and processes, not people" in page
+
+
+class TestSomeoneElsesPostmortem:
+    def test_another_engineer_can_read_but_not_write(
+        self, client, engineer, other_engineer, postmortem
+    ):
+        started(postmortem, engineer)
+        client.force_login(other_engineer)
+        assert client.get(url("detail", postmortem.pk)).status_code == 200
+        for name, data in [
+            ("sections", {"summary": "mine now"}),
+            ("why_add", {"question": "Why?"}),
+            ("items", {"items-TOTAL_FORMS": "0", "items-INITIAL_FORMS": "0"}),
+        ]:
+            assert client.post(url(name, postmortem.pk), data).status_code == 403
+        assert client.post(url("move", postmortem.pk, "submit")).status_code == 403
+        postmortem.refresh_from_db()
+        assert postmortem.summary == ""
+        assert postmortem.status == PostmortemStatus.DRAFT
+
+    def test_an_owned_scheduled_postmortem_is_started_by_its_owner(
+        self, client, engineer, other_engineer
+    ):
+        postmortem = PostmortemFactory(owner=engineer)
+        client.force_login(other_engineer)
+        assert client.post(url("start", postmortem.pk)).status_code == 403
+
+
+class TestMyActionItems:
+    def test_sorted_overdue_first_then_due_date(self, client, engineer):
+        ActionItemFactory(owner=engineer, title="Later", due_date=date(2099, 1, 1))
+        ActionItemFactory(owner=engineer, title="Overdue", due_date=date(2020, 1, 1))
+        done = ActionItemFactory(owner=engineer, title="Done already")
+        services.action_item_complete(item=done, by=engineer)
+        ActionItemFactory(owner=UserFactory(), title="Someone else's")
+        client.force_login(engineer)
+        page = client.get(reverse("actionitems:mine")).content.decode()
+        assert page.index("Overdue") < page.index("Later")
+        assert "Done already" not in page
+        assert "Someone else" not in page
+
+    def test_update_status_tracker_link_and_complete(self, client, engineer):
+        item = ActionItemFactory(owner=engineer)
+        client.force_login(engineer)
+        client.post(
+            reverse("actionitems:update", args=[item.pk]),
+            {"status": "in_progress", "tracker_url": "https://jira.example.com/OPS-1"},
+        )
+        item.refresh_from_db()
+        assert item.status == ActionItemStatus.IN_PROGRESS
+        assert item.tracker_url == "https://jira.example.com/OPS-1"
+        client.post(reverse("actionitems:complete", args=[item.pk]))
+        item.refresh_from_db()
+        assert item.status == ActionItemStatus.DONE
+        assert item.completed_by == engineer
+
+    def test_a_bad_link_is_refused_and_nothing_changes(self, client, engineer):
+        item = ActionItemFactory(owner=engineer)
+        client.force_login(engineer)
+        response = client.post(
+            reverse("actionitems:update", args=[item.pk]),
+            {"status": "in_progress", "tracker_url": "not a link"},
+        )
+        assert "Enter a valid URL" in response.content.decode()
+        item.refresh_from_db()
+        assert item.status == ActionItemStatus.OPEN
+
+    def test_another_engineer_cannot_touch_my_item_by_page_or_crafted_post(
+        self, client, engineer, other_engineer
+    ):
+        item = ActionItemFactory(owner=engineer)
+        client.force_login(other_engineer)
+        page = client.get(reverse("actionitems:mine")).content.decode()
+        assert item.title not in page
+        response = client.post(
+            reverse("actionitems:update", args=[item.pk]),
+            {"status": "wont_do", "tracker_url": ""},
+        )
+        assert response.status_code == 403
+        assert client.post(reverse("actionitems:complete", args=[item.pk])).status_code == 403
+        item.refresh_from_db()
+        assert item.status == ActionItemStatus.OPEN
+
+    def test_query_count_is_constant(self, client, engineer):
+        client.force_login(engineer)
+
+        def count():
+            with CaptureQueriesContext(connection) as ctx:
+                assert client.get(reverse("actionitems:mine")).status_code == 200
+            return len(ctx.captured_queries)
+
+        ActionItemFactory(owner=engineer)
+        small = count()
+        for n in range(30):
+            ActionItemFactory(owner=engineer, due_date=date(2026, 3, 1) + timedelta(days=n))
+        assert count() == small
+
+
+def test_postmortem_page_query_count_is_constant(client, engineer):
+    postmortem = PostmortemFactory()
+    started(postmortem, engineer)
+    client.force_login(engineer)
+    target = url("detail", postmortem.pk)
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(target).status_code == 200
+        return len(ctx.captured_queries)
+
+    small = count()
+    for n in range(15):
+        services.five_why_add(postmortem=postmortem, by=engineer, question=f"Why {n}?")
+        ActionItemFactory(postmortem=postmortem, owner=UserFactory())
+    assert count() == small
