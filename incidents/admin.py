@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import Count
+from django.db.models import BooleanField, Case, Count, OuterRef, Subquery, Value, When
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from incidents import notifications, selectors, services
+from incidents import notifications, runbooks, selectors, services
 from incidents.forms import (
     NoteForm,
     ResolveForm,
@@ -31,10 +31,14 @@ from incidents.models import (
     CommunicationTemplate,
     EscalationLevel,
     Incident,
+    IncidentRunbook,
     IncidentStatus,
     Notification,
     Profile,
     RoleAssignment,
+    Runbook,
+    RunbookStep,
+    RunbookVersion,
     Service,
     Severity,
     StatusUpdate,
@@ -694,3 +698,109 @@ class NotificationAdmin(admin.ModelAdmin):
             notifications.notification_resend(notification=notification)
             count += 1
         self.message_user(request, f"{count} notification(s) queued to be sent again.")
+
+
+# --- Runbooks -----------------------------------------------------------------------------------
+
+
+class RunbookStepInline(admin.TabularInline):
+    model = RunbookStep
+    extra = 1
+    fields = ["position", "title", "body", "command"]
+    ordering = ["position"]
+
+
+class RunbookRunInline(ReadOnlyInline):
+    model = IncidentRunbook
+    fields = ["incident", "version", "started_at", "started_by"]
+    readonly_fields = fields
+    verbose_name = "use in an incident"
+    verbose_name_plural = "used in incidents"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("incident", "version", "started_by")
+            .order_by("-started_at")
+        )
+
+
+class StaleRunbookFilter(admin.SimpleListFilter):
+    title = "review"
+    parameter_name = "stale"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Not reviewed for 90 days"), ("no", "Reviewed within 90 days")]
+
+    def queryset(self, request, queryset):
+        stale = runbooks.stale_q(timezone.now())
+        if self.value() == "yes":
+            return queryset.filter(stale)
+        if self.value() == "no":
+            return queryset.exclude(stale)
+        return queryset
+
+
+@admin.register(Runbook)
+class RunbookAdmin(admin.ModelAdmin):
+    """Managers write runbooks here (steps inline, ordered by position); each saved change
+    becomes a new version, so incidents keep the version they followed."""
+
+    list_display = [
+        "title",
+        "owner_team",
+        "current_version",
+        "times_used",
+        "last_reviewed_at",
+        "stale",
+        "is_active",
+    ]
+    list_filter = [StaleRunbookFilter, "owner_team", "is_active"]
+    search_fields = ["title", "tags", "summary"]
+    list_select_related = ["owner_team"]
+    autocomplete_fields = ["owner_team", "services"]
+    readonly_fields = ["last_reviewed_at", "last_reviewed_by", "created_at"]
+    inlines = [RunbookStepInline, RunbookRunInline]
+    actions = ["mark_reviewed"]
+
+    def get_queryset(self, request):
+        latest = (
+            RunbookVersion.objects.filter(runbook=OuterRef("pk"))
+            .order_by("-number")
+            .values("number")[:1]
+        )
+        return (
+            runbooks.runbook_usage()
+            .select_related("owner_team")
+            .annotate(
+                _version=Subquery(latest),
+                _stale=Case(
+                    When(runbooks.stale_q(timezone.now()), then=Value(True)),
+                    default=Value(False),
+                    output_field=BooleanField(),
+                ),
+            )
+        )
+
+    @admin.display(description="Version", ordering="_version")
+    def current_version(self, obj):
+        return obj._version or "—"
+
+    @admin.display(description="Used", ordering="times_used")
+    def times_used(self, obj):
+        return obj.times_used
+
+    @admin.display(description="Stale", boolean=True, ordering="_stale")
+    def stale(self, obj):
+        return obj._stale
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        runbooks.runbook_snapshot(runbook=form.instance, by=request.user)
+
+    @admin.action(description="Mark the selected runbooks reviewed")
+    def mark_reviewed(self, request, queryset):
+        for runbook in queryset:
+            runbooks.runbook_mark_reviewed(runbook=runbook, by=request.user)
+        self.message_user(request, f"{queryset.count()} runbook(s) marked reviewed.")

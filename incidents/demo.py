@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from incidents import services
+from incidents import runbooks, services
 from incidents.access import ENGINEERS, FINANCE, MANAGERS
 from incidents.models import (
     EscalationLevel,
@@ -20,6 +20,7 @@ from incidents.models import (
     IncidentRole,
     IncidentStatus,
     RootCauseCategory,
+    Runbook,
     Service,
     Severity,
     Team,
@@ -48,6 +49,17 @@ SERVICES = [
     ("payments-api", "Payments", "Card and wallet payments"),
     ("checkout-web", "Payments", "Checkout pages"),
     ("auth-service", "Identity", "Login and sessions"),
+]
+
+
+RUNBOOK_LINKS = [
+    # runbook title, owner team, services, reviewed days ago (None: never)
+    ("Database connection pool exhaustion", "Platform", ["postgres-primary"], 10),
+    ("Database issues", "Platform", ["postgres-primary"], 200),
+    ("Kafka consumer lag", "Platform", ["kafka", "payments-api"], 30),
+    ("Memory pressure on Kubernetes pods", "Platform", ["api-gateway"], None),
+    ("API failures", "Payments", ["api-gateway", "payments-api", "checkout-web"], 120),
+    ("Performance degradation", "Identity", ["auth-service", "api-gateway"], 45),
 ]
 
 
@@ -190,6 +202,27 @@ def seed_incidents() -> Iterator[str]:
             by=chandra,
             at=t0 + timedelta(minutes=4),
         )
+        runbook = Runbook.objects.filter(title="Performance degradation").first()
+        if runbook is not None:
+            run = runbooks.runbook_start(
+                incident=inc, runbook=runbook, by=chandra, at=t0 + timedelta(minutes=8)
+            )
+            for position, minutes in ((1, 10), (2, 14)):
+                runbooks.runbook_step_record(
+                    run=run,
+                    position=position,
+                    outcome="done",
+                    by=chandra,
+                    at=t0 + timedelta(minutes=minutes),
+                )
+            runbooks.runbook_step_record(
+                run=run,
+                position=3,
+                outcome="skipped",
+                by=chandra,
+                note="No deploy in the last 24 hours.",
+                at=t0 + timedelta(minutes=15),
+            )
         services.incident_change_status(
             incident=inc,
             to_status=IncidentStatus.IDENTIFIED,
@@ -348,6 +381,25 @@ def seed_incidents() -> Iterator[str]:
     return None
 
 
+def seed_runbooks() -> Iterator[str]:
+    """Link the seeded runbooks to the demo services and teams; some are overdue a review."""
+    now = timezone.now()
+    manager = _user("manager")
+    for title, team, service_names, reviewed_days_ago in RUNBOOK_LINKS:
+        runbook = Runbook.objects.filter(title=title).first()
+        if runbook is None or runbook.owner_team_id is not None:
+            continue
+        runbook.owner_team = Team.objects.get(name=team)
+        runbook.save(update_fields=["owner_team"])
+        runbook.services.set(Service.objects.filter(name__in=service_names))
+        if reviewed_days_ago is not None:
+            runbooks.runbook_mark_reviewed(
+                runbook=runbook, by=manager, at=now - timedelta(days=reviewed_days_ago)
+            )
+        yield f"runbook {title} for {team}"
+
+
 def seed() -> Iterator[str]:
     yield from seed_people()
+    yield from seed_runbooks()
     yield from seed_incidents()

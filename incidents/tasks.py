@@ -10,7 +10,7 @@ from datetime import datetime
 from celery import shared_task
 from django.utils import timezone
 
-from incidents import notifications, reminders
+from incidents import notifications, reminders, runbooks
 
 
 def moment(now: str | None) -> datetime:
@@ -45,3 +45,8 @@ def sweep_status_updates(now: str | None = None) -> int:
 @shared_task(name="incidents.sweep_escalations", acks_late=True, ignore_result=True)
 def sweep_escalations(now: str | None = None) -> int:
     return reminders.sweep_escalations(now=moment(now))
+
+
+@shared_task(name="incidents.remind_stale_runbooks", acks_late=True, ignore_result=True)
+def remind_stale_runbooks(now: str | None = None) -> int:
+    return runbooks.remind_stale_runbooks(now=moment(now))

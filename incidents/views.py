@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from incidents import selectors, services
+from incidents import runbooks, selectors, services
 from incidents.access import engineer_required
 from incidents.forms import (
     DeclareIncidentForm,
@@ -25,7 +25,9 @@ from incidents.forms import (
 )
 from incidents.models import (
     Incident,
+    IncidentRunbook,
     IncidentStatus,
+    Runbook,
     Service,
     Severity,
     Team,
@@ -104,6 +106,7 @@ def _update_initial(incident) -> dict:
 def _detail_context(request, incident, bound: dict | None = None) -> dict:
     bound = bound or {}
     roles = selectors.active_roles(incident)
+    query = request.GET.get("runbook_q", "").strip()
     due = selectors.next_update_due(incident)
     return {
         "incident": incident,
@@ -122,6 +125,12 @@ def _detail_context(request, incident, bound: dict | None = None) -> dict:
         "timeline": list(reversed(incident.timeline.all())),
         "is_closed": incident.status == IncidentStatus.CLOSED,
         "now": timezone.now(),
+        "runs": runbooks.incident_runs(incident=incident),
+        "suggested_runbooks": list(runbooks.runbooks_suggested(incident=incident)),
+        "runbook_query": query,
+        "runbook_results": list(runbooks.runbook_search(text=query, incident=incident))
+        if query
+        else [],
         "error_summary": [
             (name, form) for name, form in bound.items() if form is not None and form.errors
         ],
@@ -222,3 +231,36 @@ def incident_act(request, pk: int, action: str):
     incident = selectors.incident_with_timeline(pk=pk)
     context = _detail_context(request, incident, bound={action: form})
     return render(request, "incidents/detail.html", context)
+
+
+@require_POST
+@engineer_required
+def runbook_start(request, pk: int):
+    """Start a runbook on the incident (the version it has now)."""
+    incident = get_object_or_404(Incident, pk=pk)
+    runbook = get_object_or_404(Runbook, pk=request.POST.get("runbook"))
+    try:
+        runbooks.runbook_start(incident=incident, runbook=runbook, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Runbook started: {runbook.title}.")
+    return redirect(reverse("incidents:detail", args=[pk]) + "#runbooks")
+
+
+@require_POST
+@engineer_required
+def runbook_step(request, pk: int, run_id: int, position: int):
+    """Tick a step done, or skip it with a note."""
+    run = get_object_or_404(IncidentRunbook, pk=run_id, incident_id=pk)
+    try:
+        runbooks.runbook_step_record(
+            run=run,
+            position=position,
+            outcome=request.POST.get("outcome", ""),
+            note=request.POST.get("note", ""),
+            by=request.user,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect(reverse("incidents:detail", args=[pk]) + f"#run-{run_id}")

@@ -15,6 +15,14 @@ from incidents.models.notification import (
     NotificationStatus,
 )
 from incidents.models.people import Profile, Service, Team
+from incidents.models.runbook import (
+    IncidentRunbook,
+    Runbook,
+    RunbookStep,
+    RunbookStepRecord,
+    RunbookVersion,
+    StepOutcome,
+)
 from incidents.models.severity import (
     CommunicationTemplate,
     EscalationLevel,
@@ -30,6 +38,7 @@ __all__ = [
     "EscalationLevel",
     "Incident",
     "IncidentRole",
+    "IncidentRunbook",
     "IncidentSequence",
     "IncidentStatus",
     "Notification",
@@ -39,9 +48,14 @@ __all__ = [
     "Profile",
     "RoleAssignment",
     "RootCauseCategory",
+    "Runbook",
+    "RunbookStep",
+    "RunbookStepRecord",
+    "RunbookVersion",
     "Service",
     "Severity",
     "StatusUpdate",
+    "StepOutcome",
     "Team",
     "TemplateKind",
     "TimelineEvent",
