@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "incidents",
     "postmortems",
     "oncall",
+    "bench",
 ]
 
 MIDDLEWARE = [
