@@ -12,6 +12,10 @@ test:
 check:
 	bash scripts/check.sh
 
+# The benchmark (not part of make test): SMALL/LARGE=incidents,engineers,months; REPEAT=15.
+bench:
+	bash scripts/bench.sh
+
 format:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
 

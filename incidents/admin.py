@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from incidents import notifications, runbooks, selectors, services
+from incidents.admin_paging import GrowingTableAdmin
 from incidents.forms import (
     NoteForm,
     ResolveForm,
@@ -277,7 +278,7 @@ def _status_action(to_status: str):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(GrowingTableAdmin, admin.ModelAdmin):
     list_display = [
         "reference",
         "title",
@@ -297,9 +298,7 @@ class IncidentAdmin(admin.ModelAdmin):
         ("started_at", admin.DateFieldListFilter),
     ]
     search_fields = ["reference", "title"]
-    date_hierarchy = "started_at"
     list_select_related = ["severity", "team"]
-    show_full_result_count = False
     list_per_page = 50
     autocomplete_fields = ["services", "team"]
     inlines = [RoleAssignmentInline, StatusUpdateInline, TimelineEventInline]
@@ -621,15 +620,13 @@ class IncidentAdmin(admin.ModelAdmin):
 
 
 @admin.register(TimelineEvent)
-class TimelineEventAdmin(admin.ModelAdmin):
+class TimelineEventAdmin(GrowingTableAdmin, admin.ModelAdmin):
     """All timelines, for looking things up. Read-only: history is never edited."""
 
     list_display = ["occurred_at", "incident", "kind", "message", "author"]
     list_filter = ["kind", ("occurred_at", admin.DateFieldListFilter)]
     search_fields = ["incident__reference", "message"]
     list_select_related = ["incident", "author"]
-    show_full_result_count = False
-    date_hierarchy = "occurred_at"
 
     def has_add_permission(self, request):
         return False
@@ -642,7 +639,7 @@ class TimelineEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(GrowingTableAdmin, admin.ModelAdmin):
     """Every notification, sent or not: managers see failures with their error and resend."""
 
     list_display = [
@@ -677,8 +674,6 @@ class NotificationAdmin(admin.ModelAdmin):
         "sent_at",
     ]
     fields = readonly_fields
-    show_full_result_count = False
-    date_hierarchy = "created_at"
     actions = ["resend"]
 
     @admin.display(description="To")

@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from incidents.admin_paging import GrowingTableAdmin
 from incidents.forms import add_service_errors
 from oncall import services
 from oncall.models import (
@@ -168,7 +169,7 @@ class OverrideForm(forms.Form):
 
 
 @admin.register(Shift)
-class ShiftAdmin(admin.ModelAdmin):
+class ShiftAdmin(GrowingTableAdmin, admin.ModelAdmin):
     list_display = [
         "engineer",
         "role",
@@ -190,8 +191,6 @@ class ShiftAdmin(admin.ModelAdmin):
     list_select_related = ["engineer", "rotation__team", "covered_engineer"]
     autocomplete_fields = ["engineer", "rotation", "covered_engineer"]
     readonly_fields = ["overrides", "created_by", "created_at"]
-    show_full_result_count = False
-    date_hierarchy = "starts_at"
     actions = ["override_part"]
 
     def save_model(self, request, obj, form, change):
@@ -241,7 +240,7 @@ class ShiftAdmin(admin.ModelAdmin):
 
 
 @admin.register(Handoff)
-class HandoffAdmin(admin.ModelAdmin):
+class HandoffAdmin(GrowingTableAdmin, admin.ModelAdmin):
     list_display = [
         "handoff_at",
         "rotation",
@@ -261,7 +260,6 @@ class HandoffAdmin(admin.ModelAdmin):
         "written_at",
         "acknowledged_at",
     ]
-    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False
@@ -292,7 +290,7 @@ class AcknowledgedInTimeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Page)
-class PageAdmin(admin.ModelAdmin):
+class PageAdmin(GrowingTableAdmin, admin.ModelAdmin):
     list_display = [
         "paged_at",
         "engineer",
@@ -307,8 +305,6 @@ class PageAdmin(admin.ModelAdmin):
     list_select_related = ["engineer", "incident"]
     autocomplete_fields = ["engineer", "incident"]
     readonly_fields = ["escalated_from"]
-    show_full_result_count = False
-    date_hierarchy = "paged_at"
 
     def get_queryset(self, request):
         return (
@@ -465,7 +461,7 @@ class PayPeriodAdmin(admin.ModelAdmin):
 
 
 @admin.register(CompTimeTaken)
-class CompTimeTakenAdmin(admin.ModelAdmin):
+class CompTimeTakenAdmin(GrowingTableAdmin, admin.ModelAdmin):
     list_display = ["engineer", "date", "hours", "note", "approved_by", "approved_at"]
     list_filter = [
         ("approved_at", admin.EmptyFieldListFilter),
@@ -476,7 +472,6 @@ class CompTimeTakenAdmin(admin.ModelAdmin):
     autocomplete_fields = ["engineer"]
     readonly_fields = ["approved_by", "approved_at"]
     actions = ["approve"]
-    show_full_result_count = False
 
     @admin.action(description="Approve the selected comp time")
     def approve(self, request, queryset):

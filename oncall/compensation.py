@@ -215,9 +215,14 @@ def engineer_figures(
     zone: zoneinfo.ZoneInfo,
     period: Interval,
     terms: Sequence[PolicyTerms],
+    page_tallies: Iterable[tuple[PolicyTerms, int, int]] | None = None,
 ) -> dict[str, Figures]:
     """Apply the rules to one engineer's shifts, pages ``(paged_at, acknowledged_at)`` and the
     paged moments of their first acknowledged page per most-severe incident.
+
+    ``page_tallies``, when given, replaces ``pages``: the pages of the period already counted
+    by the database as ``(policy, pages, acknowledged overnight pages)`` (same rules, see
+    ``oncall.selectors``).
 
     Returns figures per currency: each hour, page and bonus goes to the currency of the policy
     in force at its moment (one currency unless a policy change switched it inside the
@@ -237,7 +242,13 @@ def engineer_figures(
         figures.on_call_seconds += elapsed_seconds([(a, b)])
         figures.stipend += policy.weekly_stipend * wall_clock_hours(a, b, zone) / HOURS_PER_WEEK
 
-    for paged_at, acknowledged_at in pages:
+    for policy, count, overnight in page_tallies or ():
+        figures = bucket(policy)
+        figures.pages += count
+        figures.overnight_pages += overnight
+        figures.comp_time_hours += policy.comp_hours * overnight
+
+    for paged_at, acknowledged_at in pages if page_tallies is None else ():
         if not start <= paged_at < end:
             continue
         policy = policy_at(terms, paged_at)

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from incidents.admin_paging import GrowingTableAdmin
 from incidents.selectors import user_time_zone
 from postmortems import selectors, services
 from postmortems.export import ExportRefused, markdown_filename, postmortem_markdown
@@ -218,7 +219,7 @@ class ActionItemInline(admin.TabularInline):
 
 
 @admin.register(Postmortem)
-class PostmortemAdmin(ServiceAdmin):
+class PostmortemAdmin(GrowingTableAdmin, ServiceAdmin):
     list_display = [
         "reference",
         "title",
@@ -238,7 +239,6 @@ class PostmortemAdmin(ServiceAdmin):
     ]
     search_fields = ["incident__reference", "incident__title"]
     list_select_related = ["incident__severity", "incident__team", "owner"]
-    show_full_result_count = False
     list_per_page = 50
     autocomplete_fields = ["owner", "reviewers"]
     inlines = [TimelineEntryInline, FiveWhyInline, ActionItemInline]
@@ -614,7 +614,7 @@ class ActionItemOverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(ActionItem)
-class ActionItemAdmin(ServiceAdmin):
+class ActionItemAdmin(GrowingTableAdmin, ServiceAdmin):
     formfield_overrides = URL_FIELDS_HTTPS
     list_display = [
         "title",
@@ -643,7 +643,6 @@ class ActionItemAdmin(ServiceAdmin):
         "owner__last_name",
     ]
     list_select_related = ["owner__profile__team", "postmortem__incident"]
-    show_full_result_count = False
     list_per_page = 100
     autocomplete_fields = ["owner", "postmortem"]
     actions = ["mark_done", "reassign"]
