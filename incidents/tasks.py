@@ -5,12 +5,13 @@ chosen moment; each is idempotent, so beat firing twice or two workers running i
 records and sends each reminder once.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
-from incidents import notifications, reminders
+from incidents import notifications, reminders, services
 
 
 def moment(now: str | None) -> datetime:
@@ -45,3 +46,11 @@ def sweep_status_updates(now: str | None = None) -> int:
 @shared_task(name="incidents.sweep_escalations", acks_late=True, ignore_result=True)
 def sweep_escalations(now: str | None = None) -> int:
     return reminders.sweep_escalations(now=moment(now))
+
+
+@shared_task(name="incidents.purge_idempotency_keys", acks_late=True, ignore_result=True)
+def purge_idempotency_keys(now: str | None = None) -> int:
+    """Forget API idempotency keys older than ``API_IDEMPOTENCY_KEY_TTL`` seconds."""
+    return services.idempotency_keys_purge(
+        older_than=timedelta(seconds=settings.API_IDEMPOTENCY_KEY_TTL), now=moment(now)
+    )
