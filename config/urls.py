@@ -8,5 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("oncall/", include("oncall.urls")),
+    path("api/", include(("config.api", "api"))),
     path("", home, name="home"),
 ]

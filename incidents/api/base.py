@@ -1,0 +1,25 @@
+"""What every API view shares."""
+
+from datetime import UTC
+
+from django.utils import timezone
+from rest_framework import viewsets
+from rest_framework.views import APIView
+
+
+class UTCMixin:
+    """The API speaks UTC: timestamps are written as ISO 8601 in UTC whatever the signed-in
+    person's own zone (the pages use that), and a timestamp given without an offset (in a
+    body or a filter) is read as UTC."""
+
+    def initial(self, request, *args, **kwargs):
+        timezone.activate(UTC)
+        super().initial(request, *args, **kwargs)
+
+
+class ApiView(UTCMixin, APIView):
+    pass
+
+
+class ApiViewSet(UTCMixin, viewsets.GenericViewSet):
+    pass
