@@ -83,7 +83,8 @@ def test_an_unknown_reference_is_a_404_problem(engineer_api, db):
 def test_detail_reads_carry_an_etag_and_answer_304(engineer_api, engineer, declared):
     first = engineer_api.get(detail(declared.reference))
     tag = first["ETag"]
-    assert tag.startswith('"') and len(tag) == 66
+    assert tag.startswith('"')
+    assert len(tag) == 66
     again = engineer_api.get(detail(declared.reference), HTTP_IF_NONE_MATCH=tag)
     assert again.status_code == 304
     assert again.content == b""
@@ -356,7 +357,8 @@ def test_severities_teams_and_services(engineer_api, checkout):
     assert [s["name"] for s in severities] == ["SEV-1", "SEV-2", "SEV-3"]
     assert severities[0]["acknowledge_within"] == "P0DT00H05M00S"
     one = engineer_api.get("/api/v1/severities/SEV-1/")
-    assert one.status_code == 200 and one["ETag"]
+    assert one.status_code == 200
+    assert one["ETag"]
     teams = engineer_api.get("/api/v1/teams/").json()["results"]
     assert teams[0]["name"] == "Platform"
     assert "chat_webhook_url" not in teams[0]
