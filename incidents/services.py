@@ -1120,9 +1120,10 @@ def idempotency_claim(
 
 
 def idempotency_complete(
-    *, record: IdempotencyKey, status: int, body, headers: dict[str, str] | None = None
+    *, record: IdempotencyKey, status: int, body: str, headers: dict[str, str] | None = None
 ) -> IdempotencyKey:
-    """Store the response of the request that owns ``record`` (same transaction)."""
+    """Store the response (its rendered JSON text) of the request that owns ``record``, in the
+    same transaction."""
     record.response_status = status
     record.response_body = body
     record.response_headers = headers or {}

@@ -55,7 +55,7 @@ def idempotent(handler):
             )
             if record.response_status is not None:
                 return Response(
-                    record.response_body,
+                    json.loads(record.response_body),
                     status=record.response_status,
                     headers={**record.response_headers, REPLAYED_HEADER: "true"},
                 )
@@ -64,7 +64,7 @@ def idempotent(handler):
                 services.idempotency_complete(
                     record=record,
                     status=response.status_code,
-                    body=json.loads(JSONRenderer().render(response.data)),
+                    body=JSONRenderer().render(response.data).decode(),
                     headers={name: response[name] for name in KEPT_HEADERS if name in response},
                 )
             else:

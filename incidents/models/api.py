@@ -4,7 +4,6 @@ import hashlib
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 
 # Every token starts with this, so secret scanners and people recognise one.
 KEY_MARKER = "idk_"
@@ -93,8 +92,12 @@ class IdempotencyKey(models.Model):
         max_length=64,
         help_text="SHA-256 of the request body: a key reused for another request is refused.",
     )
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Empty while the first request is still running."
+    )
+    # Text, not JSON: the replay must be byte for byte the first response (jsonb would
+    # reorder its keys).
+    response_body = models.TextField(blank=True)
     response_headers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
 
@@ -102,10 +105,6 @@ class IdempotencyKey(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user"),
-            models.CheckConstraint(
-                condition=Q(response_status__isnull=True) | Q(response_body__isnull=False),
-                name="idempotency_response_has_body",
-            ),
         ]
         indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
 
