@@ -4,7 +4,10 @@ from datetime import UTC
 
 from django.utils import timezone
 from rest_framework import viewsets
+from rest_framework.exceptions import NotFound
 from rest_framework.views import APIView
+
+NO_SUCH_THING = "Not found."
 
 
 class UTCMixin:
@@ -15,6 +18,10 @@ class UTCMixin:
     def initial(self, request, *args, **kwargs):
         timezone.activate(UTC)
         super().initial(request, *args, **kwargs)
+        # No database stores a NUL character, so nothing is found by one in the path (and
+        # PostgreSQL would refuse the query outright).
+        if any("\x00" in str(value) for value in kwargs.values()):
+            raise NotFound(NO_SUCH_THING)
 
 
 class ApiView(UTCMixin, APIView):

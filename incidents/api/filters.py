@@ -1,5 +1,9 @@
+from datetime import UTC
+
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 
 from incidents.models import (
     DetectionMethod,
@@ -10,6 +14,24 @@ from incidents.models import (
     TimelineEventKind,
 )
 from incidents.models.incident import OPEN_STATUSES
+
+
+class UTCIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 moment turned into UTC before it reaches the database (PostgreSQL refuses
+    offsets beyond ±15:59 that Python accepts); a moment without an offset is UTC."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return value
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as error:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from error
+
+
+class UTCDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UTCIsoDateTimeField
 
 
 class IncidentFilter(filters.FilterSet):
@@ -26,10 +48,10 @@ class IncidentFilter(filters.FilterSet):
     service = filters.CharFilter(method="filter_service", help_text="An affected service's name.")
     detection_method = filters.ChoiceFilter(choices=DetectionMethod.choices)
     dedup_key = filters.CharFilter(help_text="Incidents opened by alerts with this key.")
-    started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
-    resolved_after = filters.IsoDateTimeFilter(field_name="resolved_at", lookup_expr="gte")
-    resolved_before = filters.IsoDateTimeFilter(field_name="resolved_at", lookup_expr="lt")
+    started_after = UTCDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = UTCDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    resolved_after = UTCDateTimeFilter(field_name="resolved_at", lookup_expr="gte")
+    resolved_before = UTCDateTimeFilter(field_name="resolved_at", lookup_expr="lt")
 
     class Meta:
         model = Incident
@@ -50,8 +72,8 @@ class IncidentFilter(filters.FilterSet):
 
 class TimelineFilter(filters.FilterSet):
     kind = filters.MultipleChoiceFilter(choices=TimelineEventKind.choices)
-    after = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    before = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    after = UTCDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    before = UTCDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = TimelineEvent

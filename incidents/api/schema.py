@@ -118,7 +118,8 @@ class AutoSchema(SpectacularAutoSchema):
         path_has_params = "{" in self.path
         is_list = self.method == "GET" and self._is_list_view()
         codes = ["401", "403", "406", "429"]
-        if self.method in WRITE_METHODS or is_list or self.get_filter_backends():
+        has_query = any(p.get("in") == "query" for p in self._get_parameters())
+        if self.method in WRITE_METHODS or is_list or has_query or self._is_idempotent():
             codes.append("400")
         if path_has_params or is_list:
             codes.append("404")

@@ -1,5 +1,6 @@
 from django_filters import rest_framework as filters
 
+from incidents.api.filters import UTCDateTimeFilter
 from oncall.models import Page, PageSource, Shift, ShiftRole, ShiftSource
 
 
@@ -9,10 +10,10 @@ class ShiftFilter(filters.FilterSet):
     engineer = filters.CharFilter(field_name="engineer__username", lookup_expr="iexact")
     role = filters.ChoiceFilter(choices=ShiftRole.choices)
     source = filters.ChoiceFilter(choices=ShiftSource.choices)
-    ends_after = filters.IsoDateTimeFilter(
+    ends_after = UTCDateTimeFilter(
         field_name="ends_at", lookup_expr="gt", help_text="With starts_before: shifts overlapping."
     )
-    starts_before = filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+    starts_before = UTCDateTimeFilter(field_name="starts_at", lookup_expr="lt")
 
     class Meta:
         model = Shift
@@ -27,8 +28,8 @@ class PageFilter(filters.FilterSet):
     acknowledged = filters.BooleanFilter(
         field_name="acknowledged_at", lookup_expr="isnull", exclude=True
     )
-    paged_after = filters.IsoDateTimeFilter(field_name="paged_at", lookup_expr="gte")
-    paged_before = filters.IsoDateTimeFilter(field_name="paged_at", lookup_expr="lt")
+    paged_after = UTCDateTimeFilter(field_name="paged_at", lookup_expr="gte")
+    paged_before = UTCDateTimeFilter(field_name="paged_at", lookup_expr="lt")
 
     class Meta:
         model = Page

@@ -1,4 +1,7 @@
+from datetime import date
+
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.api.serializers import NameRelatedField
@@ -32,8 +35,21 @@ class RotationMemberSerializer(serializers.ModelSerializer):
         return obj.user.get_full_name() or obj.user.get_username()
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^\d{2}:\d{2}:\d{2}$",
+        "example": "09:00:00",
+        "description": "Wall-clock time in the rotation's time zone (no offset).",
+    }
+)
+class WallClockTimeField(serializers.TimeField):
+    pass
+
+
 class RotationSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    handoff_time = WallClockTimeField(read_only=True, format="%H:%M:%S")
     members = RotationMemberSerializer(many=True, read_only=True)
 
     class Meta:
@@ -135,12 +151,26 @@ class PageCreateSerializer(serializers.Serializer):
     )
 
 
+MAX_REPORT_DAYS = 366
+REPORT_TOO_LONG = "A report covers at most 366 days; ask for one pay period at a time."
+REPORT_TOO_LATE = "Enter a date before 9999-12-31."
+
+
 class CompensationQuerySerializer(serializers.Serializer):
     start = serializers.DateField(help_text="First day (in the project's time zone).")
-    end = serializers.DateField(help_text="Last day, inclusive.")
+    end = serializers.DateField(help_text="Last day, inclusive; at most 366 days after start.")
     team = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=100, help_text="Team name."
     )
+
+    def validate(self, attrs):
+        # Limits of the request, not rules of the report (those are the selector's): a
+        # bounded amount of work per request, and a day after the end that exists.
+        if attrs["end"] >= date.max:
+            raise serializers.ValidationError({"end": REPORT_TOO_LATE})
+        if (attrs["end"] - attrs["start"]).days >= MAX_REPORT_DAYS:
+            raise serializers.ValidationError({"end": REPORT_TOO_LONG})
+        return attrs
 
 
 class CompensationRowSerializer(serializers.Serializer):

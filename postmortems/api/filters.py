@@ -1,6 +1,7 @@
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
+from incidents.api.filters import UTCDateTimeFilter
 from postmortems.models import (
     ActionItem,
     ActionItemKind,
@@ -18,8 +19,8 @@ class PostmortemFilter(filters.FilterSet):
     severity = filters.CharFilter(field_name="incident__severity__name", lookup_expr="iexact")
     owner = filters.CharFilter(field_name="owner__username", lookup_expr="iexact")
     overdue = filters.BooleanFilter(method="filter_overdue", help_text="Any deadline missed.")
-    scheduled_after = filters.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="gte")
-    scheduled_before = filters.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="lt")
+    scheduled_after = UTCDateTimeFilter(field_name="scheduled_at", lookup_expr="gte")
+    scheduled_before = UTCDateTimeFilter(field_name="scheduled_at", lookup_expr="lt")
 
     class Meta:
         model = Postmortem

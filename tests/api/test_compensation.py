@@ -99,3 +99,13 @@ def test_finance_sees_only_compensation(finance_api, db):
 
 def test_the_row_schema_has_exactly_the_csv_columns():
     assert tuple(CompensationRowSerializer().fields) == selectors.CSV_COLUMNS
+
+
+def test_a_report_is_at_most_a_year_long(finance_api, db):
+    from oncall.api.serializers import REPORT_TOO_LATE, REPORT_TOO_LONG
+
+    response = finance_api.get(URL, {"start": "2026-01-01", "end": "2027-01-02"})
+    assert response.json() == {"end": [REPORT_TOO_LONG]}
+    response = finance_api.get(URL, {"start": "9999-12-31", "end": "9999-12-31"})
+    assert response.json() == {"end": [REPORT_TOO_LATE]}
+    assert finance_api.get(URL, {"start": "2026-01-01", "end": "2026-12-31"}).status_code == 200

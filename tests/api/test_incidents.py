@@ -422,3 +422,18 @@ def test_a_user_without_a_group_is_refused(api_for, db):
     assert_problem(api_for(nobody).get(INCIDENTS), 403)
     nobody.groups.add(Group.objects.get(name=ENGINEERS))
     assert api_for(nobody).get(INCIDENTS).status_code == 200
+
+
+def test_filter_moments_with_any_offset_are_read_in_utc(engineer_api, platform):
+    # Python accepts offsets up to ±23:59, PostgreSQL only ±15:59: compared in UTC.
+    IncidentFactory(team=platform, started_at=NOW)
+    response = engineer_api.get(INCIDENTS, {"started_after": "2026-03-10T23:00:00+23:00"})
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 1
+    response = engineer_api.get(INCIDENTS, {"started_after": "0001-01-01T00:00:00+01:00"})
+    assert response.status_code == 400
+
+
+def test_a_nul_character_in_the_path_finds_nothing(engineer_api, db):
+    assert_problem(engineer_api.get(detail("INC%00")), 404)
+    assert_problem(engineer_api.get(detail("INC%00") + "timeline/"), 404)
