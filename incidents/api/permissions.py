@@ -17,7 +17,8 @@ class ActionPermissions(BasePermission):
         if not (user and user.is_authenticated and user.is_active):
             return False
         method = request.method.lower()
-        if method not in view.http_method_names:
+        routed = getattr(view, "action_map", None)
+        if method not in view.http_method_names or (routed is not None and method not in routed):
             return True  # answered 405 Method Not Allowed next, which is the truth
         key = getattr(view, "action", None) or method
         if key in DESCRIBE:

@@ -59,3 +59,29 @@ def shot(output_path):
         return path
 
     return take
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _serialized_test_data(django_db_setup, django_db_blocker):
+    """The migrations' data that serialized_rollback restores, as the test database was set
+    up (read before Playwright starts, see below)."""
+    from django.db import connections
+
+    return {
+        alias: connections[alias]._test_serialized_contents
+        for alias in connections
+        if hasattr(connections[alias], "_test_serialized_contents")
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _serialized_test_data_under_playwright(_serialized_test_data, playwright):
+    """Playwright's sync API runs an event loop in this thread, and from then on Django looks
+    its connections up in another context: a fresh connection object without the serialized
+    data, so ``serialized_rollback`` silently restored nothing and a browser test that ran
+    after another transactional test found an empty database. Give those connection objects
+    the same data."""
+    from django.db import connections
+
+    for alias, contents in _serialized_test_data.items():
+        connections[alias]._test_serialized_contents = contents
