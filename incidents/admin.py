@@ -293,7 +293,7 @@ class IncidentAdmin(admin.ModelAdmin):
         "detection_method",
         ("started_at", admin.DateFieldListFilter),
     ]
-    search_fields = ["reference", "title"]
+    search_fields = ["reference", "title", "dedup_key"]
     date_hierarchy = "started_at"
     list_select_related = ["severity", "team"]
     show_full_result_count = False
@@ -321,6 +321,7 @@ class IncidentAdmin(admin.ModelAdmin):
         "closed_at",
         "declared_by",
         "declared_at",
+        "dedup_key",
         "durations",
     ]
     fieldsets = [
@@ -351,6 +352,7 @@ class IncidentAdmin(admin.ModelAdmin):
                     "mitigation_action",
                     "channel_name",
                     "postmortem_required",
+                    "dedup_key",
                 ]
             },
         ),
