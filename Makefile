@@ -1,6 +1,6 @@
 # The two commands: `make run` (laptop, embedded defaults) and `make test` (real PostgreSQL and
 # Redis, started and stopped by the test script). See README.md.
-.PHONY: run test check lint format bench migrations
+.PHONY: run test check lint format bench migrations schema
 
 run:
 	bash scripts/run.sh
@@ -21,3 +21,7 @@ format:
 
 migrations:
 	DEBUG=true .venv/bin/python manage.py makemigrations
+
+# Regenerate the committed OpenAPI schema (tests/api/test_schema.py fails while it is stale).
+schema:
+	bash scripts/schema.sh

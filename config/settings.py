@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "simple_history",
     "django_htmx",
@@ -101,6 +104,22 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache ----------------------------------------------------------------------------------
+# API rate limits count in the cache, so every web process must share it: Redis when
+# REDIS_URL is set (production, and `make test`), else this process's memory (a laptop runs
+# one web process).
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "incidentdesk",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -188,12 +207,73 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
-# --- REST framework ---------------------------------------------------------------------------
+# --- REST framework (the API under /api/v1/, see docs/api.md) ---------------------------------
 REST_FRAMEWORK = {
+    # Token first: an unauthenticated request gets 401 with "WWW-Authenticate: Bearer".
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "incidents.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["incidents.api.permissions.ActionPermissions"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "incidents.api.pagination.CursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": ["incidents.api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        # Per token (or per signed-in person for the browsable API), and per address for
+        # requests without credentials. Counted in the shared cache.
+        "token": env.str("API_RATE_LIMIT", default="600/minute"),
+        "anonymous": env.str("API_ANONYMOUS_RATE_LIMIT", default="60/minute"),
+    },
+    "EXCEPTION_HANDLER": "incidents.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "incidents.api.schema.AutoSchema",
+    "DATETIME_FORMAT": "iso-8601",
+    "DURATION_FORMAT": "iso-8601",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+# How long an Idempotency-Key is remembered (a purge task forgets older ones).
+API_IDEMPOTENCY_KEY_TTL = env.int("API_IDEMPOTENCY_KEY_TTL", default=24 * 60 * 60)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "IncidentDesk API",
+    "DESCRIPTION": (
+        "Incidents from monitoring, pages from the paging tool, post-mortems and action "
+        "items, on-call and compensation for finance. Authenticate with "
+        "`Authorization: Bearer <token>` (tokens are issued by managers in the admin). "
+        "Validation errors are `{field: [messages]}`; every other error is an RFC 7807 "
+        "problem (`application/problem+json`). Timestamps are ISO 8601 in UTC; money is a "
+        "string with two decimals. See docs/api.md."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.models.IncidentStatus",
+        "IncidentRoleEnum": "incidents.models.IncidentRole",
+        "TimelineEventKindEnum": "incidents.models.TimelineEventKind",
+        "PostmortemStatusEnum": "postmortems.models.PostmortemStatus",
+        "ActionItemStatusEnum": "postmortems.models.ActionItemStatus",
+        "ActionItemKindEnum": "postmortems.models.ActionItemKind",
+        "ShiftRoleEnum": "oncall.models.ShiftRole",
+        "ShiftSourceEnum": "oncall.models.ShiftSource",
+        "PageSourceEnum": "oncall.models.PageSource",
+    },
+    # Swagger UI and ReDoc from the sidecar package's static files (whitenoise), no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Logging ---------------------------------------------------------------------------------

@@ -11,5 +11,8 @@ urlpatterns = [
     path("postmortems/", include("postmortems.urls")),
     path("action-items/", include("postmortems.urls_action_items")),
     path("oncall/", include("oncall.urls")),
+    path("api/", include(("config.api", "api"))),
     path("", home, name="home"),
 ]
+
+handler404 = "config.views.not_found"

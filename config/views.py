@@ -9,8 +9,10 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from django.views.defaults import page_not_found
 
 from incidents.access import is_engineer, is_manager
+from incidents.api.errors import PROBLEM_JSON, problem
 from oncall.permissions import can_view_compensation
 
 logger = logging.getLogger(__name__)
@@ -68,3 +70,12 @@ def home(request):
     if can_view_compensation(user):
         return redirect("oncall:compensation")
     return render(request, "home.html")
+
+
+def not_found(request, exception=None):
+    """404s: a problem JSON under /api/ (clients there never expect an HTML page), Django's
+    page elsewhere."""
+    if request.path.startswith("/api/"):
+        body = problem(status_code=404, code="not_found", detail="Not found.")
+        return JsonResponse(body, status=404, content_type=PROBLEM_JSON)
+    return page_not_found(request, exception)

@@ -29,6 +29,7 @@ from incidents.forms import (
     add_service_errors,
 )
 from incidents.models import (
+    ApiToken,
     CommunicationTemplate,
     EscalationLevel,
     Incident,
@@ -297,7 +298,7 @@ class IncidentAdmin(GrowingTableAdmin, admin.ModelAdmin):
         "detection_method",
         ("started_at", admin.DateFieldListFilter),
     ]
-    search_fields = ["reference", "title"]
+    search_fields = ["reference", "title", "dedup_key"]
     list_select_related = ["severity", "team"]
     list_per_page = 50
     autocomplete_fields = ["services", "team"]
@@ -323,6 +324,7 @@ class IncidentAdmin(GrowingTableAdmin, admin.ModelAdmin):
         "closed_at",
         "declared_by",
         "declared_at",
+        "dedup_key",
         "durations",
     ]
     fieldsets = [
@@ -353,6 +355,7 @@ class IncidentAdmin(GrowingTableAdmin, admin.ModelAdmin):
                     "mitigation_action",
                     "channel_name",
                     "postmortem_required",
+                    "dedup_key",
                 ]
             },
         ),
@@ -799,3 +802,106 @@ class RunbookAdmin(admin.ModelAdmin):
         for runbook in queryset:
             runbooks.runbook_mark_reviewed(runbook=runbook, by=request.user)
         self.message_user(request, f"{queryset.count()} runbook(s) marked reviewed.")
+
+
+# --- API tokens ----------------------------------------------------------------------------------
+
+
+class ApiTokenIssueForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name"]
+
+    def clean_user(self):
+        user = self.cleaned_data["user"]
+        if not user.is_active:
+            raise forms.ValidationError(services.INACTIVE_USER.format(user=user))
+        return user
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Managers issue tokens (the secret is shown once, on the page after saving) and revoke
+    them. Tokens are never edited or deleted: a revoked token stays listed with who revoked it
+    and when."""
+
+    list_display = [
+        "name",
+        "user",
+        "prefix",
+        "state",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "user__username"]
+    list_select_related = ["user", "created_by"]
+    autocomplete_fields = ["user"]
+    show_full_result_count = False
+    actions = ["revoke"]
+    readonly_fields = [
+        "user",
+        "name",
+        "prefix",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "revoked_at",
+        "revoked_by",
+    ]
+
+    @admin.display(description="State")
+    def state(self, obj):
+        return "active" if obj.is_active else "revoked"
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiTokenIssueForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else ApiTokenIssueForm.Meta.fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # nothing on an issued token is editable
+        token, plain = services.api_token_issue(
+            user=form.cleaned_data["user"], name=form.cleaned_data["name"], by=request.user
+        )
+        obj.pk = token.pk
+        obj.refresh_from_db()
+        # Kept on this object only for the next page; the database has only the hash.
+        obj.plain_token = plain
+
+    def response_add(self, request, obj, post_url_continue=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "API token issued",
+            "opts": self.model._meta,
+            "token": obj,
+            "plain": obj.plain_token,
+        }
+        response = TemplateResponse(request, "admin/incidents/apitoken/issued.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        revoked = 0
+        for token in queryset:
+            try:
+                services.api_token_revoke(token=token, by=request.user)
+            except ValidationError as error:
+                self.message_user(request, f"{token}: {' '.join(error.messages)}", messages.ERROR)
+            else:
+                revoked += 1
+        if revoked:
+            self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)

@@ -1,5 +1,6 @@
 """Reads of incidents. Each selector owns its joins and annotations so callers cannot N+1."""
 
+import hmac
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,13 +11,18 @@ from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.utils import timezone
 
 from incidents.models import (
+    ApiToken,
     Incident,
     IncidentRole,
     Profile,
     RoleAssignment,
+    Service,
+    Severity,
     StatusUpdate,
+    Team,
     TimelineEvent,
 )
+from incidents.models.api import KEY_MARKER, hash_token
 from incidents.models.incident import OPEN_STATUSES
 
 
@@ -39,12 +45,17 @@ def _holder_name(role: str) -> Subquery:
     return Subquery(holder, output_field=CharField())
 
 
-def incident_list(*, open_only: bool = False) -> QuerySet[Incident]:
+def incident_list(*, open_only: bool = False, with_services: bool = False) -> QuerySet[Incident]:
     """Incidents with their severity and team joined and the commander's name annotated
-    (``commander_name``), newest first. Two queries at most whatever the row count."""
+    (``commander_name``), newest first; ``with_services`` prefetches the affected services.
+    Two queries at most whatever the row count."""
     queryset = Incident.objects.select_related("severity", "team").annotate(
         commander_name=_holder_name(IncidentRole.COMMANDER)
     )
+    if with_services:
+        queryset = queryset.prefetch_related(
+            Prefetch("services", queryset=Service.objects.order_by("name"))
+        )
     if open_only:
         queryset = queryset.filter(status__in=OPEN_STATUSES)
     return queryset.order_by("-started_at", "-id")
@@ -94,6 +105,58 @@ def incident_with_timeline(*, pk: int) -> Incident:
         )
         .get(pk=pk)
     )
+
+
+def incident_detail() -> QuerySet[Incident]:
+    """Incidents with what one incident's API view shows, without its timeline (read that
+    page by page with ``incident_timeline``): severity, team, the people who declared and
+    acknowledged it, services and the current role holders. Three queries for one incident."""
+    return (
+        Incident.objects.select_related("severity", "team", "declared_by", "acknowledged_by")
+        .annotate(commander_name=_holder_name(IncidentRole.COMMANDER))
+        .prefetch_related(
+            Prefetch("services", queryset=Service.objects.order_by("name")),
+            Prefetch(
+                "roles",
+                queryset=RoleAssignment.objects.filter(relieved_at__isnull=True)
+                .select_related("user")
+                .order_by("role", "assigned_at", "id"),
+                to_attr="active_role_assignments",
+            ),
+        )
+    )
+
+
+def severity_list(*, active_only: bool = False) -> QuerySet[Severity]:
+    """Severity levels, most severe first, with their escalation level joined."""
+    queryset = Severity.objects.select_related("escalation_level").order_by("rank")
+    return queryset.filter(is_active=True) if active_only else queryset
+
+
+def team_list() -> QuerySet[Team]:
+    """Teams by name with their engineering manager joined."""
+    return Team.objects.select_related("engineering_manager").order_by("name", "id")
+
+
+def service_list() -> QuerySet[Service]:
+    """Services by name with their owning team joined."""
+    return Service.objects.select_related("team").order_by("name", "id")
+
+
+def api_token_lookup(plain: str) -> ApiToken | None:
+    """The active token ``plain`` is, with its user joined, or None. One query; the hash is
+    compared in constant time."""
+    if not plain.startswith(KEY_MARKER) or "." not in plain:
+        return None
+    prefix = plain[len(KEY_MARKER) :].split(".", 1)[0]
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(prefix=prefix, revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not hmac.compare_digest(token.key_hash, hash_token(plain)):
+        return None
+    return token
 
 
 def active_roles(incident: Incident) -> dict[str, RoleAssignment]:

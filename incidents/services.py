@@ -6,22 +6,25 @@ names, writes the timeline event in the same transaction, and tells other apps t
 signals in ``incidents.signals``.
 """
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import pairwise
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from incidents import signals
 from incidents.events import timeline_event_record
 from incidents.models import (
+    ApiToken,
     DetectionMethod,
+    IdempotencyKey,
     Incident,
     IncidentRole,
     IncidentSequence,
@@ -36,6 +39,8 @@ from incidents.models import (
     TimelineEventKind,
     UpdateAudience,
 )
+from incidents.models.api import KEY_MARKER, hash_token
+from incidents.models.incident import OPEN_STATUSES
 from incidents.validators import validate_time_zone
 
 User = get_user_model()
@@ -61,6 +66,9 @@ UPDATE_FIELD_REQUIRED = "This field is required in a status update."
 UNKNOWN_AUDIENCE = "Unknown audience: choose internal or status page."
 NOTE_REQUIRED = "A note needs some text."
 INACTIVE_USER = "{user} is not an active user."
+REOPEN_DEDUP_TAKEN = (
+    "{reference} is open with the same dedup key; add to it instead of reopening this one."
+)
 
 
 def _now(at: datetime | None) -> datetime:
@@ -229,6 +237,15 @@ def incident_change_status(
             )
     if at < incident.started_at:
         raise ValidationError({"at": "A status change cannot be before the incident started."})
+    if from_status == IncidentStatus.RESOLVED and incident.dedup_key:
+        other = (
+            Incident.objects.filter(dedup_key=incident.dedup_key, status__in=OPEN_STATUSES)
+            .exclude(pk=incident.pk)
+            .values_list("reference", flat=True)
+            .first()
+        )
+        if other is not None:
+            raise ValidationError({"to_status": REOPEN_DEDUP_TAKEN.format(reference=other)})
 
     changed = ["status"]
     incident.status = to_status
@@ -384,12 +401,15 @@ def incident_declare(
     team: Team | None = None,
     started_at: datetime | None = None,
     detected_at: datetime | None = None,
+    dedup_key: str = "",
     at: datetime | None = None,
 ) -> Incident:
     """Declare an incident: a new ``INC-YYYY-NNNN``, its channel name, a ``declared`` event.
 
     ``started_at`` defaults to ``detected_at``, which defaults to the moment of declaring.
     References never repeat, also under concurrent declares (the year's counter row is locked).
+    ``dedup_key`` (alert intake) is refused while another open incident has it; the database
+    holds that rule too (``incident_one_open_per_dedup_key``).
     Sends ``incident_declared`` inside the transaction (on-call paging listens to it).
     """
     at = _now(at)
@@ -427,6 +447,7 @@ def incident_declare(
         detected_at=detected_at,
         declared_by=declared_by,
         declared_at=at,
+        dedup_key=(dedup_key or "").strip(),
     )
     incident.full_clean(exclude=["reference"])
     incident.save()
@@ -860,3 +881,262 @@ def profile_set_digest_muted(*, user, muted: bool) -> Profile:
         profile.mute_digest = muted
         profile.save(update_fields=["mute_digest"])
     return profile
+
+
+# --- Alert intake ----------------------------------------------------------------------------
+
+ALERT_FIELD_REQUIRED = "This field is required in an alert."
+UNKNOWN_SERVICE = "Unknown service: {name}."
+NO_ACTIVE_SEVERITY = "No severity level is active; a manager must activate one."
+
+
+def severity_for_hint(hint: str | None) -> Severity:
+    """The active severity an alert's hint names, by name (``SEV-1``) or else by label
+    (``Critical``), in any letter case. No hint, or one that names no active level, gives the
+    least severe active level: an alert the configuration does not recognise never raises a
+    louder alarm than the least one (people raise the severity once they look)."""
+    active = Severity.objects.filter(is_active=True)
+    hint = (hint or "").strip()
+    if hint:
+        found = (
+            active.filter(name__iexact=hint).first()
+            or active.filter(label__iexact=hint).order_by("rank").first()
+        )
+        if found is not None:
+            return found
+    least = active.order_by("-rank").first()
+    if least is None:
+        raise ValidationError({"severity": NO_ACTIVE_SEVERITY})
+    return least
+
+
+@dataclass(frozen=True)
+class AlertOutcome:
+    incident: Incident
+    created: bool
+    event: TimelineEvent
+
+
+def _open_with_dedup_key(dedup_key: str) -> Incident | None:
+    return (
+        Incident.objects.select_for_update(of=("self",))
+        .filter(dedup_key=dedup_key, status__in=OPEN_STATUSES)
+        .first()
+    )
+
+
+@transaction.atomic
+def alert_receive(
+    *,
+    source: str,
+    dedup_key: str,
+    summary: str,
+    by,
+    severity_hint: str = "",
+    service: str = "",
+    details: str = "",
+    at: datetime | None = None,
+) -> AlertOutcome:
+    """Take in an alert from a monitoring system.
+
+    While an incident with the alert's ``dedup_key`` is open, the alert is added to it as a
+    note on its timeline (its severity is left to the people working it, and nobody is paged
+    again). Otherwise a new incident is declared with the key, detected by alert, at the
+    severity the hint names (``severity_for_hint``), for the named service (case-insensitive),
+    and ``incident_declared`` pages that service's on-call engineer.
+
+    One open incident per key also under concurrent alerts: the database refuses a second open
+    incident with the key (``incident_one_open_per_dedup_key``); the alert that loses the race
+    waits for the winner to commit and then adds its note to the winner's incident. The open
+    incident is locked while a note is added.
+    """
+    at = _now(at)
+    values = {
+        "source": (source or "").strip(),
+        "dedup_key": (dedup_key or "").strip(),
+        "summary": (summary or "").strip(),
+    }
+    errors = {name: ALERT_FIELD_REQUIRED for name, value in values.items() if not value}
+    if errors:
+        raise ValidationError(errors)
+    source, dedup_key, summary = values["source"], values["dedup_key"], values["summary"]
+    found_service = None
+    if (service or "").strip():
+        found_service = (
+            Service.objects.select_related("team").filter(name__iexact=service.strip()).first()
+        )
+        if found_service is None:
+            raise ValidationError({"service": UNKNOWN_SERVICE.format(name=service.strip())})
+    chosen = severity_for_hint(severity_hint)
+    payload = {
+        "source": source,
+        "dedup_key": dedup_key,
+        "summary": summary,
+        "severity_hint": severity_hint or "",
+        "service": found_service.name if found_service else "",
+        "details": details or "",
+    }
+
+    incident = _open_with_dedup_key(dedup_key)
+    if incident is None:
+        try:
+            # A savepoint: losing the race to another alert must not spoil this transaction.
+            with transaction.atomic():
+                incident = incident_declare(
+                    title=summary[:200],
+                    severity=chosen,
+                    declared_by=by,
+                    services=[found_service] if found_service else [],
+                    detection_method=DetectionMethod.ALERT,
+                    summary=details or "",
+                    dedup_key=dedup_key,
+                    at=at,
+                )
+        except (IntegrityError, ValidationError):
+            # Another alert opened it first (its row is committed now that we could insert
+            # or validate). Anything else is a real error.
+            incident = _open_with_dedup_key(dedup_key)
+            if incident is None:
+                raise
+        else:
+            event = timeline_event_record(
+                incident=incident,
+                kind=TimelineEventKind.NOTE,
+                message=f"Opened by an alert from {source}: {summary}",
+                at=at,
+                author=by,
+                payload={**payload, "severity": chosen.name},
+            )
+            return AlertOutcome(incident=incident, created=True, event=event)
+    event = timeline_event_record(
+        incident=incident,
+        kind=TimelineEventKind.NOTE,
+        message=f"Alert again from {source}: {summary}",
+        at=at,
+        author=by,
+        payload=payload,
+    )
+    return AlertOutcome(incident=incident, created=False, event=event)
+
+
+# --- API tokens --------------------------------------------------------------------------------
+
+API_KEY_NAME_REQUIRED = "Name the token after what will use it."
+API_KEY_ALREADY_REVOKED = "This token was already revoked."
+TOKEN_LAST_USED_EVERY = timedelta(minutes=1)
+
+
+@transaction.atomic
+def api_token_issue(*, user, name: str, by, at: datetime | None = None) -> tuple[ApiToken, str]:
+    """Issue an API token acting as ``user``. Returns the row and the plain token
+    (``idk_<prefix>.<secret>``), which is shown once and never stored: the row keeps only its
+    SHA-256 hash and the prefix that finds it."""
+    at = _now(at)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": API_KEY_NAME_REQUIRED})
+    if user is None or not user.is_active:
+        raise ValidationError({"user": INACTIVE_USER.format(user=user)})
+    prefix = secrets.token_hex(6)
+    plain = f"{KEY_MARKER}{prefix}.{secrets.token_urlsafe(32)}"
+    token = ApiToken(
+        user=user,
+        name=name,
+        prefix=prefix,
+        key_hash=hash_token(plain),
+        created_at=at,
+        created_by=by,
+    )
+    token.full_clean()
+    token.save()
+    return token, plain
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, by, at: datetime | None = None) -> ApiToken:
+    """Revoke a token: it stops working at once. The row stays, with who revoked it and when."""
+    at = _now(at)
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if token.revoked_at is not None:
+        raise ValidationError(API_KEY_ALREADY_REVOKED)
+    token.revoked_at = at
+    token.revoked_by = by
+    token.save(update_fields=["revoked_at", "revoked_by"])
+    return token
+
+
+def api_token_mark_used(*, token: ApiToken, at: datetime | None = None) -> None:
+    """Stamp when the token was last used, at most once a minute (one UPDATE, no lock)."""
+    at = _now(at)
+    if token.last_used_at is not None and at - token.last_used_at < TOKEN_LAST_USED_EVERY:
+        return
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=at)
+    token.last_used_at = at
+
+
+# --- Idempotency keys --------------------------------------------------------------------------
+
+IDEMPOTENCY_KEY_REUSED = (
+    "This Idempotency-Key was used for a different request ({method} {path}); use a new key "
+    "for a new request."
+)
+
+
+class IdempotencyKeyReused(Exception):
+    """The key was used before by the same person for another request (other path or body)."""
+
+
+def idempotency_claim(
+    *, user, key: str, method: str, path: str, fingerprint: str, at: datetime | None = None
+) -> IdempotencyKey:
+    """Claim ``key`` for this request, inside the caller's transaction.
+
+    The row is inserted with ``ON CONFLICT DO NOTHING`` and then locked. On PostgreSQL a
+    concurrent request with the same key blocks on the insert until the first transaction
+    ends: if it committed, the second finds the stored response (``response_status`` set) and
+    replays it; if it rolled back, the second owns the key. The caller must store the response
+    with ``idempotency_complete`` in the same transaction, or roll back.
+    Raises ``IdempotencyKeyReused`` when the key was used for another request.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("idempotency_claim must run inside the request's transaction.")
+    at = _now(at)
+    IdempotencyKey.objects.bulk_create(
+        [
+            IdempotencyKey(
+                user=user,
+                key=key,
+                method=method,
+                path=path[:500],
+                fingerprint=fingerprint,
+                created_at=at,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    record = IdempotencyKey.objects.select_for_update().get(user=user, key=key)
+    if (record.method, record.path, record.fingerprint) != (method, path[:500], fingerprint):
+        raise IdempotencyKeyReused(
+            IDEMPOTENCY_KEY_REUSED.format(method=record.method, path=record.path)
+        )
+    return record
+
+
+def idempotency_complete(
+    *, record: IdempotencyKey, status: int, body: str, headers: dict[str, str] | None = None
+) -> IdempotencyKey:
+    """Store the response (its rendered JSON text) of the request that owns ``record``, in the
+    same transaction."""
+    record.response_status = status
+    record.response_body = body
+    record.response_headers = headers or {}
+    record.save(update_fields=["response_status", "response_body", "response_headers"])
+    return record
+
+
+def idempotency_keys_purge(*, older_than: timedelta, now: datetime | None = None) -> int:
+    """Forget keys older than ``older_than``; a request reusing one then creates anew.
+    Safe to run twice or concurrently (one DELETE)."""
+    cutoff = _now(now) - older_than
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -5,12 +5,13 @@ chosen moment; each is idempotent, so beat firing twice or two workers running i
 records and sends each reminder once.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
-from incidents import notifications, reminders, runbooks
+from incidents import notifications, reminders, runbooks, services
 
 
 def moment(now: str | None) -> datetime:
@@ -50,3 +51,11 @@ def sweep_escalations(now: str | None = None) -> int:
 @shared_task(name="incidents.remind_stale_runbooks", acks_late=True, ignore_result=True)
 def remind_stale_runbooks(now: str | None = None) -> int:
     return runbooks.remind_stale_runbooks(now=moment(now))
+
+
+@shared_task(name="incidents.purge_idempotency_keys", acks_late=True, ignore_result=True)
+def purge_idempotency_keys(now: str | None = None) -> int:
+    """Forget API idempotency keys older than ``API_IDEMPOTENCY_KEY_TTL`` seconds."""
+    return services.idempotency_keys_purge(
+        older_than=timedelta(seconds=settings.API_IDEMPOTENCY_KEY_TTL), now=moment(now)
+    )

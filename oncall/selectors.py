@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Min, Q, QuerySet, Sum
+from django.db.models import Min, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from incidents.models import Team
@@ -31,6 +31,7 @@ from oncall.models import (
     PayPeriod,
     PayPeriodStatus,
     Rotation,
+    RotationMember,
     Shift,
     ShiftRole,
 )
@@ -109,6 +110,32 @@ def on_call_now_by_team(*, at: datetime | None = None) -> list[dict[str, object]
         if slot is not None and slot[shift.role] is None:
             slot[shift.role] = shift.engineer
     return [by_team[t.pk] for t in teams]
+
+
+def rotation_list() -> QuerySet[Rotation]:
+    """Rotations with their team and ordered members (and their users). Two queries."""
+    return (
+        Rotation.objects.select_related("team")
+        .prefetch_related(
+            Prefetch(
+                "members",
+                queryset=RotationMember.objects.select_related("user").order_by("position"),
+            )
+        )
+        .order_by("team__name", "name", "id")
+    )
+
+
+def shift_list() -> QuerySet[Shift]:
+    """Shifts with their rotation (and its team), engineer and covered engineer joined."""
+    return Shift.objects.select_related("rotation__team", "engineer", "covered_engineer").order_by(
+        "starts_at", "id"
+    )
+
+
+def page_list() -> QuerySet[Page]:
+    """Pages with the engineer, incident and team joined, newest first."""
+    return Page.objects.select_related("engineer", "incident", "team").order_by("-paged_at", "-id")
 
 
 def shifts_for_engineer(*, user, start: datetime, end: datetime) -> QuerySet[Shift]:

@@ -367,6 +367,54 @@ def page_acknowledge(*, page: Page, by, at: datetime | None = None) -> Page:
     return page
 
 
+PAGED_IN_FUTURE = "A page cannot be recorded in the future."
+
+
+@transaction.atomic
+def page_from_paging_tool(
+    *,
+    engineer,
+    incident: Incident | None = None,
+    team=None,
+    message: str = "",
+    paged_at: datetime | None = None,
+    notify_engineer: bool = False,
+) -> Page:
+    """Record a page another tool sent (source ``api``).
+
+    The team defaults to the incident's; the team's active rotation (first by name) sets the
+    acknowledgement target, else the runbook's 5 minutes. The paging tool has already reached
+    the engineer, so IncidentDesk sends nothing unless ``notify_engineer``. Like every page,
+    it is on the incident's timeline and escalates if nobody acknowledges it in time.
+    """
+    now = timezone.now()
+    paged_at = paged_at or now
+    if paged_at > now:
+        raise ValidationError({"paged_at": PAGED_IN_FUTURE})
+    if engineer is None or not engineer.is_active:
+        raise ValidationError({"engineer": INACTIVE_ENGINEER.format(user=engineer)})
+    if team is None and incident is not None:
+        team = incident.team
+    rotation = (
+        Rotation.objects.select_related("team")
+        .filter(team=team, is_active=True)
+        .order_by("name", "id")
+        .first()
+        if team is not None
+        else None
+    )
+    return page_record(
+        engineer=engineer,
+        paged_at=paged_at,
+        incident=incident,
+        source=PageSource.API,
+        message=message,
+        rotation=rotation,
+        team=team,
+        send=notify_engineer,
+    )
+
+
 def page_on_call_for_incident(sender, incident: Incident, by=None, at=None, **kwargs) -> None:
     """Receiver of ``incident_declared``: page the current primary of every team owning an
     affected service (or the incident's team). Runs inside the declaring transaction.

@@ -144,6 +144,22 @@ def postmortem_detail(*, pk: int) -> Postmortem:
     )
 
 
+def postmortem_list_with_details(*, now: datetime | None = None) -> QuerySet[Postmortem]:
+    """``postmortem_list`` (with its overdue flags) plus everything one post-mortem's API view
+    shows: reviewers, timeline entries, the 5 Whys and the action items (as
+    ``action_item_list`` gives them). Six queries for one post-mortem."""
+    now = now or timezone.now()
+    return postmortem_list(now=now).prefetch_related(
+        "reviewers",
+        Prefetch(
+            "timeline_entries",
+            queryset=PostmortemTimelineEntry.objects.order_by("occurred_at", "id"),
+        ),
+        Prefetch("five_whys", queryset=FiveWhy.objects.order_by("position")),
+        Prefetch("action_items", queryset=action_item_list(now=now)),
+    )
+
+
 def format_moment(value: datetime | None, zone: zoneinfo.ZoneInfo) -> str:
     """``2026-03-02 04:03 EST``: a moment in ``zone``, its abbreviation naming the offset
     (and telling the two sides of a DST change apart); "—" when there is none."""

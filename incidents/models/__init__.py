@@ -1,3 +1,4 @@
+from incidents.models.api import ApiToken, IdempotencyKey
 from incidents.models.incident import (
     DetectionMethod,
     Incident,
@@ -33,9 +34,11 @@ from incidents.models.severity import (
 from incidents.models.timeline import TimelineEvent, TimelineEventKind
 
 __all__ = [
+    "ApiToken",
     "CommunicationTemplate",
     "DetectionMethod",
     "EscalationLevel",
+    "IdempotencyKey",
     "Incident",
     "IncidentRole",
     "IncidentRunbook",

@@ -138,6 +138,12 @@ class Incident(models.Model):
         related_name="declared_incidents",
     )
     declared_at = models.DateTimeField(default=timezone.now)
+    dedup_key = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Set by alert intake: alerts with this key add to the open incident instead "
+        "of opening another. At most one open incident per key.",
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -172,6 +178,12 @@ class Incident(models.Model):
             models.CheckConstraint(
                 condition=Q(revenue_impact__isnull=True) | Q(revenue_impact__gte=0),
                 name="incident_revenue_impact_not_negative",
+            ),
+            models.UniqueConstraint(
+                fields=["dedup_key"],
+                condition=Q(status__in=OPEN_STATUSES) & ~Q(dedup_key=""),
+                name="incident_one_open_per_dedup_key",
+                violation_error_message="Another open incident has the same dedup key.",
             ),
         ]
 

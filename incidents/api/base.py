@@ -1,0 +1,32 @@
+"""What every API view shares."""
+
+from datetime import UTC
+
+from django.utils import timezone
+from rest_framework import viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.views import APIView
+
+NO_SUCH_THING = "Not found."
+
+
+class UTCMixin:
+    """The API speaks UTC: timestamps are written as ISO 8601 in UTC whatever the signed-in
+    person's own zone (the pages use that), and a timestamp given without an offset (in a
+    body or a filter) is read as UTC."""
+
+    def initial(self, request, *args, **kwargs):
+        timezone.activate(UTC)
+        super().initial(request, *args, **kwargs)
+        # No database stores a NUL character, so nothing is found by one in the path (and
+        # PostgreSQL would refuse the query outright).
+        if any("\x00" in str(value) for value in kwargs.values()):
+            raise NotFound(NO_SUCH_THING)
+
+
+class ApiView(UTCMixin, APIView):
+    pass
+
+
+class ApiViewSet(UTCMixin, viewsets.GenericViewSet):
+    pass

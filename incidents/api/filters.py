@@ -1,0 +1,80 @@
+from datetime import UTC
+
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef
+from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
+
+from incidents.models import (
+    DetectionMethod,
+    Incident,
+    IncidentStatus,
+    Service,
+    TimelineEvent,
+    TimelineEventKind,
+)
+from incidents.models.incident import OPEN_STATUSES
+
+
+class UTCIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 moment turned into UTC before it reaches the database (PostgreSQL refuses
+    offsets beyond ±15:59 that Python accepts); a moment without an offset is UTC."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return value
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as error:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from error
+
+
+class UTCDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UTCIsoDateTimeField
+
+
+class IncidentFilter(filters.FilterSet):
+    severity = filters.CharFilter(
+        field_name="severity__name", lookup_expr="iexact", help_text="Severity name, e.g. SEV-1."
+    )
+    status = filters.MultipleChoiceFilter(
+        choices=IncidentStatus.choices, help_text="Repeat for several: ?status=a&status=b."
+    )
+    open = filters.BooleanFilter(method="filter_open", help_text="Only open (or closed) ones.")
+    team = filters.CharFilter(
+        field_name="team__name", lookup_expr="iexact", help_text="Responsible team's name."
+    )
+    service = filters.CharFilter(method="filter_service", help_text="An affected service's name.")
+    detection_method = filters.ChoiceFilter(choices=DetectionMethod.choices)
+    dedup_key = filters.CharFilter(help_text="Incidents opened by alerts with this key.")
+    started_after = UTCDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = UTCDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    resolved_after = UTCDateTimeFilter(field_name="resolved_at", lookup_expr="gte")
+    resolved_before = UTCDateTimeFilter(field_name="resolved_at", lookup_expr="lt")
+
+    class Meta:
+        model = Incident
+        fields = []
+
+    def filter_open(self, queryset, name, value):
+        if value is None:
+            return queryset
+        if value:
+            return queryset.filter(status__in=OPEN_STATUSES)
+        return queryset.exclude(status__in=OPEN_STATUSES)
+
+    def filter_service(self, queryset, name, value):
+        # EXISTS rather than a join: an incident is listed once however many services match.
+        affected = Service.objects.filter(incidents=OuterRef("pk"), name__iexact=value)
+        return queryset.filter(Exists(affected))
+
+
+class TimelineFilter(filters.FilterSet):
+    kind = filters.MultipleChoiceFilter(choices=TimelineEventKind.choices)
+    after = UTCDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    before = UTCDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = TimelineEvent
+        fields = []

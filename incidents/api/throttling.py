@@ -1,0 +1,64 @@
+"""Rate limits per API token, counted in Django's cache (Redis in production, so every web
+process shares the counts)."""
+
+import time
+
+from django.core.cache import cache
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle
+
+from incidents.models import ApiToken
+
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """``"600/minute"`` → ``(600, 60)``."""
+    count, period = rate.split("/")
+    return int(count), PERIODS[period.strip()[0]]
+
+
+class TokenRateThrottle(BaseThrottle):
+    """A fixed-window counter per token (scope ``token``); a person using the browsable API
+    counts as themselves, and a request without credentials per client address (scope
+    ``anonymous``). Rates come from ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` and are read
+    on every request.
+
+    The count is ``cache.add`` then ``cache.incr``, both atomic in Redis, so concurrent
+    requests in several processes never share one slot (DRF's own throttles read, append and
+    write back a list, which lets concurrent requests through).
+    """
+
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    def _scope_and_ident(self, request) -> tuple[str, str]:
+        if isinstance(request.auth, ApiToken):
+            return "token", f"token-{request.auth.pk}"
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return "token", f"user-{user.pk}"
+        return "anonymous", f"address-{self.get_ident(request)}"
+
+    def allow_request(self, request, view) -> bool:
+        scope, ident = self._scope_and_ident(request)
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(scope)
+        if not rate:
+            return True
+        limit, duration = parse_rate(rate)
+        now = time.time()
+        window = int(now // duration)
+        key = f"api-throttle:{scope}:{ident}:{duration}:{window}"
+        cache.add(key, 0, timeout=duration + 1)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=duration + 1)
+            count = 1
+        if count > limit:
+            self._wait = (window + 1) * duration - now
+            return False
+        return True
+
+    def wait(self) -> float | None:
+        return self._wait

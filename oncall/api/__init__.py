@@ -1,0 +1,1 @@
+"""On-call over the REST API: rotations, shifts, who is on call, pages and compensation."""

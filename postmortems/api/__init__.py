@@ -1,0 +1,1 @@
+"""Post-mortems and action items over the REST API (see docs/api.md)."""

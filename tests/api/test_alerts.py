@@ -1,0 +1,130 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from incidents import services
+from incidents.models import Incident, IncidentStatus, Severity, TimelineEvent
+from oncall.models import Page
+from tests.api.conftest import assert_problem
+from tests.oncall.factories import RotationFactory, ShiftFactory
+from tests.oncall.factories import engineer as oncall_engineer
+
+pytestmark = pytest.mark.django_db
+
+ALERTS = "/api/v1/alerts/"
+
+
+@pytest.fixture
+def on_call(platform):
+    ada = oncall_engineer("ada")
+    ShiftFactory(
+        rotation=RotationFactory(team=platform),
+        engineer=ada,
+        starts_at=datetime(2020, 1, 6, 9, tzinfo=UTC),
+        ends_at=datetime(2100, 1, 4, 9, tzinfo=UTC),
+    )
+    return ada
+
+
+def alert(**extra):
+    return {
+        "source": "alertmanager",
+        "dedup_key": "checkout-5xx",
+        "summary": "Checkout 5xx above 5%",
+        "severity": "critical",
+        "service": "Checkout",
+        **extra,
+    }
+
+
+def test_an_alert_opens_an_incident_and_pages_the_on_call(engineer_api, checkout, on_call):
+    response = engineer_api.post(ALERTS, alert(details="p99 4s"))
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["created"] is True
+    incident = Incident.objects.get()
+    assert body["incident"]["reference"] == incident.reference
+    assert response["Location"].endswith(f"/api/v1/incidents/{incident.reference}/")
+    assert incident.title == "Checkout 5xx above 5%"
+    assert incident.summary == "p99 4s"
+    assert incident.severity.name == "SEV-1"  # "critical" is SEV-1's label
+    assert incident.dedup_key == "checkout-5xx"
+    assert incident.detection_method == "alert"
+    assert list(incident.services.values_list("name", flat=True)) == ["checkout"]
+    assert Page.objects.get().engineer == on_call
+    assert body["event"]["kind"] == "note"
+    assert body["event"]["payload"]["source"] == "alertmanager"
+
+
+def test_the_same_dedup_key_adds_to_the_open_incident(engineer_api, checkout, on_call):
+    first = engineer_api.post(ALERTS, alert()).json()
+    response = engineer_api.post(ALERTS, alert(summary="Still failing"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["created"] is False
+    assert body["incident"]["reference"] == first["incident"]["reference"]
+    assert Incident.objects.count() == 1
+    assert Page.objects.count() == 1  # nobody is paged again
+    assert TimelineEvent.objects.filter(message="Alert again from alertmanager: Still failing")
+
+
+def test_a_resolved_incident_frees_its_key(engineer_api, engineer, checkout):
+    engineer_api.post(ALERTS, alert())
+    incident = Incident.objects.get()
+    services.incident_resolve(
+        incident=incident, by=engineer, checklist=services.ResolutionChecklist.all_confirmed()
+    )
+    response = engineer_api.post(ALERTS, alert())
+    assert response.status_code == 201
+    assert Incident.objects.filter(dedup_key="checkout-5xx").count() == 2
+    # The old one cannot be reopened while the new one is open with its key.
+    response = engineer_api.post(
+        f"/api/v1/incidents/{incident.reference}/status/", {"to_status": "investigating"}
+    )
+    assert response.status_code == 400
+    new = Incident.objects.exclude(pk=incident.pk).get()
+    assert response.json() == {
+        "to_status": [services.REOPEN_DEDUP_TAKEN.format(reference=new.reference)]
+    }
+
+
+@pytest.mark.parametrize(
+    ("hint", "expected"),
+    [("SEV-2", "SEV-2"), ("sev-3", "SEV-3"), ("High", "SEV-2"), ("", "SEV-3"), ("p0", "SEV-3")],
+)
+def test_the_severity_hint_falls_back_to_the_least_severe_active_level(
+    engineer_api, checkout, hint, expected
+):
+    response = engineer_api.post(ALERTS, alert(severity=hint, dedup_key=f"k-{hint}"))
+    assert response.status_code == 201
+    assert response.json()["incident"]["severity"] == expected
+
+
+def test_an_inactive_level_is_never_chosen(engineer_api, checkout):
+    Severity.objects.filter(name="SEV-3").update(is_active=False)
+    response = engineer_api.post(ALERTS, alert(severity="sev-3"))
+    assert response.json()["incident"]["severity"] == "SEV-2"
+
+
+def test_alert_validation_errors(engineer_api, checkout):
+    response = engineer_api.post(ALERTS, {"source": "x"})
+    assert response.status_code == 400
+    assert set(response.json()) == {"dedup_key", "summary"}
+    response = engineer_api.post(ALERTS, alert(service="nope"))
+    assert response.json() == {"service": [services.UNKNOWN_SERVICE.format(name="nope")]}
+    response = engineer_api.post(ALERTS, alert(summary="   "))
+    assert list(response.json()) == ["summary"]
+    assert not Incident.objects.exists()
+
+
+def test_an_alert_without_a_service_opens_an_incident_nobody_is_paged_for(engineer_api, db):
+    response = engineer_api.post(ALERTS, alert(service=""))
+    assert response.status_code == 201
+    assert not Page.objects.exists()
+
+
+def test_who_may_post_alerts(finance_api, anon_api, manager_api, checkout):
+    assert_problem(finance_api.post(ALERTS, alert()), 403)
+    assert_problem(anon_api.post(ALERTS, alert()), 401)
+    assert manager_api.post(ALERTS, alert()).status_code == 201
+    assert Incident.objects.get().status == IncidentStatus.INVESTIGATING

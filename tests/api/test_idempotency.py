@@ -1,0 +1,96 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from incidents.models import IdempotencyKey, Incident
+from incidents.tasks import purge_idempotency_keys
+from tests.api.conftest import assert_problem
+
+pytestmark = pytest.mark.django_db
+
+INCIDENTS = "/api/v1/incidents/"
+DECLARE = {"title": "Checkout down", "severity": "SEV-2"}
+
+
+def test_the_same_key_twice_creates_one_incident_and_replays_the_response(engineer_api):
+    first = engineer_api.post(INCIDENTS, DECLARE, HTTP_IDEMPOTENCY_KEY="abc-1")
+    second = engineer_api.post(INCIDENTS, DECLARE, HTTP_IDEMPOTENCY_KEY="abc-1")
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second["Location"] == first["Location"]
+    assert second["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first
+    assert Incident.objects.count() == 1
+
+
+def test_without_a_key_every_request_creates(engineer_api):
+    engineer_api.post(INCIDENTS, DECLARE)
+    engineer_api.post(INCIDENTS, DECLARE)
+    assert Incident.objects.count() == 2
+
+
+def test_keys_belong_to_one_person(engineer_api, other_engineer_api):
+    engineer_api.post(INCIDENTS, DECLARE, HTTP_IDEMPOTENCY_KEY="shared")
+    other_engineer_api.post(INCIDENTS, DECLARE, HTTP_IDEMPOTENCY_KEY="shared")
+    assert Incident.objects.count() == 2
+
+
+def test_a_key_reused_for_another_request_is_refused(engineer_api):
+    engineer_api.post(INCIDENTS, DECLARE, HTTP_IDEMPOTENCY_KEY="k")
+    response = engineer_api.post(INCIDENTS, {**DECLARE, "title": "Other"}, HTTP_IDEMPOTENCY_KEY="k")
+    assert_problem(response, 422, "idempotency_key_reused")
+    response = engineer_api.post(
+        "/api/v1/alerts/",
+        {"source": "s", "dedup_key": "d", "summary": "x"},
+        HTTP_IDEMPOTENCY_KEY="k",
+    )
+    assert_problem(response, 422)
+    assert Incident.objects.count() == 1
+
+
+def test_a_refused_request_does_not_use_up_its_key(engineer_api):
+    response = engineer_api.post(
+        INCIDENTS, {**DECLARE, "severity": "SEV-9"}, HTTP_IDEMPOTENCY_KEY="retry-me"
+    )
+    assert response.status_code == 400
+    assert not IdempotencyKey.objects.exists()
+    response = engineer_api.post(INCIDENTS, DECLARE, HTTP_IDEMPOTENCY_KEY="retry-me")
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "with space", "caf\u00e9"])
+def test_a_malformed_key_is_a_validation_error(engineer_api, key):
+    response = engineer_api.post(INCIDENTS, DECLARE, HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400
+    assert list(response.json()) == ["Idempotency-Key"]
+
+
+def test_alerts_and_status_updates_take_keys_too(engineer_api, engineer):
+    alert = {"source": "s", "dedup_key": "d", "summary": "x"}
+    engineer_api.post("/api/v1/alerts/", alert, HTTP_IDEMPOTENCY_KEY="a")
+    again = engineer_api.post("/api/v1/alerts/", alert, HTTP_IDEMPOTENCY_KEY="a")
+    assert again.status_code == 201  # the replay of the first answer, not "added to"
+    incident = Incident.objects.get()
+    assert incident.timeline.filter(kind="note").count() == 1
+    update = {"status": "a", "impact": "b", "action": "c", "eta": "d"}
+    url = f"{INCIDENTS}{incident.reference}/updates/"
+    engineer_api.post(url, update, HTTP_IDEMPOTENCY_KEY="u")
+    engineer_api.post(url, update, HTTP_IDEMPOTENCY_KEY="u")
+    assert incident.updates.count() == 1
+
+
+def test_old_keys_are_forgotten_by_the_purge_task(engineer, settings):
+    settings.API_IDEMPOTENCY_KEY_TTL = 3600
+    now = timezone.now()
+    for key, age in [("old", timedelta(hours=2)), ("new", timedelta(minutes=5))]:
+        IdempotencyKey.objects.create(
+            user=engineer,
+            key=key,
+            method="POST",
+            path="/x",
+            fingerprint="f",
+            created_at=now - age,
+        )
+    assert purge_idempotency_keys(now=now.isoformat()) == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]

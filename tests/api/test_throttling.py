@@ -1,0 +1,42 @@
+import pytest
+
+from incidents.api.throttling import parse_rate
+from tests.api.conftest import assert_problem
+
+pytestmark = pytest.mark.django_db
+
+INCIDENTS = "/api/v1/incidents/"
+
+
+@pytest.fixture
+def three_a_minute(settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"token": "3/minute", "anonymous": "2/minute"},
+    }
+
+
+def test_each_token_has_its_own_limit(api_for, engineer, three_a_minute):
+    first, second = api_for(engineer), api_for(engineer)
+    for _ in range(3):
+        assert first.get(INCIDENTS).status_code == 200
+    response = first.get(INCIDENTS)
+    body = assert_problem(response, 429, "throttled")
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert 0 < body["retry_after"] <= 60
+    # Another token of the same person has its own count.
+    assert second.get(INCIDENTS).status_code == 200
+
+
+def test_requests_without_credentials_are_limited_per_address(anon_api, three_a_minute):
+    response = anon_api.get("/api/schema/")
+    assert response.status_code == 200
+    anon_api.get("/api/schema/")
+    assert_problem(anon_api.get("/api/schema/"), 429)
+
+
+def test_rates_are_parsed():
+    assert parse_rate("600/minute") == (600, 60)
+    assert parse_rate("10/s") == (10, 1)
+    assert parse_rate("1000/hour") == (1000, 3600)
+    assert parse_rate("5/day") == (5, 86400)
