@@ -1,10 +1,21 @@
 """Browser tests: a real headless Chromium (Debian's package) driven by Playwright against
-Django's live server. Each test saves screenshots under its Playwright output directory."""
+Django's live server. Each test saves screenshots under its Playwright output directory.
+
+Playwright's sync API keeps an asyncio event loop "running" in the main thread for as long as
+Playwright is started. While it runs, Django's thread-critical connection storage (asgiref's
+``Local``) switches from the thread's storage to a context-variable one, so the ORM gets a
+second connection object without the test database's serialized contents. pytest-playwright
+starts Playwright once per session, which left every later ``serialized_rollback`` test with
+a flushed database (no severities, no groups). Here Playwright lives for one test only, and
+the connections opened while its loop ran are closed before it stops.
+"""
 
 import os
 import shutil
 
 import pytest
+from django.db import connections
+from playwright.sync_api import sync_playwright
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -25,8 +36,12 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
+def browser_context_args(pytestconfig, _pw_artifacts_folder):
+    # Replaces pytest-playwright's session-scoped one, which needs a session-wide Playwright.
+    args = {"viewport": {"width": 1280, "height": 900}}
+    if pytestconfig.getoption("--video") in ("on", "retain-on-failure"):
+        args["record_video_dir"] = _pw_artifacts_folder.name
+    return args
 
 
 PASSWORD = "correct horse battery staple"
@@ -59,3 +74,28 @@ def shot(output_path):
         return path
 
     return take
+
+
+# pytest-playwright's session-scoped fixtures, narrowed to one test (see the module docstring).
+
+
+@pytest.fixture
+def playwright(_pw_api_request_contexts):
+    pw = sync_playwright().start()
+    if _pw_api_request_contexts:
+        _pw_api_request_contexts.instrument(pw)
+    yield pw
+    connections.close_all()  # the ones opened while Playwright's loop was running
+    pw.stop()
+
+
+@pytest.fixture
+def browser_type(playwright, browser_name):
+    return getattr(playwright, browser_name)
+
+
+@pytest.fixture
+def browser(browser_type, browser_type_launch_args):
+    browser = browser_type.launch(**browser_type_launch_args)
+    yield browser
+    browser.close()
