@@ -3,6 +3,7 @@
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import CharField, OuterRef, Prefetch, QuerySet, Subquery, Value
@@ -153,3 +154,10 @@ def format_duration(value: timedelta | None) -> str:
     if minutes:
         return f"{sign}{minutes} min {seconds:02d} s"
     return f"{sign}{seconds} s"
+
+
+def format_ratio(value: Decimal | float | None) -> str:
+    """A ratio between 0 and 1 as ``87.5 %``; "—" for none."""
+    if value is None:
+        return "—"
+    return f"{(Decimal(str(value)) * 100).quantize(Decimal('0.1'))} %"
