@@ -8,5 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("oncall/", include("oncall.urls")),
+    path("status/", include("incidents.status_urls")),
     path("", home, name="home"),
 ]
