@@ -263,7 +263,8 @@ def incident_change_status(
         payload["mitigation_action"] = mitigation_action
     if checklist is not None and to_status == IncidentStatus.RESOLVED:
         payload["checklist"] = checklist.as_payload()
-    verb = "Reopened" if from_status == IncidentStatus.RESOLVED else "Status"
+    reopened = from_status == IncidentStatus.RESOLVED and to_status != IncidentStatus.CLOSED
+    verb = "Reopened" if reopened else "Status"
     message = f"{verb}: {_label(from_status)} → {_label(to_status)}"
     if note:
         message = f"{message}. {note}"
