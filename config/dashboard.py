@@ -199,11 +199,13 @@ def tiles(review: Review) -> list[Tile]:
                 status=status,
             )
         )
+    same_cause = sum(1 for r in figures.repeats if r.same_cause_as)
+    same_service = sum(1 for r in figures.repeats if r.same_service_as)
     result.append(
         Tile(
             label="Repeat incidents (goal 0)",
             value=str(figures.repeat_count),
-            detail="same cause or service within 90 days",
+            detail=f"within 90 days: {same_cause} same root cause, {same_service} same service",
             status=GOOD if figures.repeat_count == 0 else BAD,
         )
     )

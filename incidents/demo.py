@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from incidents import services
+from incidents import demo_history, services
 from incidents.access import ENGINEERS, FINANCE, MANAGERS
 from incidents.models import (
     EscalationLevel,
@@ -350,4 +350,6 @@ def seed_incidents() -> Iterator[str]:
 
 def seed() -> Iterator[str]:
     yield from seed_people()
+    # The year of history first, so references run in date order on a new database.
+    yield from demo_history.seed_history()
     yield from seed_incidents()
