@@ -10,7 +10,7 @@ from postmortems import reminders, services
 from postmortems.models import ActionItemStatus, PostmortemStatus
 from postmortems.tasks import send_action_item_digests, sweep_action_items, sweep_deadlines
 from tests.conftest import reads_and_writes
-from tests.incidents.factories import ProfileFactory, TeamFactory, UserFactory
+from tests.incidents.factories import BASE_TIME, ProfileFactory, TeamFactory, UserFactory
 from tests.postmortems.factories import ActionItemFactory, PostmortemFactory
 from tests.postmortems.stories import published_checkout_postmortem
 
@@ -175,7 +175,9 @@ def test_sweeps_take_a_constant_number_of_queries(sweep):
             team = TeamFactory(engineering_manager=UserFactory())
             owner = UserFactory()
             ProfileFactory(user=owner, team=team)
-            pm = PostmortemFactory(incident__team=team, owner=owner)
+            # A fixed start: the factory's default follows a session-wide sequence, so the
+            # deadlines (and so what the sweep finds) would depend on the tests run before.
+            pm = PostmortemFactory(incident__team=team, incident__started_at=BASE_TIME, owner=owner)
             ActionItemFactory(postmortem=pm, owner=owner)
 
     build(3)
