@@ -25,6 +25,7 @@ class IncidentDeskAdminSite(admin.AdminSite):
     def get_urls(self):
         # The metrics dashboard combines every app, so it lives here rather than in one app's
         # ModelAdmin; admin_view() admits managers only and marks the pages never-cache.
+        # Imported here: this site is created while the apps' models are still loading.
         from config import dashboard
 
         def view(function):

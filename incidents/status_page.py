@@ -12,7 +12,6 @@ from django.contrib.syndication.views import Feed
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.feedgenerator import Atom1Feed
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
@@ -27,9 +26,7 @@ CACHE_SECONDS = 30
 @cache_control(public=True, max_age=CACHE_SECONDS)
 def status_page(request):
     page = selectors.status_page()
-    return render(
-        request, "status/page.html", {"page": page, "title": PAGE_TITLE, "now": timezone.now()}
-    )
+    return render(request, "status/page.html", {"page": page, "title": PAGE_TITLE})
 
 
 @require_safe

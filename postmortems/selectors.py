@@ -483,11 +483,9 @@ class PublicationMetrics:
 
     @property
     def on_time_rate(self) -> Decimal | None:
-        if self.due <= 0:
-            return None
-        return (Decimal(self.on_time) / Decimal(self.due)).quantize(
-            RATE_PLACES, rounding=ROUND_HALF_UP
-        )
+        from incidents.metrics import ratio
+
+        return ratio(self.on_time, self.due)
 
 
 def postmortem_publication_metrics(
