@@ -12,6 +12,7 @@ urlpatterns = [
     path("action-items/", include("postmortems.urls_action_items")),
     path("oncall/", include("oncall.urls")),
     path("api/", include(("config.api", "api"))),
+    path("status/", include("incidents.status_urls")),
     path("", home, name="home"),
 ]
 

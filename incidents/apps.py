@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -9,6 +10,12 @@ class IncidentsConfig(AppConfig):
 
     def ready(self) -> None:
         from incidents.access import sync_groups_for_incidents
+        from incidents.metrics import register_sqlite_functions
+
+        # SQLite lacks percentile_cont; the metrics register one on every new connection.
+        connection_created.connect(
+            register_sqlite_functions, dispatch_uid="incidents.sqlite_functions"
+        )
 
         # Groups and their permissions exist after every migrate (permissions themselves are
         # only created at post_migrate, so a data migration cannot grant them).

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from incidents import runbooks, services
+from incidents import demo_history, runbooks, services
 from incidents.access import ENGINEERS, FINANCE, MANAGERS
 from incidents.models import (
     EscalationLevel,
@@ -402,4 +402,6 @@ def seed_runbooks() -> Iterator[str]:
 def seed() -> Iterator[str]:
     yield from seed_people()
     yield from seed_runbooks()
+    # The year of history first, so references run in date order on a new database.
+    yield from demo_history.seed_history()
     yield from seed_incidents()

@@ -40,3 +40,11 @@ def timeline_events_record_once(events: list[TimelineEvent]) -> None:
         for event in events:
             event.message = event.message[:500]
         TimelineEvent.objects.bulk_create(events, ignore_conflicts=True)
+
+
+def timeline_events_record_many(events: list[TimelineEvent]) -> list[TimelineEvent]:
+    """Insert many events at once (history written in bulk, such as the demo's past year).
+    The caller builds them exactly as the services would. One query per batch."""
+    for event in events:
+        event.message = event.message[:500]
+    return TimelineEvent.objects.bulk_create(events, batch_size=500)

@@ -3,15 +3,17 @@
 import hmac
 import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import CharField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models import CharField, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.utils import timezone
 
 from incidents.models import (
     ApiToken,
+    CommunicationTemplate,
     Incident,
     IncidentRole,
     Profile,
@@ -20,7 +22,9 @@ from incidents.models import (
     Severity,
     StatusUpdate,
     Team,
+    TemplateKind,
     TimelineEvent,
+    UpdateAudience,
 )
 from incidents.models.api import KEY_MARKER, hash_token
 from incidents.models.incident import OPEN_STATUSES
@@ -254,3 +258,284 @@ def incident_filter(
     if since is not None:
         queryset = queryset.filter(started_at__gte=since)
     return queryset
+
+
+def format_ratio(value: Decimal | float | None) -> str:
+    """A ratio between 0 and 1 as ``87.5 %``; "—" for none."""
+    if value is None:
+        return "—"
+    return f"{(Decimal(str(value)) * 100).quantize(Decimal('0.1'))} %"
+
+
+# --- The public status page --------------------------------------------------------------------
+#
+# What the public sees is built here as plain dataclasses holding only public facts, so no
+# template can reach an incident's title, summary, root cause, timeline, internal updates or
+# anybody's name: public service names, the severity's public impact, the incident's status,
+# its moments, its status-page updates, and the communication templates' wording filled with
+# those public facts only.
+
+STATUS_PAGE_RECENT = timedelta(days=14)
+STATUS_FEED_ENTRIES = 50
+
+
+class ServiceState:
+    """A public service's state, worst last. The impact follows the severity's tier: the most
+    severe level is a major outage, the next level a partial outage, any other degraded."""
+
+    OPERATIONAL = "operational"
+    DEGRADED = "degraded"
+    PARTIAL_OUTAGE = "partial_outage"
+    MAJOR_OUTAGE = "major_outage"
+    ORDER = (OPERATIONAL, DEGRADED, PARTIAL_OUTAGE, MAJOR_OUTAGE)
+    LABELS = {
+        OPERATIONAL: "Operational",
+        DEGRADED: "Degraded performance",
+        PARTIAL_OUTAGE: "Partial outage",
+        MAJOR_OUTAGE: "Major outage",
+    }
+    BY_TIER = (MAJOR_OUTAGE, PARTIAL_OUTAGE, DEGRADED)
+
+    @classmethod
+    def worst(cls, states) -> str:
+        return max(states, key=cls.ORDER.index, default=cls.OPERATIONAL)
+
+
+@dataclass(frozen=True)
+class PublicUpdate:
+    """One entry of an incident on the status page: a status-page update, or the initial or
+    resolution wording of the communication templates (``kind`` says which)."""
+
+    key: str  # unique on the page and in the feed: "update-12", "initial-3", "resolved-3"
+    kind: str  # "update", "initial" or "resolution"
+    status: str
+    posted_at: datetime
+    impact: str = ""
+    action: str = ""
+    eta: str = ""
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class PublicIncident:
+    reference: str
+    services: list[str]  # public services only
+    state: str  # a ServiceState value
+    status: str  # "Investigating" ... "Resolved"
+    started_at: datetime
+    resolved_at: datetime | None
+    updates: list[PublicUpdate]  # newest first
+
+    @property
+    def state_label(self) -> str:
+        return ServiceState.LABELS[self.state]
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+    @property
+    def heading(self) -> str:
+        return f"{self.state_label}: {', '.join(self.services)}"
+
+
+@dataclass(frozen=True)
+class PublicService:
+    name: str
+    description: str
+    state: str
+    incidents: list[str]  # references of the open incidents affecting it
+
+    @property
+    def state_label(self) -> str:
+        return ServiceState.LABELS[self.state]
+
+
+@dataclass(frozen=True)
+class StatusPage:
+    services: list[PublicService]
+    open_incidents: list[PublicIncident]
+    recent_incidents: list[PublicIncident]
+
+    @property
+    def state(self) -> str:
+        return ServiceState.worst(s.state for s in self.services)
+
+    @property
+    def state_label(self) -> str:
+        if self.state == ServiceState.OPERATIONAL:
+            return "All systems operational"
+        return ServiceState.LABELS[self.state]
+
+
+def public_incidents() -> QuerySet[Incident]:
+    """Incidents the public may know of: affecting at least one public service, and either
+    with customer impact or with at least one status-page update. Others (internal-only)
+    never appear on the status page."""
+    public_service = Incident.services.through.objects.filter(
+        incident_id=OuterRef("pk"), service__is_public=True
+    )
+    public_update = StatusUpdate.objects.filter(
+        incident_id=OuterRef("pk"), audience=UpdateAudience.STATUS_PAGE
+    )
+    return Incident.objects.filter(Exists(public_service)).filter(
+        Q(customer_impact=True) | Exists(public_update)
+    )
+
+
+def _public_template_context(incident: Incident, services: list[str], state: str) -> dict:
+    """The communication templates' placeholders, filled with public facts only: the title,
+    impact description and channel are internal, so they become generic wording."""
+    names = ", ".join(services) or "our services"
+    return {
+        "title": f"an issue affecting {names}",
+        "reference": incident.reference,
+        "severity": ServiceState.LABELS[state],
+        "services": names,
+        "channel": "",
+        "impact": "degraded service",
+        "status": incident.get_status_display(),
+        "resolved_at": (
+            incident.resolved_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            if incident.resolved_at
+            else ""
+        ),
+    }
+
+
+def _public_incident(incident: Incident, levels, templates: dict) -> PublicIncident:
+    from incidents.forms import safe_format
+
+    services = [s.name for s in incident.public_services]
+    state = ServiceState.BY_TIER[levels.tier(incident.severity_id)]
+    context = _public_template_context(incident, services, state)
+    updates = [
+        PublicUpdate(
+            key=f"update-{u.pk}",
+            kind="update",
+            status=u.status,
+            impact=u.impact,
+            action=u.action,
+            eta=u.eta,
+            posted_at=u.posted_at,
+        )
+        for u in incident.public_updates  # newest first
+    ]
+
+    def wording(kind: str, key: str, at: datetime) -> PublicUpdate | None:
+        template = templates.get(kind)
+        if template is None:
+            return None
+        return PublicUpdate(
+            key=key,
+            kind=kind,
+            status=safe_format(template.status, context) or incident.get_status_display(),
+            body=safe_format(template.body, context),
+            posted_at=at,
+        )
+
+    if not updates:
+        initial = wording(TemplateKind.INITIAL, f"initial-{incident.pk}", incident.declared_at)
+        updates += [initial] if initial else []
+    resolved = incident.resolved_at
+    if resolved is not None and not any(u.posted_at >= resolved for u in updates):
+        resolution = wording(TemplateKind.RESOLUTION, f"resolved-{incident.pk}", resolved)
+        updates = ([resolution] if resolution else []) + updates
+    return PublicIncident(
+        reference=incident.reference,
+        services=services,
+        state=state,
+        status="Resolved" if resolved is not None else incident.get_status_display(),
+        started_at=incident.started_at,
+        resolved_at=resolved,
+        updates=updates,
+    )
+
+
+def _with_public_parts(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+    return queryset.select_related(None).prefetch_related(
+        Prefetch(
+            "services",
+            queryset=Service.objects.filter(is_public=True).order_by("name"),
+            to_attr="public_services",
+        ),
+        Prefetch(
+            "updates",
+            queryset=StatusUpdate.objects.filter(audience=UpdateAudience.STATUS_PAGE).order_by(
+                "-posted_at", "-id"
+            ),
+            to_attr="public_updates",
+        ),
+    )
+
+
+def _templates() -> dict:
+    return {
+        t.kind: t
+        for t in CommunicationTemplate.objects.filter(
+            kind__in=[TemplateKind.INITIAL, TemplateKind.RESOLUTION]
+        )
+    }
+
+
+def status_page(*, now: datetime | None = None) -> StatusPage:
+    """Every public service with its state from the open public incidents, those incidents,
+    and the public incidents resolved in the last 14 days, each with its status-page updates
+    and the template wording. Six queries whatever the number of incidents."""
+    from incidents.metrics import severity_levels
+
+    now = now or timezone.now()
+    levels = severity_levels()
+    templates = _templates()
+    incidents = _with_public_parts(
+        public_incidents()
+        .filter(Q(status__in=OPEN_STATUSES) | Q(resolved_at__gte=now - STATUS_PAGE_RECENT))
+        .order_by("-started_at", "-id")
+    )
+    shown = [_public_incident(i, levels, templates) for i in incidents]
+    open_ones = [i for i in shown if i.is_open]
+    states: dict[str, list[PublicIncident]] = {}
+    for incident in open_ones:
+        for name in incident.services:
+            states.setdefault(name, []).append(incident)
+    services = [
+        PublicService(
+            name=service.name,
+            description=service.description,
+            state=ServiceState.worst(i.state for i in states.get(service.name, [])),
+            incidents=[i.reference for i in states.get(service.name, [])],
+        )
+        for service in Service.objects.filter(is_public=True).order_by("name")
+    ]
+    return StatusPage(
+        services=services,
+        open_incidents=open_ones,
+        recent_incidents=[i for i in shown if not i.is_open],
+    )
+
+
+def public_incident(*, reference: str) -> PublicIncident | None:
+    """One incident as the status page shows it, however old (the feed links to it); None
+    when it is not public (or unknown), so internal incidents are indistinguishable from
+    missing ones. Five queries."""
+    from incidents.metrics import severity_levels
+
+    incident = _with_public_parts(public_incidents().filter(reference=reference)).first()
+    if incident is None:
+        return None
+    return _public_incident(incident, severity_levels(), _templates())
+
+
+def status_feed_entries(
+    *, now: datetime | None = None
+) -> list[tuple[PublicIncident, PublicUpdate]]:
+    """The newest 50 entries of public incidents (open, or resolved in the last 14 days) for
+    the Atom feed, newest first. Six queries."""
+    page = status_page(now=now)
+    entries = [
+        (incident, update)
+        for incident in page.open_incidents + page.recent_incidents
+        for update in incident.updates
+    ]
+    entries.sort(key=lambda pair: (pair[1].posted_at, pair[1].key), reverse=True)
+    return entries[:STATUS_FEED_ENTRIES]

@@ -280,7 +280,8 @@ def incident_change_status(
         payload["mitigation_action"] = mitigation_action
     if checklist is not None and to_status == IncidentStatus.RESOLVED:
         payload["checklist"] = checklist.as_payload()
-    verb = "Reopened" if from_status == IncidentStatus.RESOLVED else "Status"
+    reopened = from_status == IncidentStatus.RESOLVED and to_status != IncidentStatus.CLOSED
+    verb = "Reopened" if reopened else "Status"
     message = f"{verb}: {_label(from_status)} → {_label(to_status)}"
     if note:
         message = f"{message}. {note}"
@@ -594,6 +595,12 @@ def role_relieve(*, incident: Incident, role: str, by, at: datetime | None = Non
     )
 
 
+def status_update_message(*, audience: str, status: str, impact: str, action: str, eta: str) -> str:
+    """How a status update reads on the timeline."""
+    where = "Status page update" if audience == UpdateAudience.STATUS_PAGE else "Internal update"
+    return f"{where}: {status}. Impact: {impact} Action: {action} ETA: {eta}"
+
+
 @transaction.atomic
 def status_update_post(
     *,
@@ -631,14 +638,10 @@ def status_update_post(
     )
     update.full_clean()
     update.save()
-    where = "Status page update" if audience == UpdateAudience.STATUS_PAGE else "Internal update"
     timeline_event_record(
         incident=incident,
         kind=TimelineEventKind.STATUS_UPDATE,
-        message=(
-            f"{where}: {values['status']}. Impact: {values['impact']} "
-            f"Action: {values['action']} ETA: {values['eta']}"
-        ),
+        message=status_update_message(audience=audience, **values),
         at=at,
         author=author,
         payload={"update_id": update.pk, "audience": audience, **values},

@@ -18,7 +18,7 @@ ROTATIONS = [
     ("Payments", "Payments primary", "America/New_York", ["alice", "dana"]),
     ("Identity", "Identity primary", "Asia/Kolkata", ["chandra", "engineer"]),
 ]
-WEEKS_BACK = 6
+WEEKS_BACK = 54  # shifts cover the incidents demo's year of history (on-call burden)
 WEEKS_AHEAD = 8
 
 
@@ -39,10 +39,13 @@ def seed_rotations() -> Iterator[str]:
             RotationMember.objects.create(
                 rotation=rotation, user=User.objects.get(username=username), position=position
             )
-        start = services.handoff_moment(rotation, 0) + timedelta(hours=1)
-        created = services.rotation_generate_shifts(
-            rotation=rotation, weeks=WEEKS_BACK + WEEKS_AHEAD, now=start
-        )
+        created = []
+        total = WEEKS_BACK + WEEKS_AHEAD
+        for first in range(0, total, 52):  # the service generates at most 52 weeks at a time
+            start = services.handoff_moment(rotation, first) + timedelta(hours=1)
+            created += services.rotation_generate_shifts(
+                rotation=rotation, weeks=min(52, total - first), now=start
+            )
         yield f"rotation {rotation} with {len(created)} shifts"
 
 
@@ -96,15 +99,21 @@ def seed_pages() -> Iterator[str]:
     engineer = User.objects.get(username="engineer")
     alice = User.objects.get(username="alice")
     chandra = User.objects.get(username="chandra")
-    for incident in Incident.objects.select_related("severity").order_by("declared_at"):
+    for incident in Incident.objects.select_related("severity", "acknowledged_by").order_by(
+        "declared_at"
+    ):
         paged = incident.declared_at
         acknowledged = (
             paged + timedelta(minutes=3)
             if incident.resolved_at or incident.acknowledged_at
             else None
         )
+        responder = engineer if incident.severity.is_most_severe else alice
+        if incident.acknowledged_by_id and incident.acknowledged_at and incident.resolved_at:
+            # Whoever acknowledged a resolved incident was the one paged (the history).
+            responder, acknowledged = incident.acknowledged_by, incident.acknowledged_at
         services.page_record(
-            engineer=engineer if incident.severity.is_most_severe else alice,
+            engineer=responder,
             paged_at=paged,
             incident=incident,
             source="incident",

@@ -8,7 +8,7 @@ the number of engineers, shifts and pages, then applies ``oncall.compensation`` 
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import pairwise
 
@@ -804,3 +804,126 @@ def rotation_calendar(
             )
         )
     return calendar
+
+
+# --- On-call burden (docs/metrics.md) -----------------------------------------------------------
+
+
+@dataclass
+class BurdenRow:
+    """One engineer's (or team's) on-call load in a period."""
+
+    key: int | None  # the engineer's or team's id; None for "No team"
+    name: str
+    team: str
+    on_call_seconds: int = 0
+    pages: int = 0
+    overnight_pages: int = 0
+    weekend_pages: int = 0
+    incidents: set[int] = field(default_factory=set)
+
+    @property
+    def on_call_hours(self) -> Decimal:
+        return rules.money(Decimal(self.on_call_seconds) / rules.SECONDS_PER_HOUR)
+
+    @property
+    def incidents_handled(self) -> int:
+        return len(self.incidents)
+
+
+@dataclass(frozen=True)
+class OncallBurden:
+    engineers: list[BurdenRow]  # most pages first
+    teams: list[BurdenRow]  # by name, "No team" last
+
+
+DEFAULT_OVERNIGHT = (time(22, 0), time(7, 0))
+
+
+def _overnight(terms: list[rules.PolicyTerms], moment: datetime, zone) -> bool:
+    """Whether a page woke someone: its local time in the engineer's zone is in the overnight
+    window of the compensation policy in force (22:00-07:00 when none is)."""
+    try:
+        policy = rules.policy_at(terms, moment)
+        start, end = policy.overnight_start, policy.overnight_end
+    except ValidationError:
+        start, end = DEFAULT_OVERNIGHT
+    return rules.is_overnight(moment, zone, start, end)
+
+
+def oncall_burden(*, period, team: Team | None = None) -> OncallBurden:
+    """Who carries the on-call load in an ``incidents.metrics.Period``, per engineer and per
+    team (the engineer's own team; ``team`` keeps its members only):
+
+    - on-call hours: the union of the engineer's shifts (primary and secondary, overlaps once)
+      clipped to the period, in elapsed hours, as in the compensation report;
+    - pages: every page paged in the period, acknowledged or not; overnight pages: paged in
+      the compensation policy's overnight window (22:00-07:00) in the engineer's own zone,
+      DST-aware; weekend pages: paged on a Saturday or Sunday there (a page can be both);
+    - incidents handled: distinct incidents whose page the engineer acknowledged, or on which
+      they were given a role, in the period (a team's count is distinct across its members).
+
+    Five queries whatever the number of shifts, pages and people; the per-person time-zone
+    rules run in Python over those rows (``oncall.compensation``).
+    """
+    from incidents.models import RoleAssignment
+
+    start, end = period.starts_at, period.ends_at
+    terms = rules.policy_terms(CompensationPolicy.objects.all(), project_zone())
+    where = _engineer_filter("engineer__", team)
+
+    shifts: dict[int, list[rules.Interval]] = defaultdict(list)
+    for engineer_id, starts_at, ends_at in Shift.objects.filter(
+        where, ends_at__gt=start, starts_at__lt=end
+    ).values_list("engineer_id", "starts_at", "ends_at"):
+        shifts[engineer_id].append((starts_at, ends_at))
+    pages = list(
+        Page.objects.filter(where, paged_at__gte=start, paged_at__lt=end).values_list(
+            "engineer_id", "paged_at", "acknowledged_at", "incident_id"
+        )
+    )
+    roles = list(
+        RoleAssignment.objects.filter(
+            _engineer_filter("user__", team), assigned_at__gte=start, assigned_at__lt=end
+        ).values_list("user_id", "incident_id")
+    )
+    ids = set(shifts) | {row[0] for row in pages} | {row[0] for row in roles}
+    people = _people(ids)
+
+    rows = {
+        pk: BurdenRow(
+            key=pk, name=people[pk].full_name or people[pk].username, team=people[pk].team
+        )
+        for pk in ids
+    }
+    for engineer_id, intervals in shifts.items():
+        rows[engineer_id].on_call_seconds = rules.elapsed_seconds(
+            rules.clip(rules.merge(intervals), start, end)
+        )
+    for engineer_id, paged_at, acknowledged_at, incident_id in pages:
+        row, zone = rows[engineer_id], people[engineer_id].zone
+        row.pages += 1
+        row.overnight_pages += _overnight(terms, paged_at, zone)
+        row.weekend_pages += paged_at.astimezone(zone).weekday() >= 5
+        if acknowledged_at is not None and incident_id is not None:
+            row.incidents.add(incident_id)
+    for user_id, incident_id in roles:
+        rows[user_id].incidents.add(incident_id)
+
+    engineers = sorted(
+        rows.values(), key=lambda r: (-r.pages, -r.on_call_seconds, r.name.lower(), r.key)
+    )
+    teams: dict[str, BurdenRow] = {}
+    for row in engineers:
+        total = teams.setdefault(
+            row.team, BurdenRow(key=None, name=row.team or "No team", team=row.team)
+        )
+        total.on_call_seconds += row.on_call_seconds
+        total.pages += row.pages
+        total.overnight_pages += row.overnight_pages
+        total.weekend_pages += row.weekend_pages
+        total.incidents |= row.incidents
+    return OncallBurden(
+        engineers=engineers,
+        teams=sorted(teams.values(), key=lambda r: (not r.team, r.name.lower())),
+    )

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from incidents import services as incident_services
 from incidents.models import Incident, IncidentStatus, Service
-from postmortems import services
+from postmortems import demo_history, services
 from postmortems.models import (
     ActionItemKind,
     ActionItemPriority,
@@ -293,6 +293,7 @@ def seed_required(now: datetime) -> Iterator[str]:
 
 def seed() -> Iterator[str]:
     now = timezone.now()
+    yield from demo_history.seed_history(now)
     yield from seed_published(now)
     yield from seed_in_review(now)
     yield from seed_draft(now)

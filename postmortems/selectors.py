@@ -14,16 +14,21 @@ Overdue, precisely:
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db.models import (
+    Avg,
     BooleanField,
     Case,
     CharField,
     Count,
+    DateTimeField,
+    Exists,
     F,
+    Max,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -33,6 +38,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.utils import timezone
 
+from incidents.models import Incident
 from postmortems.models import (
     OPEN_ITEM_STATUSES,
     STAGE_DUE_FIELD,
@@ -362,3 +368,175 @@ def my_action_items(*, owner, now: datetime | None = None) -> QuerySet[ActionIte
         .filter(owner=owner, status__in=OPEN_ITEM_STATUSES)
         .order_by("-is_overdue", F("due_date").asc(nulls_last=True), "priority", "id")
     )
+
+
+# --- Metrics for the dashboard and the quarterly review (docs/metrics.md) ----------------------
+
+
+def _incident_scope(queryset: QuerySet, *, prefix: str, team=None, service=None) -> QuerySet:
+    """Keep rows whose incident (reached through ``prefix``) is of ``team`` (the incident's
+    responsible team) and/or affects ``service``, the scope of the incident metrics."""
+    if team is not None:
+        queryset = queryset.filter(**{f"{prefix}team": team})
+    if service is not None:
+        affected = Incident.services.through.objects.filter(
+            incident_id=OuterRef(f"{prefix}pk"), service_id=service.pk
+        )
+        queryset = queryset.filter(Exists(affected))
+    return queryset
+
+
+@dataclass(frozen=True)
+class ActionItemMetrics:
+    """Action items of the incidents in scope (any incident, not only the period's).
+
+    - ``created`` .. ``completion_rate``: items created in the period (up to ``as_of``);
+      done means completed by ``as_of``, won't do is the status now (it has no moment); the
+      rate is done / (created - won't do), as ``completion_rate``.
+    - ``open_*``: items open at ``as_of`` (the period's end, or now while it runs): created by
+      then and not completed by then. Won't-do items are out of scope, as in the rate.
+    - ``burn_down``: (moment, open, overdue) at the period's start and at every Monday 00:00
+      in it, then at ``as_of``; overdue as ``item_overdue_q`` at that moment.
+    """
+
+    as_of: datetime
+    created: int
+    done: int
+    wont_do: int
+    open_count: int
+    open_overdue: int
+    open_age_mean: timedelta | None
+    open_age_median: timedelta | None
+    open_age_max: timedelta | None
+    burn_down: list[tuple[datetime, int, int]]
+
+    @property
+    def completion_rate(self) -> Decimal | None:
+        return completion_rate(done=self.done, total=self.created, wont_do=self.wont_do)
+
+
+def _open_at_q(moment: datetime) -> Q:
+    return (
+        Q(created_at__lte=moment)
+        & ~Q(status=ActionItemStatus.WONT_DO)
+        & (Q(completed_at__isnull=True) | Q(completed_at__gt=moment))
+    )
+
+
+def _overdue_at_q(moment: datetime) -> Q:
+    return _open_at_q(moment) & Q(due_date__lt=overdue_before(moment))
+
+
+def action_item_metrics(
+    *, period, now: datetime | None = None, team=None, service=None
+) -> ActionItemMetrics:
+    """Completion, open items' age and the weekly burn-down (see ``ActionItemMetrics``) for a
+    ``incidents.metrics.Period``. Two queries whatever the number of items."""
+    from incidents.metrics import PercentileCont, seconds_between, to_timedelta
+
+    now = now or timezone.now()
+    as_of = period.as_of(now)
+    scoped = _incident_scope(
+        ActionItem.objects.all(), prefix="postmortem__incident__", team=team, service=service
+    )
+    moments = [period.starts_at]
+    for monday in period.weeks()[1:]:
+        moment = datetime.combine(monday, time(0), tzinfo=period.zone)
+        if moment < as_of:
+            moments.append(moment)
+    if as_of > moments[-1]:
+        moments.append(as_of)
+
+    in_period = Q(
+        created_at__gte=period.starts_at, created_at__lt=period.ends_at, created_at__lte=as_of
+    )
+    figures = {
+        "created": Count("id", filter=in_period),
+        "done": Count(
+            "id",
+            filter=in_period & Q(status=ActionItemStatus.DONE, completed_at__lte=as_of),
+        ),
+        "wont_do": Count("id", filter=in_period & Q(status=ActionItemStatus.WONT_DO)),
+    }
+    for index, moment in enumerate(moments):
+        figures[f"open_{index}"] = Count("id", filter=_open_at_q(moment))
+        figures[f"overdue_{index}"] = Count("id", filter=_overdue_at_q(moment))
+    counts = scoped.aggregate(**figures)
+
+    age = seconds_between("created_at", Value(as_of, output_field=DateTimeField()))
+    ages = (
+        scoped.filter(_open_at_q(as_of))
+        .annotate(age=age)
+        .aggregate(
+            n=Count("id"),
+            overdue=Count("id", filter=Q(due_date__lt=overdue_before(as_of))),
+            mean=Avg("age"),
+            median=PercentileCont("age", 0.5),
+            longest=Max("age"),
+        )
+    )
+    return ActionItemMetrics(
+        as_of=as_of,
+        created=counts["created"],
+        done=counts["done"],
+        wont_do=counts["wont_do"],
+        open_count=ages["n"],
+        open_overdue=ages["overdue"],
+        open_age_mean=to_timedelta(ages["mean"]),
+        open_age_median=to_timedelta(ages["median"]),
+        open_age_max=to_timedelta(ages["longest"]),
+        burn_down=[
+            (moment, counts[f"open_{i}"], counts[f"overdue_{i}"])
+            for i, moment in enumerate(moments)
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class PublicationMetrics:
+    """Post-mortems of the period's incidents (in scope), by their publish deadline at
+    ``now``: published by it (on time), published after it (late), not published and past it
+    (overdue), not published and not due yet (pending, left out of the share)."""
+
+    total: int
+    on_time: int
+    late: int
+    overdue: int
+    pending: int
+
+    @property
+    def due(self) -> int:
+        return self.on_time + self.late + self.overdue
+
+    @property
+    def on_time_rate(self) -> Decimal | None:
+        from incidents.metrics import ratio
+
+        return ratio(self.on_time, self.due)
+
+
+def postmortem_publication_metrics(
+    *, period, now: datetime | None = None, team=None, service=None
+) -> PublicationMetrics:
+    """How many post-mortems of the incidents started in ``period`` were published by their
+    deadline (see ``PublicationMetrics``). One query."""
+    now = now or timezone.now()
+    scoped = _incident_scope(
+        Postmortem.objects.filter(
+            incident__started_at__gte=period.starts_at, incident__started_at__lt=period.ends_at
+        ),
+        prefix="incident__",
+        team=team,
+        service=service,
+    )
+    published = Q(published_at__isnull=False, published_at__lte=now)
+    figures = scoped.aggregate(
+        total=Count("id"),
+        on_time=Count("id", filter=published & Q(published_at__lte=F("publish_due_at"))),
+        late=Count("id", filter=published & Q(published_at__gt=F("publish_due_at"))),
+        overdue=Count("id", filter=stage_overdue_q(Stage.PUBLISH, now)),
+    )
+    figures["pending"] = (
+        figures["total"] - figures["on_time"] - figures["late"] - figures["overdue"]
+    )
+    return PublicationMetrics(**figures)

@@ -39,6 +39,8 @@ cat <<MSG
   IncidentDesk is running at http://127.0.0.1:$PORT/
 
   Admin (managers):     http://127.0.0.1:$PORT/admin/
+  Metrics (managers):   http://127.0.0.1:$PORT/admin/metrics/
+  Public status page:   http://127.0.0.1:$PORT/status/
   Demo logins (password: $DEMO_PASSWORD):
     manager   - Managers group, runs everything in the admin
     engineer  - Engineers group

@@ -263,6 +263,21 @@ class TestLifecycle:
         assert "Status: Investigating → Resolved" in messages
         assert "Reopened: Resolved → Investigating. Errors are back" in messages
 
+    def test_closing_a_resolved_incident_is_not_called_reopening(self):
+        incident = declare()
+        services.incident_resolve(
+            incident=incident,
+            by=None,
+            checklist=ResolutionChecklist.all_confirmed(),
+            at=T0 + timedelta(minutes=30),
+        )
+        services.incident_change_status(
+            incident=incident, to_status=IncidentStatus.CLOSED, by=None, at=T0 + timedelta(days=1)
+        )
+        assert incident.timeline.order_by("-occurred_at", "-id").first().message == (
+            "Status: Resolved → Closed"
+        )
+
     def test_resolve_without_checklist_is_refused(self):
         incident = declare()
         with pytest.raises(ValidationError) as error:
