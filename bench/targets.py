@@ -63,6 +63,10 @@ def context() -> Context:
         client.force_login(user)
         clients[name] = client
     incident = Incident.objects.filter(status=IncidentStatus.CLOSED).order_by("-started_at").first()
+    from incidents.services import api_token_issue
+
+    _, token = api_token_issue(user=engineer_user, name="bench", by=manager_user)
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     today = timezone.localdate()
     last_month_end = today.replace(day=1) - timedelta(days=1)
     return Context(
@@ -74,7 +78,7 @@ def context() -> Context:
         severity_id=Severity.objects.get(is_most_severe=True).pk,
         month=(last_month_end.replace(day=1), last_month_end),
         year=(today - timedelta(days=365), today - timedelta(days=1)),
-        extra={"manager_user": manager_user, "engineer_user": engineer_user},
+        extra={"manager_user": manager_user, "engineer_user": engineer_user, "api": api},
     )
 
 
@@ -170,6 +174,20 @@ ORDER BY u.username
 """
 
 
+# The dashboard's headline figures for the current quarter, by PostgreSQL alone.
+METRICS_FLOOR = """
+SELECT s.name, count(*),
+       avg(extract(epoch FROM i.detected_at - i.started_at)),
+       avg(extract(epoch FROM i.acknowledged_at - i.detected_at)),
+       avg(extract(epoch FROM i.resolved_at - i.started_at)),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY i.resolved_at - i.started_at),
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY i.resolved_at - i.started_at)
+FROM incidents_incident i JOIN incidents_severity s ON s.id = i.severity_id
+WHERE i.started_at >= date_trunc('quarter', now())
+GROUP BY s.name
+"""
+
+
 def _bounds(start: date, end: date) -> dict:
     from oncall.compensation import period_bounds
     from oncall.selectors import project_zone
@@ -240,6 +258,24 @@ def targets(ctx: Context) -> list[Target]:
             "page",
             _get(ctx.engineer, f"/incidents/{ctx.incident_id}/"),
             *page_floor,
+        ),
+        Target(
+            "API incident list (100 rows)",
+            "page",
+            _get(ctx.extra["api"], "/api/v1/incidents/", page_size=100),
+            CHANGELIST_FLOOR.format(where="", limit=100),
+        ),
+        Target(
+            "API incident detail",
+            "page",
+            _get(ctx.extra["api"], f"/api/v1/incidents/{ctx.search}/"),
+            *page_floor,
+        ),
+        Target(
+            "metrics dashboard",
+            "page",
+            _get(ctx.manager, "/admin/metrics/"),
+            METRICS_FLOOR,
         ),
         Target(
             "post-mortem changelist",
