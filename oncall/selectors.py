@@ -246,6 +246,7 @@ class CompensationReport:
     rows: list[CompensationRow]
     pay_period: PayPeriod | None = None
     frozen: bool = False
+    balances: dict[int, dict[str, Decimal]] = field(default_factory=dict)
 
     def totals(self) -> list[dict[str, Decimal | int | str]]:
         """One totals line per currency (money in different currencies never adds up)."""
@@ -272,17 +273,22 @@ class _Person:
 
 
 def _people(ids) -> dict[int, _Person]:
+    """Names, team and time zone of each engineer, in one query (no model instances)."""
+    zones: dict[str, zoneinfo.ZoneInfo] = {}
     people = {}
-    users = User.objects.filter(pk__in=ids).select_related("profile__team")
-    for user in users:
-        profile = getattr(user, "profile", None)
-        zone_name = profile.time_zone if profile else settings.TIME_ZONE
-        people[user.pk] = _Person(
-            pk=user.pk,
-            username=user.get_username(),
-            full_name=user.get_full_name(),
-            team=profile.team.name if profile and profile.team else "",
-            zone=zoneinfo.ZoneInfo(zone_name),
+    rows = User.objects.filter(pk__in=ids).values_list(
+        "pk", "username", "first_name", "last_name", "profile__time_zone", "profile__team__name"
+    )
+    for pk, username, first, last, zone_name, team in rows:
+        zone_name = zone_name or settings.TIME_ZONE
+        if zone_name not in zones:
+            zones[zone_name] = zoneinfo.ZoneInfo(zone_name)
+        people[pk] = _Person(
+            pk=pk,
+            username=username,
+            full_name=f"{first} {last}".strip(),
+            team=team or "",
+            zone=zones[zone_name],
         )
     return people
 
@@ -359,28 +365,70 @@ def _page_tallies_in_database(
     return tallies
 
 
+SHIFT_COVER_SQL = """
+SELECT engineer_id, lower(cover), upper(cover) FROM (
+  SELECT s.engineer_id, unnest(range_agg(tstzrange(s.starts_at, s.ends_at))) AS cover
+  FROM oncall_shift s {team_join}
+  WHERE s.ends_at > %s AND s.starts_at < %s {team_filter}
+  GROUP BY s.engineer_id
+) covers
+"""
+
+
+def _shift_cover_in_database(start: datetime, end: datetime, team: Team | None) -> list[tuple]:
+    """On PostgreSQL: each engineer's shifts overlapping [start, end) already joined into
+    disjoint spans (``range_agg``, the same union as ``compensation.merge``), so a year of
+    weekly shifts reads about half the rows."""
+    params: list = [start, end]
+    team_join = team_filter = ""
+    if team is not None:
+        team_join = "JOIN incidents_profile p ON p.user_id = s.engineer_id"
+        team_filter = "AND p.team_id = %s"
+        params.append(team.pk)
+    sql = SHIFT_COVER_SQL.format(team_join=team_join, team_filter=team_filter)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _live_rows(
-    periods: list[rules.Interval], team: Team | None
+    periods: list[rules.Interval], team: Team | None, balance_until: datetime | None = None
 ) -> list[dict[tuple[int, str], CompensationRow]]:
     """Live figures for several periods at once, in five queries in all, keyed by
-    ``(engineer id, currency)``."""
+    ``(engineer id, currency)``.
+
+    With ``balance_until`` on PostgreSQL, the comp time every engineer earned before that
+    moment is counted by the same page query and returned as an extra last element
+    ``{engineer id: hours}``."""
     zone = project_zone()
     terms = rules.policy_terms(CompensationPolicy.objects.all(), zone)
     span_start = min(p[0] for p in periods)
     span_end = max(p[1] for p in periods)
 
     shifts_by_engineer: dict[int, list[rules.Interval]] = defaultdict(list)
-    for engineer_id, starts_at, ends_at in Shift.objects.filter(
-        _engineer_filter("engineer__", team), ends_at__gt=span_start, starts_at__lt=span_end
-    ).values_list("engineer_id", "starts_at", "ends_at"):
+    if connection.vendor == "postgresql":
+        shift_rows = _shift_cover_in_database(span_start, span_end, team)
+    else:
+        shift_rows = Shift.objects.filter(
+            _engineer_filter("engineer__", team), ends_at__gt=span_start, starts_at__lt=span_end
+        ).values_list("engineer_id", "starts_at", "ends_at")
+    for engineer_id, starts_at, ends_at in shift_rows:
         shifts_by_engineer[engineer_id].append((starts_at, ends_at))
 
     pages_by_engineer: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
     tallies = None
+    earned: dict[int, Decimal] = defaultdict(Decimal)
     if connection.vendor == "postgresql":
-        tallies = _page_tallies_in_database(periods, terms, team=team)
-        for engineer_id, _period in tallies:
-            pages_by_engineer.setdefault(engineer_id, [])
+        tally_periods = list(periods)
+        if balance_until is not None:
+            tally_periods.append((datetime(1900, 1, 1, tzinfo=zone), balance_until))
+        tallies = _page_tallies_in_database(tally_periods, terms, team=team)
+        for engineer_id, period_index in list(tallies):
+            if period_index == len(periods):
+                for policy, _count, overnight in tallies.pop((engineer_id, period_index)):
+                    earned[engineer_id] += policy.comp_hours * overnight
+            else:
+                pages_by_engineer.setdefault(engineer_id, [])
     else:
         for engineer_id, paged_at, acknowledged_at in Page.objects.filter(
             _engineer_filter("engineer__", team), paged_at__gte=span_start, paged_at__lt=span_end
@@ -441,6 +489,8 @@ def _live_rows(
                     currency=currency,
                 )
         results.append(rows)
+    if balance_until is not None and tallies is not None:
+        results.append(earned)
     return results
 
 
@@ -550,7 +600,9 @@ def resolve_team(name: str | None) -> Team | None:
     return team
 
 
-def compensation_report(*, start: date, end: date, team: str | None = None) -> CompensationReport:
+def compensation_report(
+    *, start: date, end: date, team: str | None = None, with_balances: bool = False
+) -> CompensationReport:
     """The compensation report for [start, end] (days in the project's TIME_ZONE).
 
     - A closed pay period with exactly these dates: its frozen lines, reproduced exactly.
@@ -559,6 +611,8 @@ def compensation_report(*, start: date, end: date, team: str | None = None) -> C
     - Any other range: live figures.
 
     ``team`` keeps the engineers whose own team has that name (any letter case).
+    ``with_balances`` adds each engineer's comp-time balance at the end of the period
+    (``report.balances``; on PostgreSQL counted by the report's own page query).
     """
     if end < start:
         raise ValidationError({"end": END_BEFORE_START})
@@ -575,7 +629,7 @@ def compensation_report(*, start: date, end: date, team: str | None = None) -> C
             if line.adjusts_id:
                 row = replace(row, adjusts_period=_period_label(line.adjusts))
             parts[row.key].append(row)
-        return CompensationReport(
+        report = CompensationReport(
             start=start,
             end=end,
             team=team_name,
@@ -583,6 +637,10 @@ def compensation_report(*, start: date, end: date, team: str | None = None) -> C
             pay_period=pay_period,
             frozen=True,
         )
+        if with_balances:
+            ids = [row.engineer_id for row in report.rows]
+            report.balances.update(comp_time_balances(engineer_ids=ids, as_of=end))
+        return report
     if pay_period is not None:
         own, corrections = pending_adjustments(pay_period=pay_period, team=team_obj)
         parts = defaultdict(list)
@@ -590,13 +648,26 @@ def compensation_report(*, start: date, end: date, team: str | None = None) -> C
             parts[key].append(row)
         for _period, delta in corrections:
             parts[delta.key].append(delta)
-        return CompensationReport(
+        report = CompensationReport(
             start=start, end=end, team=team_name, rows=_merge_rows(parts), pay_period=pay_period
         )
-    [rows] = _live_rows([rules.period_bounds(start, end, project_zone())], team_obj)
-    return CompensationReport(
+        if with_balances:
+            ids = [row.engineer_id for row in report.rows]
+            report.balances.update(comp_time_balances(engineer_ids=ids, as_of=end))
+        return report
+    bounds = rules.period_bounds(start, end, project_zone())
+    balance_until = bounds[1] if with_balances else None
+    [rows, *earned] = _live_rows([bounds], team_obj, balance_until=balance_until)
+    report = CompensationReport(
         start=start, end=end, team=team_name, rows=sorted(rows.values(), key=_sort_key)
     )
+    if with_balances:
+        ids = [row.engineer_id for row in report.rows]
+        if earned:
+            report.balances.update(_balances(ids, earned[0], as_of=end))
+        else:
+            report.balances.update(comp_time_balances(engineer_ids=ids, as_of=end))
+    return report
 
 
 # --- Drill-down and comp time -------------------------------------------------------------
@@ -690,6 +761,11 @@ def comp_time_balances(*, engineer_ids, as_of: date) -> dict[int, dict[str, Deci
                 paged_at, people[engineer_id].zone, policy.overnight_start, policy.overnight_end
             ):
                 granted[engineer_id] += policy.comp_hours
+    return _balances(engineer_ids, granted, as_of=as_of)
+
+
+def _balances(engineer_ids, granted: dict[int, Decimal], *, as_of: date) -> dict:
+    """Granted minus the comp time taken up to ``as_of`` (one query)."""
     taken = dict(
         CompTimeTaken.objects.filter(engineer_id__in=engineer_ids, date__lte=as_of)
         .values("engineer_id")

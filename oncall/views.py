@@ -26,7 +26,7 @@ def _require_report_access(request) -> None:
         raise PermissionDenied
 
 
-def _report_from(request):
+def _report_from(request, *, with_balances: bool = False):
     form = ReportPeriodForm(request.GET or None)
     if not form.is_bound:
         form = ReportPeriodForm({})
@@ -38,6 +38,7 @@ def _report_from(request):
                 start=form.cleaned_data["start"],
                 end=form.cleaned_data["end"],
                 team=team.name if team else None,
+                with_balances=with_balances,
             )
         except ValidationError as error:
             add_service_errors(form, error)
@@ -49,12 +50,8 @@ def _report_from(request):
 @require_safe
 def compensation(request):
     _require_report_access(request)
-    form, report = _report_from(request)
-    balances = {}
-    if report is not None and report.rows:
-        balances = selectors.comp_time_balances(
-            engineer_ids=[row.engineer_id for row in report.rows], as_of=report.end
-        )
+    form, report = _report_from(request, with_balances=True)
+    balances = report.balances if report is not None else {}
     context = {
         "form": form,
         "report": report,
