@@ -30,9 +30,13 @@ from incidents.models import (
     IncidentRole,
     IncidentSequence,
     IncidentStatus,
+    Notification,
+    NotificationStatus,
     Profile,
     RoleAssignment,
     RootCauseCategory,
+    Runbook,
+    RunbookStep,
     Service,
     Severity,
     StatusUpdate,
@@ -41,6 +45,7 @@ from incidents.models import (
     TimelineEventKind,
     UpdateAudience,
 )
+from incidents.models.incident import OPEN_STATUSES
 from oncall.models import Page, PageSource, Rotation, RotationMember, Shift, ShiftRole, ShiftSource
 from postmortems.models import (
     ActionItem,
@@ -278,16 +283,20 @@ class Generator:
         counters: Counter[int] = Counter()
         self.incident_rows = []
         facts = []
-        for started in moments:
+        open_from = plan.incidents - max(3, plan.incidents // 2000)
+        for index, started in enumerate(moments):
             rank = rng.choices(ranks, weights)[0]
+            # The newest few are still open whatever the size, of every severity, so each
+            # sweep (status updates, escalations) has work at any size.
+            still_open = index >= open_from
+            if still_open:
+                rank = ranks[index % len(ranks)]
             team = self.teams[rng.randrange(len(self.teams))]
             detected = started + timedelta(seconds=rng.expovariate(1 / 240))
             acked = detected + timedelta(seconds=rng.uniform(30, 600))
             mitigated = acked + timedelta(minutes=rng.uniform(5, 90))
             resolved = mitigated + timedelta(minutes=rng.uniform(5, 240))
             age = self.end - started
-            # The newest few are still open whatever the size, so every sweep has work.
-            still_open = len(self.incident_rows) >= plan.incidents - max(3, plan.incidents // 2000)
             if still_open or (age < timedelta(hours=6) and rng.random() < 0.5):
                 status, mitigated_at, resolved_at, closed_at = (
                     rng.choice([IncidentStatus.INVESTIGATING, IncidentStatus.MITIGATED]),
@@ -364,7 +373,7 @@ class Generator:
         rng = self.rng
         done = 0
         for chunk in _batched(self.incident_rows, 5000):
-            events, roles, updates, pages = [], [], [], []
+            events, roles, updates, pages, sent = [], [], [], [], []
             for incident in chunk:
                 team_id = incident.team_id
                 responder = self.on_call(team_id, incident.detected_at)
@@ -402,6 +411,24 @@ class Generator:
                     )
                 )
                 event(TimelineEventKind.PAGE, f"Paged {responder.get_full_name()}", t)
+                # The page's email, long delivered (the outbox keeps its history); the
+                # newest open incidents' are still waiting for the next dispatch.
+                delivered = incident.status not in OPEN_STATUSES
+                sent.append(
+                    Notification(
+                        key=f"generated-page:{incident.reference}:{responder.pk}",
+                        kind="page",
+                        recipient=responder,
+                        incident=incident,
+                        subject=f"Paged: {incident.reference} {incident.title}",
+                        body=incident.summary,
+                        status=NotificationStatus.SENT if delivered else NotificationStatus.PENDING,
+                        attempts=1 if delivered else 0,
+                        created_at=t,
+                        next_attempt_at=t if delivered else self.end,
+                        sent_at=t + timedelta(seconds=2) if delivered else None,
+                    )
+                )
                 event(TimelineEventKind.ACKNOWLEDGED, "Acknowledged", acked, responder)
                 for role, user, delay in (
                     (IncidentRole.COMMANDER, responder, 1),
@@ -471,10 +498,25 @@ class Generator:
                             message="Alert: " + rng.choice(PROBLEMS),
                         )
                     )
+            if done + len(chunk) == len(self.incident_rows):
+                # As the history ends, an alert is still ringing: nobody has acknowledged it.
+                newest = chunk[-1]
+                at = self.end - timedelta(minutes=10)
+                pages.append(
+                    Page(
+                        engineer=self.on_call(newest.team_id, at),
+                        team_id=newest.team_id,
+                        paged_at=at,
+                        ack_due_at=at + timedelta(minutes=5),
+                        source=PageSource.ALERT,
+                        message="Alert: " + PROBLEMS[0],
+                    )
+                )
             self.insert(TimelineEvent, events, "timeline events")
             self.insert(RoleAssignment, roles, "role assignments")
             self.insert(StatusUpdate, updates, "status updates")
             self.insert(Page, pages, "pages")
+            self.insert(Notification, sent, "notifications")
             done += len(chunk)
             self.say(
                 f"history of {done}/{len(self.incident_rows)} incidents "
@@ -490,6 +532,8 @@ class Generator:
             for i in self.incident_rows
             if i.resolved_at and (i.severity.rank < 3 or i.customer_impact)
         ]
+        old_enough = [i for i in severe if self.end - i.resolved_at > timedelta(days=5)]
+        newest_old = max(old_enough, key=lambda i: i.resolved_at, default=None)
         rows = []
         for incident in severe:
             resolved = incident.resolved_at
@@ -504,7 +548,8 @@ class Generator:
                 "review_due_at": resolved + timedelta(hours=48),
                 "publish_due_at": resolved + timedelta(hours=72),
             }
-            if age > timedelta(days=5) and rng.random() < 0.9:
+            behind = incident is newest_old  # one always behind schedule, whatever the size
+            if age > timedelta(days=5) and rng.random() < 0.9 and not behind:
                 values.update(
                     status=PostmortemStatus.PUBLISHED,
                     draft_started_at=resolved + timedelta(hours=2),
@@ -586,6 +631,36 @@ class Generator:
         self.insert(ActionItem, items, "action items")
         self.say(f"{len(postmortems)} post-mortems, {len(items)} action items")
 
+    def runbooks(self) -> None:
+        """A runbook per team; a third of them not reviewed for four months (stale)."""
+        rows = []
+        for n, team in enumerate(self.teams):
+            reviewed = self.end - timedelta(days=120 if n % 3 == 0 else self.rng.randint(5, 80))
+            rows.append(
+                Runbook(
+                    title=f"{team.name}: service recovery",
+                    summary=f"How {team.name} brings its services back.",
+                    owner_team=team,
+                    last_reviewed_at=reviewed,
+                )
+            )
+        runbooks = self.insert(Runbook, rows, "runbooks")
+        self.insert(
+            RunbookStep,
+            (
+                RunbookStep(runbook=runbook, position=position, title=title, body=body)
+                for runbook in runbooks
+                for position, (title, body) in enumerate(
+                    (
+                        ("Check the dashboards", "Error rate and latency of the service."),
+                        ("Roll back", "Revert the last deploy if it lines up with the start."),
+                    ),
+                    start=1,
+                )
+            ),
+            "runbook steps",
+        )
+
     def run(self) -> Counter[str]:
         if (
             Team.objects.filter(name__in=[f"{TEAM_NAMES[0]} 01"]).exists()
@@ -595,6 +670,7 @@ class Generator:
         with transaction.atomic():
             self.people()
             self.rotations()
+            self.runbooks()
             self.incidents()
             self.postmortems()
         return self.created

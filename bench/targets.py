@@ -212,6 +212,54 @@ def _command(start: date, end: date) -> Callable[[], object]:
     return go
 
 
+def _rolled_back(run: Callable[[], object]) -> Callable[[], object]:
+    """Run a sweep and undo what it wrote, so every measured run starts from the same
+    database: the reminders it records are new each time (a sweep that ran once already has
+    almost nothing left to do, which would measure nothing)."""
+    from django.db import transaction
+
+    def go():
+        with transaction.atomic():
+            result = run()
+            transaction.set_rollback(True)
+        return result
+
+    return go
+
+
+def sweep_moments(now):
+    """Moments at which the on-call sweeps have work whatever day the benchmark runs: an hour
+    after the last unacknowledged page fell due, half an hour before the next primary
+    handoff, an hour before the next shift starts (its heads-up evening has passed). The
+    other sweeps have work at ``now`` (the generator keeps the newest incidents open)."""
+    from oncall.models import Page, PageSource, Shift, ShiftRole
+
+    ringing = (
+        Page.objects.filter(acknowledged_at__isnull=True)
+        .exclude(source=PageSource.IMPORTED)
+        .order_by("-ack_due_at")
+        .values_list("ack_due_at", flat=True)
+        .first()
+    )
+    handoff = (
+        Shift.objects.filter(role=ShiftRole.PRIMARY, ends_at__gt=now)
+        .order_by("ends_at")
+        .values_list("ends_at", flat=True)
+        .first()
+    )
+    starting = (
+        Shift.objects.filter(starts_at__gt=now)
+        .order_by("starts_at")
+        .values_list("starts_at", flat=True)
+        .first()
+    )
+    return {
+        "pages": ringing + timedelta(hours=1) if ringing else now,
+        "handoff": handoff - timedelta(minutes=30) if handoff else now,
+        "heads_up": starting - timedelta(hours=1) if starting else now,
+    }
+
+
 def targets(ctx: Context) -> list[Target]:
     from incidents import notifications, reminders, runbooks
     from oncall import reminders as oncall_reminders
@@ -313,12 +361,19 @@ def targets(ctx: Context) -> list[Target]:
                 bounds,
             ),
         ]
+    moments = sweep_moments(now)
     sweeps = {
         "sweep: status update reminders": lambda: reminders.sweep_status_updates(now=now),
         "sweep: incident escalations": lambda: reminders.sweep_escalations(now=now),
-        "sweep: unacknowledged pages": lambda: oncall_reminders.sweep_unacknowledged_pages(now=now),
-        "sweep: handoff requests": lambda: oncall_reminders.sweep_handoff_requests(now=now),
-        "sweep: shift heads-up": lambda: oncall_reminders.sweep_shift_heads_up(now=now),
+        "sweep: unacknowledged pages": lambda: oncall_reminders.sweep_unacknowledged_pages(
+            now=moments["pages"]
+        ),
+        "sweep: handoff requests": lambda: oncall_reminders.sweep_handoff_requests(
+            now=moments["handoff"]
+        ),
+        "sweep: shift heads-up": lambda: oncall_reminders.sweep_shift_heads_up(
+            now=moments["heads_up"]
+        ),
         "sweep: post-mortem deadlines": lambda: postmortem_reminders.sweep_postmortem_deadlines(
             now=now
         ),
@@ -329,5 +384,5 @@ def targets(ctx: Context) -> list[Target]:
         "sweep: pending notifications": lambda: notifications.notifications_due(now=now),
         "sweep: stale runbooks": lambda: runbooks.remind_stale_runbooks(now=now),
     }
-    found += [Target(name, "sweep", run) for name, run in sweeps.items()]
+    found += [Target(name, "sweep", _rolled_back(run)) for name, run in sweeps.items()]
     return found

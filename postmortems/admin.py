@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from incidents.admin_paging import GrowingTableAdmin
+from incidents.admin_paging import GrowingTableAdmin, UsernameFilter
 from incidents.selectors import user_time_zone
 from postmortems import selectors, services
 from postmortems.export import ExportRefused, markdown_filename, postmortem_markdown
@@ -597,6 +597,12 @@ def save_action_item(request, form, *, postmortem) -> ActionItem:
     return item
 
 
+class OwnerFilter(UsernameFilter):
+    title = "owner"
+    parameter_name = "owner"
+    field = "owner"
+
+
 class ActionItemOverdueFilter(admin.SimpleListFilter):
     title = "overdue"
     parameter_name = "overdue"
@@ -630,7 +636,7 @@ class ActionItemAdmin(GrowingTableAdmin, ServiceAdmin):
     list_filter = [
         "status",
         ActionItemOverdueFilter,
-        ("owner", admin.RelatedOnlyFieldListFilter),
+        OwnerFilter,
         ("owner__profile__team", admin.RelatedFieldListFilter),
         "kind",
         "priority",
