@@ -87,6 +87,8 @@ def main(argv=None) -> int:
             "p95_ms": round(p95, 2),
             "queries": queries,
         }
+        if target.rows is not None:
+            row["rows"] = target.rows()
         if target.floor_sql:
             row["sql_floor_ms"] = round(timed(sql_runner(target), args.repeat)[0], 2)
         results["targets"].append(row)

@@ -17,10 +17,14 @@ from django.utils import timezone
 @dataclass
 class Target:
     name: str
-    kind: str  # "page", "command" or "sweep"
+    # "page": one screen whatever the data (held to flat growth); "report": one row per
+    # engineer, so it grows with the organisation (held to its SQL floor and to a flat cost
+    # per row); "sweep": a reminder sweep.
+    kind: str
     run: Callable[[], object]
     floor_sql: str = ""
     floor_params: list = field(default_factory=list)
+    rows: Callable[[], int] | None = None  # how many rows a report shows
 
 
 @dataclass
@@ -196,6 +200,15 @@ def _bounds(start: date, end: date) -> dict:
     return {"start": ps, "end": pe}
 
 
+def _report_rows(start: date, end: date) -> Callable[[], int]:
+    def count():
+        from oncall.selectors import compensation_report
+
+        return len(compensation_report(start=start, end=end).rows)
+
+    return count
+
+
 def _command(start: date, end: date) -> Callable[[], object]:
     def go():
         out = StringIO()
@@ -340,17 +353,19 @@ def targets(ctx: Context) -> list[Target]:
     ]
     for label, (start, end) in (("one month", ctx.month), ("twelve months", ctx.year)):
         bounds = _bounds(start, end)
+        rows = _report_rows(start, end)
         found += [
             Target(
                 f"compensation report, {label} (command)",
-                "command",
+                "report",
                 _command(start, end),
                 COMPENSATION_FLOOR,
                 bounds,
+                rows,
             ),
             Target(
                 f"compensation report, {label} (page)",
-                "page",
+                "report",
                 _get(
                     ctx.finance,
                     "/oncall/compensation/",
@@ -359,6 +374,7 @@ def targets(ctx: Context) -> list[Target]:
                 ),
                 COMPENSATION_FLOOR,
                 bounds,
+                rows,
             ),
         ]
     moments = sweep_moments(now)
