@@ -420,15 +420,23 @@ def _live_rows(
     earned: dict[int, Decimal] = defaultdict(Decimal)
     if connection.vendor == "postgresql":
         tally_periods = list(periods)
+        # The balance counts what was earned up to ``balance_until``. When that is the end of
+        # the one period asked for, count only what came before the period and add the
+        # period's own tally, so each page is read once.
+        ends_the_period = len(periods) == 1 and balance_until == periods[0][1]
         if balance_until is not None:
-            tally_periods.append((datetime(1900, 1, 1, tzinfo=zone), balance_until))
+            earlier_end = periods[0][0] if ends_the_period else balance_until
+            tally_periods.append((datetime(1900, 1, 1, tzinfo=zone), earlier_end))
         tallies = _page_tallies_in_database(tally_periods, terms, team=team)
         for engineer_id, period_index in list(tallies):
             if period_index == len(periods):
                 for policy, _count, overnight in tallies.pop((engineer_id, period_index)):
                     earned[engineer_id] += policy.comp_hours * overnight
-            else:
-                pages_by_engineer.setdefault(engineer_id, [])
+                continue
+            pages_by_engineer.setdefault(engineer_id, [])
+            if ends_the_period:
+                for policy, _count, overnight in tallies[(engineer_id, period_index)]:
+                    earned[engineer_id] += policy.comp_hours * overnight
     else:
         for engineer_id, paged_at, acknowledged_at in Page.objects.filter(
             _engineer_filter("engineer__", team), paged_at__gte=span_start, paged_at__lt=span_end

@@ -1,6 +1,7 @@
 import csv
 import io
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -8,7 +9,7 @@ from django.urls import reverse
 from icalendar import Calendar
 from openpyxl import load_workbook
 
-from oncall import services
+from oncall import selectors, services
 from tests.oncall.factories import PageFactory, PayPeriodFactory, ShiftFactory, engineer
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +146,21 @@ def test_calendar_feed_window(client):
     feed = services.calendar_feed_for(user=ada)
     calendar = Calendar.from_ical(client.get(f"/oncall/calendar/{feed.token}.ics").content)
     assert len(calendar.walk("VEVENT")) == 1
+
+
+def test_the_reports_balance_counts_pages_before_and_in_the_period_not_after(client, finance_user):
+    ada = engineer("ada")
+    for day in (date(2026, 1, 14), date(2026, 3, 4), date(2026, 3, 20), date(2026, 4, 2)):
+        # 23:00 UTC is overnight in the engineer's zone: 4 comp hours each.
+        PageFactory(
+            engineer=ada,
+            paged_at=datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=23),
+        )
+    services.comp_time_log(engineer=ada, day=date(2026, 3, 10), hours=Decimal("1.5"))
+    client.force_login(finance_user)
+    page = client.get(REPORT, MARCH).content.decode()
+    # January's and March's two pages, not April's: 12 h granted, 1.5 taken.
+    assert "10.50 h" in page
+    assert "(12.00 \u2212 1.50)" in page  # granted minus taken
+    expected = selectors.comp_time_balances(engineer_ids=[ada.pk], as_of=date(2026, 3, 31))
+    assert expected[ada.pk]["balance"] == Decimal("10.50")
