@@ -208,6 +208,9 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
 # --- REST framework (the API under /api/v1/, see docs/api.md) ---------------------------------
+# Model permissions as Django's backend gives them, read in one query (config/auth_backend.py).
+AUTHENTICATION_BACKENDS = ["config.auth_backend.ModelPermissionsBackend"]
+
 REST_FRAMEWORK = {
     # Token first: an unauthenticated request gets 401 with "WWW-Authenticate: Bearer".
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -437,3 +437,36 @@ def test_filter_moments_with_any_offset_are_read_in_utc(engineer_api, platform):
 def test_a_nul_character_in_the_path_finds_nothing(engineer_api, db):
     assert_problem(engineer_api.get(detail("INC%00")), 404)
     assert_problem(engineer_api.get(detail("INC%00") + "timeline/"), 404)
+
+
+def test_the_list_renders_each_incident_as_the_documented_serializer_does(
+    engineer_api, engineer, checkout
+):
+    """The list is built from plain rows for speed; it must say exactly what
+    ``IncidentListSerializer`` (the schema's description of a row) says for every incident:
+    with and without a team, services, a commander, and moments set or not."""
+    from incidents import selectors
+    from incidents.api.serializers import IncidentListSerializer
+
+    bare = IncidentFactory(team=None, started_at=NOW - timedelta(days=2))
+    full = services.incident_declare(
+        title="Payments =down", severity="SEV-1", declared_by=engineer, services=[checkout]
+    )
+    full.services.add(ServiceFactory(name="api-gateway"), ServiceFactory(name="zebra"))
+    services.role_assign(incident=full, role="commander", user=engineer, by=None)
+    services.incident_change_status(incident=full, by=engineer, to_status="identified")
+    engineer.first_name, engineer.last_name = "Ada", "Lovelace"
+    engineer.save()
+
+    response = engineer_api.get(INCIDENTS)
+
+    assert response.status_code == 200
+    rows = {row["reference"]: row for row in response.json()["results"]}
+    instances = selectors.incident_list(with_services=True).filter(pk__in=[bare.pk, full.pk])
+    expected = {row["reference"]: row for row in IncidentListSerializer(instances, many=True).data}
+    assert rows == expected
+    assert list(rows[full.reference]) == list(expected[full.reference])  # same key order
+    assert rows[full.reference]["commander"] == "Ada Lovelace"
+    assert rows[full.reference]["services"] == ["api-gateway", "checkout", "zebra"]
+    assert rows[bare.reference]["team"] is None
+    assert rows[bare.reference]["commander"] is None
