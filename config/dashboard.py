@@ -44,6 +44,7 @@ from postmortems.selectors import (
 )
 
 QUARTERS_OFFERED = 8
+DASHBOARD_ROWS = 10  # repeat incidents, engineers and teams listed on the page
 MAX_PERIOD_DAYS = 731  # two years of weekly charts is the most that stays readable
 PERIOD_TOO_LONG = "Choose a period of at most two years."
 END_NOT_AFTER_START = "The end date must be after the start date."
@@ -155,9 +156,16 @@ class Review:
 
 
 def build_review(
-    *, period: Period, team: Team | None, service: Service | None, now: datetime
+    *,
+    period: Period,
+    team: Team | None,
+    service: Service | None,
+    now: datetime,
+    rows: int | None = None,
 ) -> Review:
-    """All figures for the period and scope, in a fixed number of queries."""
+    """All figures for the period and scope, in a fixed number of queries. ``rows`` lists only
+    that many repeat incidents (the latest), engineers and teams (the most loaded); every
+    figure and count is still of all of them."""
     levels = severity_levels()
     return Review(
         period=period,
@@ -165,7 +173,7 @@ def build_review(
         service=service,
         generated_at=now,
         incidents=incident_metrics(
-            period=period, team=team, service=service, now=now, levels=levels
+            period=period, team=team, service=service, now=now, levels=levels, repeat_limit=rows
         ),
         weeks=incidents_by_week(period=period, team=team, service=service, now=now, levels=levels),
         action_items=action_item_metrics(period=period, now=now, team=team, service=service),
@@ -174,7 +182,7 @@ def build_review(
         ),
         # On-call burden belongs to people: the team picker keeps that team's engineers;
         # a service has no on-call of its own, so it does not narrow the burden.
-        burden=oncall_burden(period=period, team=team),
+        burden=oncall_burden(period=period, team=team, limit=rows),
     )
 
 
@@ -199,8 +207,7 @@ def tiles(review: Review) -> list[Tile]:
                 status=status,
             )
         )
-    same_cause = sum(1 for r in figures.repeats if r.same_cause_as)
-    same_service = sum(1 for r in figures.repeats if r.same_service_as)
+    same_cause, same_service = figures.repeat_set.same_cause, figures.repeat_set.same_service
     result.append(
         Tile(
             label="Repeat incidents (goal 0)",
@@ -513,7 +520,7 @@ def review_csv(review: Review) -> str:
 # --- Views (thin: parse, build, render) -------------------------------------------------------
 
 
-def _review_from(request) -> tuple[MetricsForm, Review | None]:
+def _review_from(request, *, rows: int | None = None) -> tuple[MetricsForm, Review | None]:
     now = timezone.now()
     # Periods are days in the project's zone, whatever zone the manager reads the page in.
     today = timezone.localdate(now, project_zone())
@@ -523,7 +530,11 @@ def _review_from(request) -> tuple[MetricsForm, Review | None]:
         return form, None
     data = form.cleaned_data
     return form, build_review(
-        period=data["period"], team=data.get("team"), service=data.get("service"), now=now
+        period=data["period"],
+        team=data.get("team"),
+        service=data.get("service"),
+        now=now,
+        rows=rows,
     )
 
 
@@ -539,7 +550,9 @@ def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
 
 @require_safe
 def metrics_view(request, *, site):
-    form, review = _review_from(request)
+    # The page lists the latest repeats and the most loaded people and teams; the quarterly
+    # review (HTML and CSV) lists every one of them.
+    form, review = _review_from(request, rows=DASHBOARD_ROWS)
     context = {
         **site.each_context(request),
         "title": "Incident metrics",

@@ -38,24 +38,21 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db import NotSupportedError
+from django.db import NotSupportedError, connection
 from django.db.models import (
     Aggregate,
     Avg,
     Case,
-    CharField,
     Count,
     DateField,
     DateTimeField,
     Exists,
-    ExpressionWrapper,
     F,
     FloatField,
     Func,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
@@ -474,9 +471,21 @@ class Goal:
 @dataclass(frozen=True)
 class RepeatIncident:
     incident: Incident
+    severity_name: str
     same_cause_as: str | None  # the reference of the latest earlier incident with its cause
     same_service_as: str | None  # ... and of the latest earlier one sharing a service
     shared_service: str | None
+
+
+@dataclass(frozen=True)
+class Repeats:
+    """How many of a period's incidents repeat an earlier one, and (the latest ``limit`` of)
+    them, oldest first."""
+
+    count: int
+    same_cause: int
+    same_service: int
+    rows: list[RepeatIncident]
 
 
 @dataclass(frozen=True)
@@ -488,11 +497,20 @@ class IncidentMetrics:
     by_severity: list[SeverityFigures]
     total: SeverityFigures
     goals: list[Goal]
-    repeats: list[RepeatIncident] = field(default_factory=list)
+    repeat_set: Repeats = field(default_factory=lambda: Repeats(0, 0, 0, []))
+
+    @property
+    def repeats(self) -> list[RepeatIncident]:
+        """The repeats listed (all of them, or the latest ``repeat_limit``)."""
+        return self.repeat_set.rows
 
     @property
     def repeat_count(self) -> int:
-        return len(self.repeats)
+        return self.repeat_set.count
+
+    @property
+    def repeats_not_listed(self) -> int:
+        return self.repeat_set.count - len(self.repeat_set.rows)
 
 
 def incident_metrics(
@@ -502,10 +520,12 @@ def incident_metrics(
     service: Service | None = None,
     now: datetime | None = None,
     levels: Levels | None = None,
+    repeat_limit: int | None = None,
 ) -> IncidentMetrics:
     """Counts, durations, targets, goals and repeats of the incidents started in ``period``
     (see the module docstring). Four queries whatever the number of incidents (three when
-    ``levels`` from ``severity_levels()`` is given)."""
+    ``levels`` from ``severity_levels()`` is given). ``repeat_limit`` lists only the latest
+    that many repeats; their counts are always of all of them."""
     now = now or timezone.now()
     levels = levels or severity_levels()
     measured = _measured(
@@ -557,7 +577,7 @@ def incident_metrics(
         by_severity=by_severity,
         total=total,
         goals=goals,
-        repeats=repeat_incidents(period=period, team=team, service=service),
+        repeat_set=repeat_incidents(period=period, team=team, service=service, limit=repeat_limit),
     )
 
 
@@ -576,57 +596,122 @@ def _short(value: timedelta) -> str:
     return f"{minutes} min"
 
 
+REPEATS_SQL = """
+WITH scope AS (
+  SELECT id, reference, started_at, root_cause_category FROM incidents_incident
+  WHERE started_at >= %(lookback)s AND started_at < %(end)s
+),
+by_cause AS (
+  SELECT id, started_at,
+         LAG(reference) OVER w AS prev_ref, LAG(started_at) OVER w AS prev_started
+  FROM scope WHERE root_cause_category NOT IN ({no_cause})
+  WINDOW w AS (PARTITION BY root_cause_category ORDER BY started_at, id)
+),
+by_service AS (
+  SELECT s.incident_id AS id, s.service_id, i.started_at,
+         LAG(i.reference) OVER w AS prev_ref, LAG(i.started_at) OVER w AS prev_started,
+         LAG(i.id) OVER w AS prev_id
+  FROM incidents_incident_services s JOIN scope i ON i.id = s.incident_id
+  WINDOW w AS (PARTITION BY s.service_id ORDER BY i.started_at, i.id)
+),
+service_match AS (
+  SELECT id, service_id, prev_ref,
+         ROW_NUMBER() OVER (PARTITION BY id ORDER BY prev_started DESC, prev_id DESC) AS pick
+  FROM by_service
+  WHERE started_at >= %(start)s AND prev_started IS NOT NULL AND {service_within}
+),
+matched AS (
+  SELECT id, max(cause_ref) AS cause_ref, max(service_ref) AS service_ref,
+         max(service_id) AS service_id
+  FROM (
+    SELECT id, prev_ref AS cause_ref, CAST(NULL AS varchar(40)) AS service_ref,
+           CAST(NULL AS integer) AS service_id
+    FROM by_cause c
+    WHERE started_at >= %(start)s AND prev_started IS NOT NULL AND {cause_within}
+    UNION ALL
+    SELECT id, NULL, prev_ref, service_id FROM service_match WHERE pick = 1
+  ) found
+  GROUP BY id
+)
+SELECT i.id, i.reference, i.title, i.started_at, i.root_cause_category, i.team_id,
+       i.severity_id, sev.name AS severity_name, m.cause_ref AS same_cause_as,
+       m.service_ref AS same_service_as, sv.name AS shared_service,
+       COUNT(*) OVER () AS repeat_total, COUNT(m.cause_ref) OVER () AS same_cause_total,
+       COUNT(m.service_ref) OVER () AS same_service_total
+FROM matched m
+JOIN incidents_incident i ON i.id = m.id
+JOIN incidents_severity sev ON sev.id = i.severity_id
+LEFT JOIN incidents_service sv ON sv.id = m.service_id
+WHERE i.started_at < %(end)s {scope}
+ORDER BY i.started_at DESC, i.id DESC
+{limit}
+"""
+
+
+def _within(alias: str) -> str:
+    """SQL: ``alias``'s previous incident started at most ``REPEAT_WINDOW`` before it."""
+    days = REPEAT_WINDOW.days
+    if connection.vendor == "postgresql":
+        return f"{alias}.prev_started >= {alias}.started_at - make_interval(days => {days})"
+    return f"julianday({alias}.prev_started) >= julianday({alias}.started_at) - {days}"
+
+
 def repeat_incidents(
-    *, period: Period, team: Team | None = None, service: Service | None = None
-) -> list[RepeatIncident]:
+    *,
+    period: Period,
+    team: Team | None = None,
+    service: Service | None = None,
+    limit: int | None = None,
+) -> Repeats:
     """The period's incidents that repeat an earlier one (same root-cause category, or a
-    shared affected service, started at most 90 days before), oldest first, each with the
-    reference of the latest such earlier incident. One query."""
-    through = Incident.services.through
-    earlier = (
-        Incident.objects.annotate(
-            window_end=ExpressionWrapper(
-                F("started_at") + REPEAT_WINDOW, output_field=DateTimeField()
-            )
+    shared affected service, started at most 90 days before), each with the reference of the
+    latest such earlier incident (of any team), and how many there are. One query whatever
+    the number of incidents: the latest earlier incident of each cause and of each service is
+    the one before it in a window ordered by start, so nothing is searched per incident."""
+    params = {
+        "lookback": period.starts_at - REPEAT_WINDOW,
+        "start": period.starts_at,
+        "end": period.ends_at,
+    }
+    params |= {f"no_cause{i}": category for i, category in enumerate(NO_CAUSE_CATEGORIES)}
+    scope = ""
+    if team is not None:
+        scope += " AND i.team_id = %(team)s"
+        params["team"] = team.pk
+    if service is not None:
+        scope += (
+            " AND EXISTS (SELECT 1 FROM incidents_incident_services x"
+            " WHERE x.incident_id = i.id AND x.service_id = %(service)s)"
         )
-        .filter(
-            Q(started_at__lt=OuterRef("started_at"))
-            | Q(started_at=OuterRef("started_at"), pk__lt=OuterRef("pk")),
-            window_end__gte=OuterRef("started_at"),
-        )
-        .order_by("-started_at", "-pk")
+        params["service"] = service.pk
+    sql = REPEATS_SQL.format(
+        service_within=_within("by_service"),
+        cause_within=_within("c"),
+        scope=scope,
+        limit="" if limit is None else f"LIMIT {int(limit)}",
+        no_cause=", ".join(f"%(no_cause{i})s" for i in range(len(NO_CAUSE_CATEGORIES))),
     )
-    same_cause = earlier.filter(root_cause_category=OuterRef("root_cause_category")).exclude(
-        root_cause_category__in=NO_CAUSE_CATEGORIES
-    )
-    outer_services = through.objects.filter(incident_id=OuterRef(OuterRef("pk"))).values(
-        "service_id"
-    )
-    same_service = earlier.filter(services__in=Subquery(outer_services))
-    rows = (
-        incidents_in_period(period=period, team=team, service=service)
-        .annotate(
-            same_cause_as=Subquery(same_cause.values("reference")[:1], output_field=CharField()),
-            same_service_as=Subquery(
-                same_service.values("reference")[:1], output_field=CharField()
-            ),
-            shared_service=Subquery(
-                same_service.values("services__name")[:1], output_field=CharField()
-            ),
-        )
-        .filter(Q(same_cause_as__isnull=False) | Q(same_service_as__isnull=False))
-        .select_related("severity", "team")
-        .order_by("started_at", "id")
-    )
-    return [
+    # Incidents with only what the table shows loaded (the rest deferred).
+    found = list(Incident.objects.raw(sql, params))
+    rows = [
         RepeatIncident(
             incident=row,
+            severity_name=row.severity_name,
             same_cause_as=row.same_cause_as,
             same_service_as=row.same_service_as,
             shared_service=row.shared_service,
         )
-        for row in rows
+        for row in reversed(found)
     ]
+    count = same_cause = same_service = 0
+    if found:
+        first = found[0]
+        count, same_cause, same_service = (
+            first.repeat_total,
+            first.same_cause_total,
+            first.same_service_total,
+        )
+    return Repeats(count=count, same_cause=same_cause, same_service=same_service, rows=rows)
 
 
 # --- Weekly series -----------------------------------------------------------------------------

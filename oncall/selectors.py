@@ -905,6 +905,7 @@ class BurdenRow:
     overnight_pages: int = 0
     weekend_pages: int = 0
     incidents: set[int] = field(default_factory=set)
+    incidents_counted: int | None = None  # counted by the database instead of ``incidents``
 
     @property
     def on_call_hours(self) -> Decimal:
@@ -912,13 +913,25 @@ class BurdenRow:
 
     @property
     def incidents_handled(self) -> int:
+        if self.incidents_counted is not None:
+            return self.incidents_counted
         return len(self.incidents)
 
 
 @dataclass(frozen=True)
 class OncallBurden:
     engineers: list[BurdenRow]  # most pages first
-    teams: list[BurdenRow]  # by name, "No team" last
+    teams: list[BurdenRow]  # by name, "No team" last (by load, most pages first, if limited)
+    engineer_count: int = 0  # how many there are, listed or not
+    team_count: int = 0
+
+    @property
+    def engineers_not_listed(self) -> int:
+        return self.engineer_count - len(self.engineers)
+
+    @property
+    def teams_not_listed(self) -> int:
+        return self.team_count - len(self.teams)
 
 
 DEFAULT_OVERNIGHT = (time(22, 0), time(7, 0))
@@ -935,7 +948,7 @@ def _overnight(terms: list[rules.PolicyTerms], moment: datetime, zone) -> bool:
     return rules.is_overnight(moment, zone, start, end)
 
 
-def oncall_burden(*, period, team: Team | None = None) -> OncallBurden:
+def oncall_burden(*, period, team: Team | None = None, limit: int | None = None) -> OncallBurden:
     """Who carries the on-call load in an ``incidents.metrics.Period``, per engineer and per
     team (the engineer's own team; ``team`` keeps its members only):
 
@@ -947,15 +960,46 @@ def oncall_burden(*, period, team: Team | None = None) -> OncallBurden:
     - incidents handled: distinct incidents whose page the engineer acknowledged, or on which
       they were given a role, in the period (a team's count is distinct across its members).
 
-    Five queries whatever the number of shifts, pages and people; the per-person time-zone
-    rules run in Python over those rows (``oncall.compensation``).
+    ``limit`` keeps the engineers and the teams with the most load (the counts say how many
+    there are). On PostgreSQL the database aggregates (``BURDEN_SQL``: two queries whatever
+    the number of shifts and pages); elsewhere five queries read the rows and the same rules
+    run in Python (``oncall.compensation``).
     """
+    terms = rules.policy_terms(CompensationPolicy.objects.all(), project_zone())
+    if connection.vendor == "postgresql":
+        engineers, team_incidents = _burden_in_database(period, team, terms)
+    else:
+        engineers, team_incidents = _burden_in_python(period, team, terms)
+    engineers.sort(key=lambda r: (-r.pages, -r.on_call_seconds, r.name.lower(), r.key))
+    teams: dict[str, BurdenRow] = {}
+    for row in engineers:
+        total = teams.setdefault(
+            row.team, BurdenRow(key=None, name=row.team or "No team", team=row.team)
+        )
+        total.on_call_seconds += row.on_call_seconds
+        total.pages += row.pages
+        total.overnight_pages += row.overnight_pages
+        total.weekend_pages += row.weekend_pages
+    for name, total in teams.items():
+        total.incidents_counted = team_incidents.get(name, 0)
+    team_rows = sorted(teams.values(), key=lambda r: (not r.team, r.name.lower()))
+    if limit is not None:
+        team_rows = sorted(team_rows, key=lambda r: (-r.pages, -r.on_call_seconds, r.name.lower()))[
+            :limit
+        ]
+    return OncallBurden(
+        engineers=engineers if limit is None else engineers[:limit],
+        teams=team_rows,
+        engineer_count=len(engineers),
+        team_count=len(teams),
+    )
+
+
+def _burden_in_python(period, team, terms) -> tuple[list[BurdenRow], dict[str, int]]:
     from incidents.models import RoleAssignment
 
     start, end = period.starts_at, period.ends_at
-    terms = rules.policy_terms(CompensationPolicy.objects.all(), project_zone())
     where = _engineer_filter("engineer__", team)
-
     shifts: dict[int, list[rules.Interval]] = defaultdict(list)
     for engineer_id, starts_at, ends_at in Shift.objects.filter(
         where, ends_at__gt=start, starts_at__lt=end
@@ -973,7 +1017,6 @@ def oncall_burden(*, period, team: Team | None = None) -> OncallBurden:
     )
     ids = set(shifts) | {row[0] for row in pages} | {row[0] for row in roles}
     people = _people(ids)
-
     rows = {
         pk: BurdenRow(
             key=pk, name=people[pk].full_name or people[pk].username, team=people[pk].team
@@ -993,21 +1036,133 @@ def oncall_burden(*, period, team: Team | None = None) -> OncallBurden:
             row.incidents.add(incident_id)
     for user_id, incident_id in roles:
         rows[user_id].incidents.add(incident_id)
+    team_incidents: dict[str, set[int]] = defaultdict(set)
+    for row in rows.values():
+        team_incidents[row.team] |= row.incidents
+    return list(rows.values()), {name: len(found) for name, found in team_incidents.items()}
 
-    engineers = sorted(
-        rows.values(), key=lambda r: (-r.pages, -r.on_call_seconds, r.name.lower(), r.key)
-    )
-    teams: dict[str, BurdenRow] = {}
-    for row in engineers:
-        total = teams.setdefault(
-            row.team, BurdenRow(key=None, name=row.team or "No team", team=row.team)
+
+BURDEN_SQL = """
+WITH policies(starts, ends, night_from, night_to) AS (VALUES {policies}),
+people AS (
+  SELECT u.id, u.username, trim(u.first_name || ' ' || u.last_name) AS full_name,
+         coalesce(t.name, '') AS team, coalesce(nullif(p.time_zone, ''), %(zone)s) AS tz
+  FROM auth_user u
+  LEFT JOIN incidents_profile p ON p.user_id = u.id
+  LEFT JOIN incidents_team t ON t.id = p.team_id
+  {team_filter}
+),
+covers AS (
+  SELECT s.engineer_id AS id,
+         unnest(range_agg(tstzrange(s.starts_at, s.ends_at))) AS cover
+  FROM oncall_shift s JOIN people pe ON pe.id = s.engineer_id
+  WHERE s.ends_at > %(start)s AND s.starts_at < %(end)s
+  GROUP BY s.engineer_id
+),
+hours AS (
+  SELECT id, sum(floor(extract(epoch FROM upper(clipped) - lower(clipped))))::bigint AS seconds
+  FROM (SELECT id, cover * tstzrange(%(start)s, %(end)s) AS clipped FROM covers) c
+  WHERE NOT isempty(clipped)
+  GROUP BY id
+),
+paged AS (
+  SELECT g.engineer_id AS id, g.paged_at, g.acknowledged_at, g.incident_id,
+         g.paged_at AT TIME ZONE pe.tz AS local
+  FROM oncall_page g JOIN people pe ON pe.id = g.engineer_id
+  WHERE g.paged_at >= %(start)s AND g.paged_at < %(end)s
+),
+page_figures AS (
+  SELECT pg.id, count(*) AS pages,
+         count(*) FILTER (WHERE CASE
+           WHEN w.night_from <= w.night_to
+             THEN pg.local::time >= w.night_from AND pg.local::time < w.night_to
+           ELSE pg.local::time >= w.night_from OR pg.local::time < w.night_to END) AS overnight,
+         count(*) FILTER (WHERE extract(isodow FROM pg.local) >= 6) AS weekend
+  FROM paged pg
+  CROSS JOIN LATERAL (
+    SELECT coalesce(max(pol.night_from), %(night_from)s::time) AS night_from,
+           coalesce(max(pol.night_to), %(night_to)s::time) AS night_to
+    FROM policies pol
+    WHERE pg.paged_at >= pol.starts AND (pol.ends IS NULL OR pg.paged_at < pol.ends)
+  ) w
+  GROUP BY pg.id
+),
+handled AS (
+  SELECT id, incident_id FROM paged
+  WHERE acknowledged_at IS NOT NULL AND incident_id IS NOT NULL
+  UNION
+  SELECT r.user_id, r.incident_id
+  FROM incidents_roleassignment r JOIN people pe ON pe.id = r.user_id
+  WHERE r.assigned_at >= %(start)s AND r.assigned_at < %(end)s
+),
+handled_counts AS (
+  SELECT h.id, pe.team, GROUPING(h.id) AS whole_team, count(DISTINCT h.incident_id) AS n
+  FROM handled h JOIN people pe ON pe.id = h.id
+  GROUP BY GROUPING SETS ((h.id, pe.team), (pe.team))
+)
+SELECT pe.id, pe.username, pe.full_name, pe.team, coalesce(hr.seconds, 0),
+       coalesce(pf.pages, 0), coalesce(pf.overnight, 0), coalesce(pf.weekend, 0),
+       coalesce(hc.n, 0)
+FROM people pe
+LEFT JOIN hours hr ON hr.id = pe.id
+LEFT JOIN page_figures pf ON pf.id = pe.id
+LEFT JOIN handled_counts hc ON hc.id = pe.id AND hc.whole_team = 0
+WHERE hr.id IS NOT NULL OR pf.id IS NOT NULL OR hc.id IS NOT NULL
+   OR EXISTS (SELECT 1 FROM covers cv WHERE cv.id = pe.id)
+UNION ALL
+SELECT NULL, NULL, NULL, team, NULL, NULL, NULL, NULL, n FROM handled_counts WHERE whole_team = 1
+"""
+
+
+def _burden_in_database(period, team, terms) -> tuple[list[BurdenRow], dict[str, int]]:
+    """``BURDEN_SQL``: every engineer's figures summed by the database, with the same rules
+    as ``_burden_in_python`` (local times in each engineer's zone, the policy in force's
+    overnight window, shifts joined once); the compensation and metrics tests hold both to
+    the same DST edges."""
+    params: dict = {
+        "zone": settings.TIME_ZONE,
+        "start": period.starts_at,
+        "end": period.ends_at,
+        "night_from": DEFAULT_OVERNIGHT[0],
+        "night_to": DEFAULT_OVERNIGHT[1],
+    }
+    rows = []
+    for index, term in enumerate(terms):
+        rows.append(
+            f"(%(s{index})s::timestamptz, %(e{index})s::timestamptz,"
+            f" %(f{index})s::time, %(t{index})s::time)"
         )
-        total.on_call_seconds += row.on_call_seconds
-        total.pages += row.pages
-        total.overnight_pages += row.overnight_pages
-        total.weekend_pages += row.weekend_pages
-        total.incidents |= row.incidents
-    return OncallBurden(
-        engineers=engineers,
-        teams=sorted(teams.values(), key=lambda r: (not r.team, r.name.lower())),
-    )
+        params |= {
+            f"s{index}": term.starts,
+            f"e{index}": term.ends,
+            f"f{index}": term.overnight_start,
+            f"t{index}": term.overnight_end,
+        }
+    if not rows:
+        rows.append("(NULL::timestamptz, NULL::timestamptz, NULL::time, NULL::time)")
+    team_filter = ""
+    if team is not None:
+        team_filter = "WHERE p.team_id = %(team)s"
+        params["team"] = team.pk
+    sql = BURDEN_SQL.format(policies=", ".join(rows), team_filter=team_filter)
+    engineers, team_incidents = [], {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for pk, username, full_name, team_name, *figures in cursor.fetchall():
+            if pk is None:
+                team_incidents[team_name] = figures[-1]
+                continue
+            seconds, pages, overnight, weekend, handled = figures
+            engineers.append(
+                BurdenRow(
+                    key=pk,
+                    name=full_name or username,
+                    team=team_name,
+                    on_call_seconds=int(seconds),
+                    pages=pages,
+                    overnight_pages=overnight,
+                    weekend_pages=weekend,
+                    incidents_counted=handled,
+                )
+            )
+    return engineers, team_incidents

@@ -149,6 +149,44 @@ class TestDashboard:
         assert first.reference in page
         assert "goal missed" in page
 
+    def test_the_page_lists_the_latest_repeats_and_the_most_loaded_the_review_all(
+        self, manager_client
+    ):
+        from config.dashboard import DASHBOARD_ROWS
+
+        extra = 3
+        repeats = [
+            incident(
+                "SEV-3",
+                utc(2026, 1, 5) + timedelta(days=2 * n),
+                ttd=MIN,
+                root_cause_category=RootCauseCategory.CAPACITY,
+            )
+            for n in range(DASHBOARD_ROWS + extra + 1)  # the first one repeats nothing
+        ]
+        for n in range(DASHBOARD_ROWS + extra):
+            person = engineer(f"load{n:02d}", team=TeamFactory(name=f"Team {n:02d}"))
+            for k in range(n + 1):  # load12 has the most pages
+                PageFactory(engineer=person, paged_at=utc(2026, 2, 1 + k, 12))
+
+        page = manager_client.get(DASHBOARD, Q1).content.decode()
+        review = manager_client.get(REVIEW, Q1).content.decode()
+
+        count = DASHBOARD_ROWS + extra
+        assert f"The latest {DASHBOARD_ROWS} of {count}" in page
+        listed = [r for r in repeats[1:] if f">{r.reference}</a>" in page]
+        assert listed == repeats[-DASHBOARD_ROWS:]  # the latest ones
+        assert all(r.reference in review for r in repeats[1:])
+        assert f"The {DASHBOARD_ROWS} with the most load of {count}" in page
+        assert "<td>Load12 Oncall</td>" in page
+        assert "<td>Load00 Oncall</td>" not in page  # the least loaded
+        assert "<td>Load00 Oncall</td>" in review
+        team_row = '<td>Team {:02d}</td><td class="num">'
+        assert f"The {DASHBOARD_ROWS} teams with the most pages of {count}" in page
+        assert team_row.format(12) in page
+        assert team_row.format(0) not in page
+        assert team_row.format(0) in review
+
     def test_constant_queries(self, manager_client):
         def run():
             with CaptureQueriesContext(connection) as ctx:

@@ -122,4 +122,4 @@ def test_constant_queries(people):
         user = engineer(f"e{n}", "Europe/Berlin", team=TeamFactory(name=f"T{n % 3}"))
         ShiftFactory(engineer=user, starts_at=utc(2026, 3, 5, n), ends_at=utc(2026, 3, 6, n))
         page(user, utc(2026, 3, 5, n), incident=IncidentFactory())
-    assert run() == few == 5
+    assert run() == few == (2 if connection.vendor == "postgresql" else 5)
