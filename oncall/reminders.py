@@ -73,23 +73,10 @@ def sweep_unacknowledged_pages(*, now: datetime) -> int:
         plans.append((page, target, level, rotation))
 
     recorded = notify(messages, now=now)
-    made = 0
-    for page, target, level, rotation in plans:
-        if f"page-escalation:{page.pk}" not in recorded:
-            continue  # another run escalated it already
-        services.page_record(
-            engineer=target,
-            paged_at=now,
-            incident=page.incident,
-            source=PageSource.ESCALATION,
-            message=f"Escalated: {page.engineer} did not acknowledge",
-            rotation=rotation,
-            team=page.team,
-            escalated_from=page,
-            escalation_level=level,
-            send=False,
-        )
-        made += 1
+    # Only what this run recorded: a concurrent run escalated the rest already.
+    made = services.pages_record_escalations(
+        [plan for plan in plans if f"page-escalation:{plan[0].pk}" in recorded], at=now
+    )
     timeline_events_record_once(
         [
             TimelineEvent(
@@ -105,7 +92,7 @@ def sweep_unacknowledged_pages(*, now: datetime) -> int:
             for page in dead_ends
         ]
     )
-    return made
+    return len(made)
 
 
 @transaction.atomic

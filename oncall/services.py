@@ -10,8 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents import services as incident_services
-from incidents.events import timeline_event_record
-from incidents.models import Incident, IncidentStatus, TimelineEventKind
+from incidents.events import timeline_event_record, timeline_events_record_once
+from incidents.models import Incident, IncidentStatus, TimelineEvent, TimelineEventKind
 from incidents.notifications import notify
 from oncall import messages as oncall_messages
 from oncall import selectors
@@ -334,6 +334,50 @@ def page_record(
             payload={"page_id": page.pk, "engineer": engineer.get_username(), "source": source},
         )
     return page
+
+
+def pages_record_escalations(
+    escalations: list[tuple[Page, object, int, Rotation | None]], *, at: datetime
+) -> list[Page]:
+    """Record escalation pages, ``(page not acknowledged, who is paged now, level, their
+    rotation)``, as ``page_record`` would with ``send=False`` (the sweep recorded their
+    messages): one insert for the pages and one for their timeline events, however many."""
+    pages = []
+    for page, target, level, rotation in escalations:
+        ack_within = rotation.page_ack_within if rotation is not None else DEFAULT_PAGE_ACK_WITHIN
+        pages.append(
+            Page(
+                engineer=target,
+                incident=page.incident,
+                paged_at=at,
+                ack_due_at=at + ack_within,
+                source=PageSource.ESCALATION,
+                message=f"Escalated: {page.engineer} did not acknowledge"[:300],
+                team=page.team,
+                escalated_from=page,
+                escalation_level=level,
+            )
+        )
+    Page.objects.bulk_create(pages)
+    timeline_events_record_once(
+        [
+            TimelineEvent(
+                incident=new.incident,
+                kind=TimelineEventKind.PAGE,
+                message=f"Paged {_who(new.engineer)}: {new.message}",
+                occurred_at=at,
+                payload={
+                    "page_id": new.pk,
+                    "engineer": new.engineer.get_username(),
+                    "source": new.source,
+                },
+                dedup_key=f"page:{new.pk}",
+            )
+            for new in pages
+            if new.incident_id is not None
+        ]
+    )
+    return pages
 
 
 @transaction.atomic

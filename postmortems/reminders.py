@@ -27,6 +27,9 @@ from postmortems.selectors import (
 
 User = get_user_model()
 
+# A missed deadline is noticed when it passes (the sweep runs every few minutes); one missed
+# longer ago than this is history, as a page is after oncall.reminders.ESCALATION_WINDOW.
+NOTICE_WINDOW = timedelta(days=7)
 STAGE_WORDS = {
     Stage.DRAFT: "draft it (submit the draft for review)",
     Stage.REVIEW: "hold the review meeting",
@@ -53,11 +56,17 @@ def sweep_postmortem_deadlines(*, now: datetime) -> int:
     ``remind_before`` ahead until the moment itself, and after it an overdue notice to the
     owner and the incident's engineering manager (the incident role, else the team's). Once per
     post-mortem, stage and due moment; nothing once the stage is reached. Written to the
-    incident's timeline. Returns how many notifications this run recorded."""
+    incident's timeline. Deadlines missed more than ``NOTICE_WINDOW`` ago are not noticed again
+    (they were, when they passed; the admin and the dashboard flag them), so a run reads the
+    recent deadlines only, not every overdue post-mortem there has ever been. Returns how many
+    notifications this run recorded."""
     policy = postmortem_policy()
     candidates = []
     for stage in Stage.values:
-        for postmortem in postmortems_due(stage=stage, now=now, within=policy.remind_before):
+        due = postmortems_due(
+            stage=stage, now=now, within=policy.remind_before, since=now - NOTICE_WINDOW
+        )
+        for postmortem in due:
             candidates.append((stage, postmortem))
     if not candidates:
         return 0
@@ -150,12 +159,20 @@ def sweep_action_items(*, now: datetime) -> int:
     """Open action items: a reminder to the owner when the due date is near (the policy's
     days), an overdue reminder once it has passed, and an escalation to the owner's manager
     once it is overdue by more than the grace period. Once per item and due date (moving the
-    due date starts over). Two queries plus the recording."""
+    due date starts over); items whose escalation day is more than ``NOTICE_WINDOW`` past are
+    history. Two queries plus the recording."""
     policy = postmortem_policy()
     today = now.astimezone(project_zone()).date()
     overdue_from = overdue_before(now)  # due strictly before this: overdue
     soon_until = today + timedelta(days=policy.item_due_soon_days)
-    items = _open_items_with_owner().filter(due_date__lte=soon_until).order_by("due_date", "pk")
+    # The last notice an item gets is its escalation, the day after the grace period; items
+    # due longer ago than that and ``NOTICE_WINDOW`` were noticed when it was time.
+    history_before = today - timedelta(days=policy.item_grace_days + 1) - NOTICE_WINDOW
+    items = (
+        _open_items_with_owner()
+        .filter(due_date__lte=soon_until, due_date__gte=history_before)
+        .order_by("due_date", "pk")
+    )
     messages = []
     for item in items:
         owner = item.owner

@@ -113,15 +113,22 @@ def postmortems_overdue(*, stage: str, now: datetime) -> QuerySet[Postmortem]:
 
 
 def postmortems_due(
-    *, stage: str, now: datetime, within: timedelta = timedelta(0)
+    *,
+    stage: str,
+    now: datetime,
+    within: timedelta = timedelta(0),
+    since: datetime | None = None,
 ) -> QuerySet[Postmortem]:
     """Post-mortems that have not reached ``stage`` by ``now`` and whose due moment for it is at
-    or before ``now + within``: the overdue ones and those due soon. Each is annotated with
-    ``is_overdue``; soonest due first."""
+    or before ``now + within`` (and at or after ``since``, when given): the overdue ones and
+    those due soon. Each is annotated with ``is_overdue``; soonest due first."""
     due = STAGE_DUE_FIELD[stage]
+    bounds = {f"{due}__lte": now + within}
+    if since is not None:
+        bounds[f"{due}__gte"] = since
     return (
         postmortem_list(now=now)
-        .filter(stage_pending_q(stage, now), **{f"{due}__lte": now + within})
+        .filter(stage_pending_q(stage, now), **bounds)
         .annotate(is_overdue=_flag(stage_overdue_q(stage, now)))
         .order_by(due, "id")
     )

@@ -52,6 +52,18 @@ class TestDeadlines:
         assert messages[0].startswith("Reminder: post-mortem draft deadline 2026-")
         assert messages[1] == "Reminder: post-mortem draft deadline missed"
 
+    def test_a_deadline_missed_more_than_the_notice_window_ago_is_history(self, postmortem):
+        # The first sweep in a long while: every deadline passed more than a week ago.
+        late = postmortem.publish_due_at + reminders.NOTICE_WINDOW
+        assert reminders.sweep_postmortem_deadlines(now=late + SECOND) == 0
+        assert sent("postmortem_overdue") == []
+        # A week to the second after the last deadline, that one is still noticed (the draft
+        # and review deadlines, one and two days earlier, are history).
+        assert reminders.sweep_postmortem_deadlines(now=late) == 2
+        assert sent("postmortem_overdue") == ["em", "owner"]
+        stages = Notification.objects.values_list("payload__stage", flat=True)
+        assert set(stages) == {"publish"}
+
     def test_the_incidents_engineering_manager_role_wins_over_the_team_manager(self, postmortem):
         from incidents.models import IncidentRole
 
@@ -114,6 +126,13 @@ class TestActionItems:
         assert sent("action_item_escalation") == ["boss"]
         assert sweep_action_items(datetime(2026, 4, 28, tzinfo=UTC).isoformat()) == 0
 
+    def test_an_item_past_its_escalation_by_more_than_the_notice_window_is_history(self, item):
+        # Due 20 March, escalated from 28 March; a first sweep long after says nothing.
+        last_day = datetime(2026, 3, 28, tzinfo=UTC) + reminders.NOTICE_WINDOW
+        assert reminders.sweep_action_items(now=last_day + timedelta(days=1)) == 0
+        assert reminders.sweep_action_items(now=last_day) == 2  # overdue and escalation
+        assert sent("action_item_escalation") == ["boss"]
+
     def test_chased_after_the_incident_is_closed_but_not_once_done(self, item):
         incident = item.postmortem.incident
         incident_services.incident_change_status(
@@ -155,21 +174,31 @@ class TestDigest:
         owner = UserFactory(username="quiet")
         ProfileFactory(user=owner, team=team)
         incident_services.profile_set_digest_muted(user=owner, muted=True)
-        ActionItemFactory(owner=owner)
+        ActionItemFactory(owner=owner, due_date=date(2026, 4, 10))
         reminders.sweep_action_items(now=datetime(2026, 4, 20, tzinfo=UTC))
         assert sent("action_item_overdue") == ["quiet"]
         assert sent("action_item_escalation") == ["boss"]
 
 
 @pytest.mark.parametrize(
-    "sweep",
+    ("sweep", "first", "second"),
     [
-        reminders.sweep_postmortem_deadlines,
-        reminders.sweep_action_items,
-        reminders.send_action_item_digests,
+        # Deadlines 3-5 March (the incidents start on 2 March): all recent on the 8th.
+        (reminders.sweep_postmortem_deadlines, datetime(2026, 3, 8, tzinfo=UTC), None),
+        # Items due 20 March: overdue, and inside the notice window, on the 25th and 26th.
+        (
+            reminders.sweep_action_items,
+            datetime(2026, 3, 25, tzinfo=UTC),
+            datetime(2026, 3, 26, tzinfo=UTC),
+        ),
+        (
+            reminders.send_action_item_digests,
+            datetime(2026, 3, 25, tzinfo=UTC),
+            datetime(2026, 4, 25, tzinfo=UTC),
+        ),
     ],
 )
-def test_sweeps_take_a_constant_number_of_queries(sweep):
+def test_sweeps_take_a_constant_number_of_queries(sweep, first, second):
     def build(count):
         for _ in range(count):
             team = TeamFactory(engineering_manager=UserFactory())
@@ -181,8 +210,11 @@ def test_sweeps_take_a_constant_number_of_queries(sweep):
             ActionItemFactory(postmortem=pm, owner=owner)
 
     build(3)
-    small, _ = reads_and_writes(lambda: sweep(now=datetime(2026, 3, 25, tzinfo=UTC)))
+    small, _ = reads_and_writes(lambda: sweep(now=first))
+    assert Notification.objects.exists()  # the small run had work too
+    before = Notification.objects.count()
     build(30)
-    large, inserts = reads_and_writes(lambda: sweep(now=datetime(2026, 4, 25, tzinfo=UTC)))
+    large, inserts = reads_and_writes(lambda: sweep(now=second or first))
     assert large == small
+    assert Notification.objects.count() >= before + 30  # and the large one ten times more
     assert inserts < 10  # batched, never one per row
