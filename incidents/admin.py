@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from incidents import notifications, runbooks, selectors, services
-from incidents.admin_paging import GrowingTableAdmin
+from incidents.admin_paging import GrowingTableAdmin, ServiceNameFilter, TeamNameFilter
 from incidents.forms import (
     NoteForm,
     ResolveForm,
@@ -293,8 +293,8 @@ class IncidentAdmin(GrowingTableAdmin, admin.ModelAdmin):
     list_filter = [
         ("severity", IncidentSeverityFilter),
         "status",
-        "team",
-        "services",
+        TeamNameFilter,
+        ServiceNameFilter,
         "detection_method",
         ("started_at", admin.DateFieldListFilter),
     ]

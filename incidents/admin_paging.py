@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.utils.functional import cached_property
 
 COUNT_CAP = 10_000
@@ -26,14 +27,16 @@ class GrowingTableAdmin:
     date_hierarchy = None
 
 
-class UsernameFilter(admin.SimpleListFilter):
-    """Filter a changelist by a person's username typed into a box, instead of a link per
-    person: a list of links grows with the organisation (and the query behind it scans the
-    table for every distinct person), a box costs the same with fifty engineers or five
-    hundred. Subclass with ``title``, ``parameter_name`` and ``field`` (the user relation)."""
+class NameFilter(admin.SimpleListFilter):
+    """Filter a changelist by a name typed into a box (a person's username, a team's or a
+    service's name, in any letter case), instead of a link per choice: a list of links grows
+    with the organisation (and the query behind it reads every choice), a box costs the same
+    with five teams or fifty, fifty engineers or five hundred. Subclass with ``title``,
+    ``parameter_name``, ``lookup`` (the ORM path of the name) and ``placeholder``."""
 
-    template = "admin/incidentdesk/username_filter.html"
-    field = "owner"
+    template = "admin/incidentdesk/name_filter.html"
+    lookup = "owner__username"
+    placeholder = "username"
 
     def lookups(self, request, model_admin):
         return ()
@@ -42,10 +45,10 @@ class UsernameFilter(admin.SimpleListFilter):
         return True
 
     def queryset(self, request, queryset):
-        username = (self.value() or "").strip()
-        if not username:
+        name = (self.value() or "").strip()
+        if not name:
             return queryset
-        return queryset.filter(**{f"{self.field}__username__iexact": username})
+        return queryset.filter(**{f"{self.lookup}__iexact": name})
 
     def choices(self, changelist):
         kept = [
@@ -59,3 +62,41 @@ class UsernameFilter(admin.SimpleListFilter):
             "kept": kept,
             "clear": changelist.get_query_string(remove=[self.parameter_name]),
         }
+
+
+class UsernameFilter(NameFilter):
+    """By a person's username: subclass with ``field``, the user relation."""
+
+    field = "owner"
+
+    def __init__(self, *args, **kwargs):
+        self.lookup = f"{self.field}__username"
+        super().__init__(*args, **kwargs)
+
+
+class TeamNameFilter(NameFilter):
+    """By a team's name; ``lookup`` is the path to it (``team__name`` by default)."""
+
+    title = "team"
+    parameter_name = "team"
+    lookup = "team__name"
+    placeholder = "team name"
+
+
+class ServiceNameFilter(NameFilter):
+    """By the name of one of an incident's affected services (each incident once)."""
+
+    title = "service"
+    parameter_name = "service"
+    placeholder = "service name"
+
+    def queryset(self, request, queryset):
+        name = (self.value() or "").strip()
+        if not name:
+            return queryset
+        from incidents.models import Incident
+
+        affected = Incident.services.through.objects.filter(
+            incident_id=OuterRef("pk"), service__name__iexact=name
+        )
+        return queryset.filter(Exists(affected))

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from incidents.admin_paging import GrowingTableAdmin, UsernameFilter
+from incidents.admin_paging import GrowingTableAdmin, TeamNameFilter, UsernameFilter
 from incidents.selectors import user_time_zone
 from postmortems import selectors, services
 from postmortems.export import ExportRefused, markdown_filename, postmortem_markdown
@@ -218,6 +218,11 @@ class ActionItemInline(admin.TabularInline):
         )
 
 
+class IncidentTeamFilter(TeamNameFilter):
+    title = "incident's team"
+    lookup = "incident__team__name"
+
+
 @admin.register(Postmortem)
 class PostmortemAdmin(GrowingTableAdmin, ServiceAdmin):
     list_display = [
@@ -234,7 +239,7 @@ class PostmortemAdmin(GrowingTableAdmin, ServiceAdmin):
     list_filter = [
         "status",
         PostmortemOverdueFilter,
-        ("incident__team", admin.RelatedFieldListFilter),
+        IncidentTeamFilter,
         ("incident__severity", admin.RelatedFieldListFilter),
     ]
     search_fields = ["incident__reference", "incident__title"]
@@ -603,6 +608,11 @@ class OwnerFilter(UsernameFilter):
     field = "owner"
 
 
+class OwnerTeamFilter(TeamNameFilter):
+    title = "owner's team"
+    lookup = "owner__profile__team__name"
+
+
 class ActionItemOverdueFilter(admin.SimpleListFilter):
     title = "overdue"
     parameter_name = "overdue"
@@ -637,7 +647,7 @@ class ActionItemAdmin(GrowingTableAdmin, ServiceAdmin):
         "status",
         ActionItemOverdueFilter,
         OwnerFilter,
-        ("owner__profile__team", admin.RelatedFieldListFilter),
+        OwnerTeamFilter,
         "kind",
         "priority",
     ]
