@@ -129,13 +129,7 @@ class IncidentListSerializer(serializers.ModelSerializer):
             "commander",
             "detection_method",
             "customer_impact",
-            "started_at",
-            "detected_at",
-            "acknowledged_at",
-            "mitigated_at",
-            "resolved_at",
-            "closed_at",
-            "declared_at",
+            *INCIDENT_ROW_MOMENTS,  # started_at ... declared_at, as the plain rows carry them
         ]
 
     def get_commander(self, obj) -> str | None:
