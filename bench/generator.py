@@ -499,13 +499,15 @@ class Generator:
                         )
                     )
             if done + len(chunk) == len(self.incident_rows):
-                # As the history ends, an alert is still ringing: nobody has acknowledged it.
+                # As the history ends, the newest incident's page is still ringing: nobody has
+                # acknowledged it (so the escalation sweep has an incident page at any size).
                 newest = chunk[-1]
                 at = self.end - timedelta(minutes=10)
                 pages.append(
                     Page(
                         engineer=self.on_call(newest.team_id, at),
                         team_id=newest.team_id,
+                        incident=newest,
                         paged_at=at,
                         ack_due_at=at + timedelta(minutes=5),
                         source=PageSource.ALERT,
