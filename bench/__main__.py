@@ -1,7 +1,9 @@
 """``python -m bench`` (what ``make bench`` runs): build a small and a large dataset in their own
-PostgreSQL databases, measure both, print one table, write it as JSON under bench/results/.
+PostgreSQL databases, measure both side by side, print one table, write it as JSON under
+bench/results/.
 
     python -m bench [--small 1000,50,12] [--large 100000,500,12] [--repeat 15] [--seed 1]
+                    [--reuse]
 
 Needs DATABASE_URL to point at a PostgreSQL server it may create databases on (``make bench``
 starts a throwaway one, as ``make test`` does).
@@ -12,13 +14,14 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+
+from bench.measure import summary
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -39,20 +42,8 @@ def _database_url(base: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def _recreate(base: str, name: str) -> None:
-    with psycopg.connect(_database_url(base, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def measure(base: str, label: str, size, seed: int, repeat: int) -> dict:
-    incidents, engineers, months = size
-    name = f"bench_{label}"
-    _recreate(base, name)
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        out = handle.name
-    print(f"== {label}: {incidents} incidents, {engineers} engineers, {months} months", flush=True)
-    env = {
+def _env(base: str, name: str) -> dict:
+    return {
         **os.environ,
         "DATABASE_URL": _database_url(base, name),
         # Reminders are recorded and queued, not sent: sending is the workers' job.
@@ -64,19 +55,122 @@ def measure(base: str, label: str, size, seed: int, repeat: int) -> dict:
         "STATIC_MANIFEST": "false",
         "CONN_MAX_AGE": "0",
     }
-    command = [
-        sys.executable,
-        "-m",
-        "bench.measure",
-        f"--incidents={incidents}",
-        f"--engineers={engineers}",
-        f"--months={months}",
-        f"--seed={seed}",
-        f"--repeat={repeat}",
-        f"--out={out}",
-    ]
-    subprocess.run(command, check=True, env=env)  # noqa: S603
-    return json.loads(Path(out).read_text())
+
+
+def _built(base: str, name: str, dataset: dict) -> float | None:
+    """The seconds a database already holding ``dataset`` took to generate, else None."""
+    try:
+        with psycopg.connect(_database_url(base, name)) as conn:
+            row = conn.execute("SELECT dataset, generate_seconds FROM bench_dataset").fetchone()
+    except psycopg.Error:
+        return None
+    return row[1] if row and row[0] == dataset else None
+
+
+def build(base: str, label: str, size, seed: int, reuse: bool) -> dict:
+    """Generate the dataset in database ``bench_<label>`` (kept when ``reuse`` finds it
+    already built with the same sizes and seed)."""
+    incidents, engineers, months = size
+    name = f"bench_{label}"
+    dataset = {"incidents": incidents, "engineers": engineers, "months": months, "seed": seed}
+    seconds = _built(base, name, dataset) if reuse else None
+    if seconds is not None:
+        print(f"== {label}: reusing {name} ({dataset})", flush=True)
+        return {**dataset, "generate_seconds": seconds}
+    with psycopg.connect(_database_url(base, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    print(f"== {label}: {incidents} incidents, {engineers} engineers, {months} months", flush=True)
+    command = [sys.executable, "-m", "bench.measure", "generate"]
+    command += [f"--{key}={value}" for key, value in dataset.items()]
+    subprocess.run(command, check=True, env=_env(base, name))  # noqa: S603
+    return {**dataset, "generate_seconds": _built(base, name, dataset)}
+
+
+class Server:
+    """A ``bench.measure serve`` process on one dataset."""
+
+    def __init__(self, base: str, label: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.measure", "serve"],
+            env=_env(base, f"bench_{label}"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def ask(self, op: str, **fields):
+        self.process.stdin.write(json.dumps({"op": op, **fields}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the benchmark server stopped (exit {self.process.wait()})")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.ask_quietly()
+        self.process.wait(timeout=30)
+
+    def ask_quietly(self) -> None:
+        try:
+            self.process.stdin.write(json.dumps({"op": "quit"}) + "\n")
+            self.process.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+
+
+WARM_UP = 2
+
+
+def interleaved(small: Server, large: Server, index: int, repeat: int) -> tuple[list, list]:
+    """``repeat`` timed runs of one target on each size, alternating small and large run by
+    run (after warm-up runs on both), so whatever else the machine does meanwhile weighs on
+    both sizes alike."""
+    small.ask("time", index=index, runs=WARM_UP)
+    large.ask("time", index=index, runs=WARM_UP)
+    timings: tuple[list, list] = ([], [])
+    for _ in range(repeat):
+        timings[0].extend(small.ask("time", index=index, runs=1))
+        timings[1].extend(large.ask("time", index=index, runs=1))
+    return timings
+
+
+def _stats(samples: list[float]) -> dict:
+    median, p95 = summary(samples)
+    return {"median_ms": round(median, 2), "p95_ms": round(p95, 2)}
+
+
+def measure(small: Server, large: Server, repeat: int) -> tuple[dict, dict]:
+    """Both sizes' results, in the shape ``table`` reads."""
+    found = small.ask("targets")
+    if [t["name"] for t in found] != [t["name"] for t in large.ask("targets")]:
+        raise RuntimeError("the two datasets list different targets")
+    results = ({"targets": []}, {"targets": []})
+    bare = interleaved(small, large, -1, repeat)
+    for result, samples in zip(results, bare, strict=True):
+        result["bare_view"] = _stats(samples)
+    for index, target in enumerate(found):
+        timings = interleaved(small, large, index, repeat)
+        for result, server, samples in zip(results, (small, large), timings, strict=True):
+            # Counted on a steady-state run (after the warm-up runs): a sweep's first run
+            # also records the backlog of reminders the generated history owes.
+            row = {"name": target["name"], "kind": target["kind"], **_stats(samples)}
+            row["queries"] = server.ask("queries", index=index)
+            if target["rows"]:
+                row["rows"] = server.ask("rows", index=index)
+            if target["floor"]:
+                server.ask("floor", index=index, runs=WARM_UP)
+                floor = server.ask("floor", index=index, runs=repeat)
+                row["sql_floor_ms"] = round(summary(floor)[0], 2)
+            result["targets"].append(row)
+        print(
+            f"  {target['name']}: {results[0]['targets'][-1]['median_ms']:.1f} ms small, "
+            f"{results[1]['targets'][-1]['median_ms']:.1f} ms large",
+            file=sys.stderr,
+            flush=True,
+        )
+    return results
 
 
 def table(small: dict, large: dict) -> tuple[list[dict], list[str]]:
@@ -172,14 +266,32 @@ def main(argv=None) -> int:
     parser.add_argument("--large", type=_size, default=(100000, 500, 12))
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep a dataset database already built with the same sizes and seed",
+    )
     args = parser.parse_args(argv)
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith(("postgres://", "postgresql://")):
         print("DATABASE_URL must point at a PostgreSQL server (make bench starts one).")
         return 2
     began = time.monotonic()
-    small = measure(base, "small", args.small, args.seed, args.repeat)
-    large = measure(base, "large", args.large, args.seed, args.repeat)
+    built = {
+        label: build(base, label, size, args.seed, args.reuse)
+        for label, size in (("small", args.small), ("large", args.large))
+    }
+    print("== measuring both sizes side by side", flush=True)
+    servers = (Server(base, "small"), Server(base, "large"))
+    try:
+        small, large = measure(*servers, args.repeat)
+    finally:
+        for server in servers:
+            server.close()
+    for label, result in (("small", small), ("large", large)):
+        result["dataset"] = {k: v for k, v in built[label].items() if k != "generate_seconds"}
+        result["dataset"]["repeat"] = args.repeat
+        result["generate_seconds"] = built[label]["generate_seconds"]
     rows, failures = table(small, large)
     print()
     print(render(rows, small, large))

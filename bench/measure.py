@@ -1,10 +1,19 @@
-"""Measure one dataset (run in its own process, against the database in DATABASE_URL).
+"""One dataset's side of the benchmark, run in its own process against the database in
+DATABASE_URL. Two modes:
 
-    python -m bench.measure --incidents N --engineers M --months K --seed S --repeat R --out F
+    python -m bench.measure generate --incidents N --engineers M --months K --seed S
+    python -m bench.measure serve
 
-Migrates, generates the history, then times every target (median and 95th percentile over R
-runs after two warm-up runs), counts its queries, and times its floors: the bare view and
-the target's raw SQL. Writes JSON to F.
+``generate`` migrates, generates the history, vacuums and analyses, and records what it built
+in a ``bench_dataset`` table (so ``python -m bench --reuse`` can skip building it again).
+
+``serve`` loads the targets (``bench.targets``) and answers requests, one JSON object per line
+on stdin, with one JSON object per line on stdout: ``{"op": "targets"}`` lists them,
+``{"op": "time", "index": i, "runs": n}`` times ``n`` runs of target ``i`` (index -1 is the bare
+view), ``{"op": "floor", ...}`` the same for its raw SQL, ``{"op": "queries", "index": i}``
+counts its statements, ``{"op": "rows", "index": i}`` the rows a report shows. The parent
+drives a small and a large server in turn, so both sizes are measured side by side in time
+(drift on a shared machine then falls on both alike).
 """
 
 import argparse
@@ -22,84 +31,17 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def timed(run, repeat: int) -> tuple[float, float]:
-    for _ in range(2):
-        run()
-    samples = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        run()
-        samples.append((time.perf_counter() - began) * 1000)
+def summary(samples: list[float]) -> tuple[float, float]:
     return statistics.median(samples), percentile(samples, 0.95)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--incidents", type=int, required=True)
-    parser.add_argument("--engineers", type=int, required=True)
-    parser.add_argument("--months", type=int, required=True)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connection
-    from django.test.utils import setup_test_environment
-
-    from bench.targets import context, targets
-
-    setup_test_environment()  # the test client, locmem email
-    settings.ROOT_URLCONF = "bench.urls"
-    settings.ALLOWED_HOSTS = ["testserver"]
-    began = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    call_command(
-        "generate_history",
-        incidents=args.incidents,
-        engineers=args.engineers,
-        months=args.months,
-        seed=args.seed,
-    )
-    generated = time.perf_counter() - began
-    with connection.cursor() as cursor:
-        # The state a live database is in minutes after such writes, once autovacuum has
-        # passed: statistics gathered, visibility map set, and the GIN (trigram) indexes'
-        # pending lists merged. Bulk-inserted and never vacuumed, every search would scan a
-        # pending list of 100,000 rows no real installation carries.
-        cursor.execute("VACUUM ANALYZE")
-    ctx = context()
-    results = {"dataset": vars(args), "generate_seconds": round(generated, 1), "targets": []}
-    floor_view = context_floor(ctx)
-    results["bare_view"] = dict(
-        zip(("median_ms", "p95_ms"), timed(floor_view, args.repeat), strict=True)
-    )
-    for target in targets(ctx):
-        median, p95 = timed(target.run, args.repeat)
-        # Counted on a steady-state run (after the warm-up runs): a sweep's first run also
-        # records the backlog of reminders the generated history owes.
-        queries = count_queries(target.run)
-        row = {
-            "name": target.name,
-            "kind": target.kind,
-            "median_ms": round(median, 2),
-            "p95_ms": round(p95, 2),
-            "queries": queries,
-        }
-        if target.rows is not None:
-            row["rows"] = target.rows()
-        if target.floor_sql:
-            row["sql_floor_ms"] = round(timed(sql_runner(target), args.repeat)[0], 2)
-        results["targets"].append(row)
-        print(f"  {target.name}: {median:.1f} ms ({row['queries']} queries)", file=sys.stderr)
-    with open(args.out, "w") as handle:
-        json.dump(results, handle, indent=2)
-    return 0
+def samples_of(run, runs: int) -> list[float]:
+    found = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        run()
+        found.append((time.perf_counter() - began) * 1000)
+    return found
 
 
 def count_queries(run) -> int:
@@ -118,7 +60,7 @@ def count_queries(run) -> int:
     return count
 
 
-def context_floor(ctx):
+def floor_view(ctx):
     def go():
         response = ctx.manager.get("/bench/floor/")
         if response.status_code != 200:
@@ -147,6 +89,105 @@ def sql_runner(target):
                 offset += count
 
     return go
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()  # the test client, locmem email
+    settings.ROOT_URLCONF = "bench.urls"
+    settings.ALLOWED_HOSTS = ["testserver"]
+
+
+def generate(args) -> int:
+    _setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    began = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    call_command(
+        "generate_history",
+        incidents=args.incidents,
+        engineers=args.engineers,
+        months=args.months,
+        seed=args.seed,
+    )
+    generated = round(time.perf_counter() - began, 1)
+    with connection.cursor() as cursor:
+        # The state a live database is in minutes after such writes, once autovacuum has
+        # passed: statistics gathered, visibility map set, and the GIN (trigram) indexes'
+        # pending lists merged. Bulk-inserted and never vacuumed, every search would scan a
+        # pending list of 100,000 rows no real installation carries.
+        cursor.execute("VACUUM ANALYZE")
+        cursor.execute("CREATE TABLE bench_dataset (dataset jsonb, generate_seconds real)")
+        cursor.execute(
+            "INSERT INTO bench_dataset VALUES (%s, %s)",
+            [json.dumps(dataset_of(args)), generated],
+        )
+    return 0
+
+
+def dataset_of(args) -> dict:
+    keys = ("incidents", "engineers", "months", "seed")
+    return {key: getattr(args, key) for key in keys}
+
+
+def serve() -> int:
+    # The protocol owns stdout; anything else printed goes to stderr.
+    channel = sys.stdout
+    sys.stdout = sys.stderr
+    _setup()
+    from bench.targets import context, targets
+
+    ctx = context()
+    found = targets(ctx)
+    bare = floor_view(ctx)
+
+    def run_of(index: int):
+        return bare if index < 0 else found[index].run
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        op = request["op"]
+        if op == "targets":
+            answer = [
+                {"name": t.name, "kind": t.kind, "floor": bool(t.floor_sql), "rows": bool(t.rows)}
+                for t in found
+            ]
+        elif op == "time":
+            answer = samples_of(run_of(request["index"]), request["runs"])
+        elif op == "floor":
+            answer = samples_of(sql_runner(found[request["index"]]), request["runs"])
+        elif op == "queries":
+            answer = count_queries(run_of(request["index"]))
+        elif op == "rows":
+            answer = found[request["index"]].rows()
+        elif op == "quit":
+            break
+        else:
+            raise ValueError(f"unknown op {op!r}")
+        channel.write(json.dumps(answer) + "\n")
+        channel.flush()
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser()
+    modes = parser.add_subparsers(dest="mode", required=True)
+    build = modes.add_parser("generate")
+    build.add_argument("--incidents", type=int, required=True)
+    build.add_argument("--engineers", type=int, required=True)
+    build.add_argument("--months", type=int, required=True)
+    build.add_argument("--seed", type=int, default=1)
+    modes.add_parser("serve")
+    args = parser.parse_args(argv)
+    return generate(args) if args.mode == "generate" else serve()
 
 
 if __name__ == "__main__":
