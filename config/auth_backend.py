@@ -4,6 +4,9 @@
 each, on every request that checks one (every API call does). This backend reads both as one
 UNION; everything else (active users only, superusers hold every permission, the per-request
 cache on the user object) is ``ModelBackend``'s.
+
+Where a person is read anyway (an API token's lookup), ``incidents.access`` reads their
+permissions in the same query and fills that cache.
 """
 
 from django.contrib.auth.backends import ModelBackend

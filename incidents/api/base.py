@@ -1,7 +1,9 @@
 """What every API view shares."""
 
+import json
 from datetime import UTC
 
+from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
@@ -30,3 +32,12 @@ class ApiView(UTCMixin, APIView):
 
 class ApiViewSet(UTCMixin, viewsets.GenericViewSet):
     pass
+
+
+def json_page(paginator, bodies: list[str]) -> HttpResponse:
+    """A cursor page (``{"next", "previous", "results"}``, as the paginator's own response
+    writes it) of rows that are already JSON text."""
+    links = (json.dumps(paginator.get_next_link()), json.dumps(paginator.get_previous_link()))
+    text = '{"next":' + links[0] + ',"previous":' + links[1] + ',"results":['
+    text += ",".join(bodies) + "]}"
+    return HttpResponse(text, content_type="application/json")

@@ -188,3 +188,25 @@ def test_engineers_cannot_reach_the_token_admin(client, engineer):
     client.force_login(engineer)
     response = client.get(reverse("admin:incidents_apitoken_changelist"))
     assert response.status_code == 302
+
+
+def test_a_token_reads_its_users_own_and_group_permissions_afresh_each_call(engineer):
+    """The token's lookup reads the user's permissions with it: a permission granted to the
+    person directly counts, and taking one away (or the group) refuses the next call."""
+    from django.contrib.auth.models import Permission
+
+    from tests.incidents.factories import UserFactory
+
+    loner = UserFactory()  # in no group
+    client = client_with_token(token_for(loner))
+    assert_problem(client.get(INCIDENTS), 403)
+    view = Permission.objects.get(codename="view_incident", content_type__app_label="incidents")
+    loner.user_permissions.add(view)
+    assert client.get(INCIDENTS).status_code == 200
+    loner.user_permissions.remove(view)
+    assert_problem(client.get(INCIDENTS), 403)
+
+    grouped = client_with_token(token_for(engineer))
+    assert grouped.get(INCIDENTS).status_code == 200
+    engineer.groups.clear()
+    assert_problem(grouped.get(INCIDENTS), 403)

@@ -19,7 +19,9 @@ def test_an_unexpected_error_is_logged_and_answered_with_a_500_problem(
     def broken(**kwargs):
         raise RuntimeError("boom")
 
+    # The list reads one or the other (JSON rows on PostgreSQL).
     monkeypatch.setattr(selectors, "incident_rows", broken)
+    monkeypatch.setattr(selectors, "incident_page_keys", broken)
     body = assert_problem(engineer_api.get(INCIDENTS), 500, "server_error")
     assert "boom" not in body["detail"]
     assert "API error" in caplog.text

@@ -470,3 +470,26 @@ def test_the_list_renders_each_incident_as_the_documented_serializer_does(
     assert rows[full.reference]["services"] == ["api-gateway", "checkout", "zebra"]
     assert rows[bare.reference]["team"] is None
     assert rows[bare.reference]["commander"] is None
+
+
+def test_list_moments_are_utc_with_microseconds_only_when_there_are_some(engineer_api):
+    whole = IncidentFactory(started_at=NOW - timedelta(hours=3))
+    fine = IncidentFactory(started_at=NOW - timedelta(hours=2, microseconds=-250))
+    rows = {row["reference"]: row for row in engineer_api.get(INCIDENTS).json()["results"]}
+    assert rows[whole.reference]["started_at"] == "2026-03-10T09:00:00Z"
+    assert rows[fine.reference]["started_at"] == "2026-03-10T10:00:00.000250Z"
+
+
+def test_the_browsable_list_shows_the_same_rows_as_the_json_one(
+    engineer_api, client, engineer, checkout
+):
+    incident = services.incident_declare(
+        title="Checkout <slow>", severity="SEV-2", declared_by=engineer, services=[checkout]
+    )
+    client.force_login(engineer)
+    html = client.get(INCIDENTS, HTTP_ACCEPT="text/html")
+    rows = engineer_api.get(INCIDENTS).json()["results"]
+    assert html.status_code == 200
+    assert [row["reference"] for row in rows] == [incident.reference]
+    assert incident.reference in html.content.decode()
+    assert "Checkout &lt;slow&gt;" in html.content.decode()
