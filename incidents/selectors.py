@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
 from django.db.models import (
@@ -22,7 +23,6 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.utils import timezone
 
@@ -325,21 +325,53 @@ def service_list() -> QuerySet[Service]:
     return Service.objects.select_related("team").order_by("name", "id")
 
 
+def _columns(model, alias: str) -> str:
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+
+# An active token by its prefix (unique), with its user and their permissions (for
+# ``remember_permissions``): the one statement every API call runs first. Only the models'
+# own column names are written into it.
+API_TOKEN_SQL = f"""
+SELECT {_columns(ApiToken, "t")}, {_columns(get_user_model(), "u")},
+       {permission_names_sql('t."user_id"')}
+FROM incidents_apitoken t JOIN {get_user_model()._meta.db_table} u ON u.id = t.user_id
+WHERE t.prefix = %(prefix)s AND t.revoked_at IS NULL
+"""  # noqa: S608
+
+
+def _api_token_by_prefix(prefix: str) -> ApiToken | None:
+    if connection.vendor != "postgresql":
+        return (
+            ApiToken.objects.select_related("user")
+            .filter(prefix=prefix, revoked_at__isnull=True)
+            .first()
+        )
+    with prepared_cursor() as cursor:
+        cursor.execute(API_TOKEN_SQL, {"prefix": prefix})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    user_model = get_user_model()
+    token_fields = [f.attname for f in ApiToken._meta.concrete_fields]
+    user_fields = [f.attname for f in user_model._meta.concrete_fields]
+    split = len(token_fields)
+    token = ApiToken.from_db(connection.alias, token_fields, row[:split])
+    user = user_model.from_db(connection.alias, user_fields, row[split : split + len(user_fields)])
+    token.user = user
+    remember_permissions(user, row[-1])
+    return token
+
+
 def api_token_lookup(plain: str) -> ApiToken | None:
-    """The active token ``plain`` is, with its user joined (and, on PostgreSQL, their
-    permissions read), or None. One query; the hash is compared in constant time."""
+    """The active token ``plain`` is, with its user (and, on PostgreSQL, their permissions)
+    read in the same statement, or None. The hash is compared in constant time."""
     if not plain.startswith(KEY_MARKER) or "." not in plain:
         return None
     prefix = plain[len(KEY_MARKER) :].split(".", 1)[0]
-    tokens = ApiToken.objects.select_related("user").filter(prefix=prefix, revoked_at__isnull=True)
-    if connection.vendor == "postgresql":
-        # The user's permissions in the same query: every API call checks one.
-        sql = permission_names_sql('"incidents_apitoken"."user_id"')
-        tokens = tokens.annotate(permission_names=RawSQL(sql, ()))  # noqa: S611
-    token = tokens.first()
+    token = _api_token_by_prefix(prefix)
     if token is None or not hmac.compare_digest(token.key_hash, hash_token(plain)):
         return None
-    remember_permissions(token.user, getattr(token, "permission_names", None))
     return token
 
 
