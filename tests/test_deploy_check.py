@@ -47,3 +47,26 @@ def test_production_refuses_to_start_without_a_secret_key():
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def _database_options(**extra) -> str:
+    script = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DATABASES['default'].get('OPTIONS', {}).get('prepare_threshold'))"
+    )
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=_production_env(DATABASE_URL="postgres://u:p@db.internal:5432/x", **extra),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_prepared_statements_are_on_unless_a_pooler_needs_them_off():
+    assert _database_options() == "5"
+    assert _database_options(DATABASE_PREPARED="false") == "None"

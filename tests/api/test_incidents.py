@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
 
 from incidents import services
 from incidents.access import ENGINEERS
@@ -493,3 +494,19 @@ def test_the_browsable_list_shows_the_same_rows_as_the_json_one(
     assert [row["reference"] for row in rows] == [incident.reference]
     assert incident.reference in html.content.decode()
     assert "Checkout &lt;slow&gt;" in html.content.decode()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL prepares them")
+def test_the_lists_hot_statements_are_prepared_once_per_connection(engineer_api, db):
+    """The token lookup and the page's rows are planned once per connection, not per call."""
+    IncidentFactory()
+    for _ in range(3):
+        assert engineer_api.get(INCIDENTS).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement FROM pg_prepared_statements WHERE NOT from_sql"
+            " AND (statement LIKE %s OR statement LIKE %s)",
+            ["%json_build_object%", "%incidents_apitoken%"],
+        )
+        statements = [row[0] for row in cursor.fetchall()]
+    assert len(statements) == 2
