@@ -1,9 +1,13 @@
 """Rate limits per API token, counted in Django's cache (Redis in production, so every web
 process shares the counts)."""
 
+import functools
 import time
 
+import redis
+from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
@@ -24,9 +28,10 @@ class TokenRateThrottle(BaseThrottle):
     ``anonymous``). Rates come from ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` and are read
     on every request.
 
-    The count is ``cache.add`` then ``cache.incr``, both atomic in Redis, so concurrent
-    requests in several processes never share one slot (DRF's own throttles read, append and
-    write back a list, which lets concurrent requests through).
+    On Redis the count is ``SET NX EX`` then ``INCR`` in one MULTI/EXEC (one round trip),
+    elsewhere ``cache.add`` then ``cache.incr``: atomic either way, so concurrent requests in
+    several processes never share one slot (DRF's own throttles read, append and write back
+    a list, which lets concurrent requests through).
     """
 
     def __init__(self) -> None:
@@ -49,12 +54,7 @@ class TokenRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // duration)
         key = f"api-throttle:{scope}:{ident}:{duration}:{window}"
-        cache.add(key, 0, timeout=duration + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=duration + 1)
-            count = 1
+        count = _count(key, timeout=duration + 1)
         if count > limit:
             self._wait = (window + 1) * duration - now
             return False
@@ -62,3 +62,25 @@ class TokenRateThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return self._wait
+
+
+@functools.cache
+def _redis(location: str) -> redis.Redis:
+    return redis.Redis.from_url(location)
+
+
+def _count(key: str, *, timeout: int) -> int:
+    """One more request in the window ``key``: the window's count so far, this one included.
+    Keys are the cache's own (its prefix and version), so clearing the cache clears them."""
+    if isinstance(cache, RedisCache):
+        pipe = _redis(settings.CACHES["default"]["LOCATION"]).pipeline(transaction=True)
+        full_key = cache.make_and_validate_key(key)
+        pipe.set(full_key, 0, nx=True, ex=timeout)
+        pipe.incr(full_key)
+        return pipe.execute()[1]
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=timeout)
+        return 1
