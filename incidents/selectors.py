@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.expressions import ArraySubquery
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     BigIntegerField,
@@ -24,6 +25,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce, Concat, NullIf, Trim
+from django.db.models.query import BaseIterable
 from django.utils import timezone
 
 from incidents.access import permission_names_sql, remember_permissions
@@ -167,59 +169,82 @@ def _utc_text(column: str) -> str:
     return f"replace({text}, '.000000', '') || 'Z'"
 
 
-# The incidents of a page (``%(ids)s``, in that order) as the API list writes them:
-# ``IncidentListSerializer``'s fields, in its order, in its formats, built by PostgreSQL.
-# Only constants of this module are written into it.
+# A page of the API list: the page's keys (``{keys}``: the filtered, ordered, limited
+# ``incident_page_keys`` query, compiled by Django) with each incident written as the list
+# writes it (``body``: ``IncidentListSerializer``'s fields, in its order, in its formats),
+# built by PostgreSQL. Names, services and commanders are joined once for the whole page,
+# not looked up per row. Only constants of this module are written into it.
 _ROW_MOMENTS_JSON = ", ".join(
     f"'{name}', {_utc_text(f'i.{name}')}" for name in INCIDENT_ROW_MOMENTS
 )
 INCIDENT_PAGE_JSON = f"""
-SELECT json_build_object(
+WITH page_keys AS ({{keys}}),
+page AS (SELECT page_keys.*, row_number() OVER () AS page_position FROM page_keys)
+SELECT page.*, json_build_object(
   'reference', i.reference, 'title', i.title, 'severity', v.name, 'status', i.status,
-  'team', t.name, 'services', COALESCE(sv.names, '{{}}'), 'commander', c.name,
+  'team', t.name, 'services', COALESCE(sv.names, '{{{{}}}}'), 'commander', c.name,
   'detection_method', i.detection_method, 'customer_impact', i.customer_impact,
   {_ROW_MOMENTS_JSON}
-)::text
-FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS page(id, n)
+)::text AS body
+FROM page
 JOIN incidents_incident i ON i.id = page.id
 JOIN incidents_severity v ON v.id = i.severity_id
 LEFT JOIN incidents_team t ON t.id = i.team_id
 LEFT JOIN (
   SELECT x.incident_id, array_agg(s.name ORDER BY s.name) AS names
   FROM incidents_incident_services x JOIN incidents_service s ON s.id = x.service_id
-  WHERE x.incident_id = ANY(%(ids)s::bigint[]) GROUP BY x.incident_id
+  WHERE x.incident_id IN (SELECT id FROM page) GROUP BY x.incident_id
 ) sv ON sv.incident_id = i.id
 LEFT JOIN (
   SELECT r.incident_id,
          COALESCE(NULLIF(TRIM(u.first_name || ' ' || u.last_name), ''), u.username) AS name
   FROM incidents_roleassignment r JOIN auth_user u ON u.id = r.user_id
-  WHERE r.incident_id = ANY(%(ids)s::bigint[]) AND r.role = %(role)s AND r.relieved_at IS NULL
+  WHERE r.incident_id IN (SELECT id FROM page) AND r.role = %s AND r.relieved_at IS NULL
 ) c ON c.incident_id = i.id
-ORDER BY page.n
+ORDER BY page.page_position
 """  # noqa: S608
+
+
+class IncidentPageIterable(BaseIterable):
+    """Rows of ``incident_page_keys`` with each incident's JSON (``body``) beside its keys:
+    the keys query Django compiled (filters, ordering, cursor position, limit) runs inside
+    ``INCIDENT_PAGE_JSON``, one prepared statement per distinct query, one round trip."""
+
+    def __iter__(self):
+        compiler = self.queryset.query.get_compiler(self.queryset.db)
+        try:
+            keys, params = compiler.as_sql()
+        except EmptyResultSet:
+            return
+        with prepared_cursor() as cursor:
+            cursor.execute(
+                INCIDENT_PAGE_JSON.format(keys=keys),
+                (*params, IncidentRole.COMMANDER.value),
+            )
+            names = [column.name for column in cursor.description]
+            rows = cursor.fetchall()
+        for row in rows:
+            yield dict(zip(names, row, strict=True))
 
 
 def incident_page_keys() -> QuerySet:
     """``incident_rows`` reduced to what the API list filters and pages by: the id, the
-    severity's rank and the moments it may order by (as ``<name>_us``). The rows themselves
-    come from ``incident_list_json``."""
+    severity's rank and the moments it may order by (as ``<name>_us``). On PostgreSQL each
+    row also carries the incident as the list's JSON text (``body``, from
+    ``IncidentPageIterable``), in the same statement."""
     orderings = ("started_at", "detected_at", "declared_at")
     moments = {f"{name}_us": EpochMicroseconds(F(name)) for name in orderings}
-    return (
+    keys = (
         Incident.objects.annotate(severity_rank=F("severity__rank"), **moments)
         .values("id", "severity_rank", *moments)
         .order_by("-started_at", "-id")
     )
-
-
-def incident_list_json(ids: list[int]) -> list[str]:
-    """On PostgreSQL: each incident of ``ids``, in that order, as the API list's JSON text.
-    One statement, planned once per database connection, whatever the page size."""
-    if not ids:
-        return []
-    with prepared_cursor() as cursor:
-        cursor.execute(INCIDENT_PAGE_JSON, {"ids": list(ids), "role": IncidentRole.COMMANDER.value})
-        return [text for (text,) in cursor.fetchall()]
+    if connection.vendor == "postgresql":
+        # Django's own hook for how a queryset's rows are read (``values()`` sets it too);
+        # it survives filtering, ordering and slicing, which the API's backends and
+        # paginator do next.
+        keys._iterable_class = IncidentPageIterable
+    return keys
 
 
 def incident_row_services(rows: list[dict]) -> dict[int, list[str]]:

@@ -96,14 +96,13 @@ class IncidentViewSet(ETagRetrieveMixin, mixins.ListModelMixin, ApiViewSet):
     def list(self, request, *args, **kwargs):
         # The same JSON as ``IncidentListSerializer`` would write (it documents the rows, and
         # a test holds the two equal), without building an instance or a field per value:
-        # on PostgreSQL the page's keys, then its rows already written as JSON; elsewhere
-        # (and for the browsable API) plain values.
+        # on PostgreSQL the page's rows arrive already written as JSON beside the keys the
+        # paginator reads; elsewhere (and for the browsable API) as plain values.
         if connection.vendor == "postgresql" and isinstance(
             request.accepted_renderer, JSONRenderer
         ):
-            keys = self.paginate_queryset(self.filter_queryset(selectors.incident_page_keys()))
-            bodies = selectors.incident_list_json([key["id"] for key in keys])
-            return json_page(self.paginator, bodies)
+            rows = self.paginate_queryset(self.filter_queryset(selectors.incident_page_keys()))
+            return json_page(self.paginator, [row["body"] for row in rows])
         rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         services = selectors.incident_row_services(rows)
         return self.get_paginated_response(s.incident_list_rows(rows, services))
