@@ -6,7 +6,7 @@ import time
 
 import redis
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
@@ -72,6 +72,7 @@ def _redis(location: str) -> redis.Redis:
 def _count(key: str, *, timeout: int) -> int:
     """One more request in the window ``key``: the window's count so far, this one included.
     Keys are the cache's own (its prefix and version), so clearing the cache clears them."""
+    cache = caches["default"]  # the backend itself: ``django.core.cache.cache`` is a proxy
     if isinstance(cache, RedisCache):
         pipe = _redis(settings.CACHES["default"]["LOCATION"]).pipeline(transaction=True)
         full_key = cache.make_and_validate_key(key)

@@ -1,4 +1,8 @@
 import pytest
+import redis
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 
 from incidents.api.throttling import parse_rate
 from tests.api.conftest import assert_problem
@@ -40,3 +44,24 @@ def test_rates_are_parsed():
     assert parse_rate("10/s") == (10, 1)
     assert parse_rate("1000/hour") == (1000, 3600)
     assert parse_rate("5/day") == (5, 86400)
+
+
+def test_on_redis_the_count_is_one_transaction_with_an_expiry(api_for, engineer):
+    """The window's counter is created with its expiry and incremented in one MULTI/EXEC, so a
+    process dying between the two steps cannot leave a counter that never expires."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        pytest.skip("needs the Redis cache (make test starts one)")
+    client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+
+    def transactions() -> int:
+        return client.info("commandstats").get("cmdstat_exec", {}).get("calls", 0)
+
+    api = api_for(engineer)
+    before = transactions()
+    assert api.get(INCIDENTS).status_code == 200
+    assert api.get(INCIDENTS).status_code == 200
+    assert transactions() - before == 2
+    [key] = client.keys(backend.make_and_validate_key("api-throttle:token:*"))
+    assert client.get(key) == b"2"
+    assert 0 < client.ttl(key) <= 61
