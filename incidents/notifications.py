@@ -67,15 +67,22 @@ def absolute(path: str) -> str:
 def notify(messages: Iterable[Message], *, now: datetime | None = None) -> set[str]:
     """Record the messages whose keys are new and queue them for sending after commit.
 
-    Returns the keys this call recorded. Two queries whatever the number of messages (one to
-    insert, skipping existing keys, one to read back which rows are ours). Safe under
-    concurrency: on PostgreSQL a second transaction inserting the same key waits for the first
-    and then skips it.
+    Returns the keys this call recorded. At most three queries whatever the number of
+    messages: one to leave out the keys already recorded (a sweep that runs every few minutes
+    finds most of its messages sent already), one to insert the rest, skipping any recorded
+    meanwhile, one to read back which rows are ours. Safe under concurrency: on PostgreSQL a
+    second transaction inserting the same key waits for the first and then skips it.
     """
     now = now or timezone.now()
     unique: dict[str, Message] = {}
     for message in messages:
-        unique.setdefault(message.key, message)
+        unique.setdefault(message.key[:255], message)
+    if unique:
+        recorded_before = Notification.objects.filter(key__in=list(unique)).values_list(
+            "key", flat=True
+        )
+        for key in recorded_before:
+            del unique[key]
     if not unique:
         return set()
     batch = uuid.uuid4()

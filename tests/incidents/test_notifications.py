@@ -52,6 +52,18 @@ def test_notify_records_each_key_once_and_sends_after_commit(django_capture_on_c
     assert sent.sent_at is not None
 
 
+def test_a_repeated_sweep_reads_its_keys_and_writes_nothing(django_assert_num_queries):
+    """Keys already recorded are left out before the insert: a sweep that finds everything
+    sent already costs one query, and a new message among old ones is still recorded."""
+    ada = UserFactory(username="ada", email="ada@example.com")
+    old = [message(key=f"k{i}", recipient=ada) for i in range(20)]
+    assert len(notify(old, now=T0)) == 20
+    with django_assert_num_queries(1):
+        assert notify(old, now=T0) == set()
+    assert notify([*old, message(key="k-new", recipient=ada)], now=T0) == {"k-new"}
+    assert Notification.objects.count() == 21
+
+
 def test_nothing_is_sent_when_the_transaction_rolls_back(django_capture_on_commit_callbacks):
     ada = UserFactory(email="ada@example.com")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
