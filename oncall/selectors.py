@@ -19,7 +19,7 @@ from django.db import connection
 from django.db.models import Min, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
-from incidents.models import Team
+from incidents.models import Severity, Team
 from oncall import compensation as rules
 from oncall.models import (
     CalendarFeed,
@@ -391,6 +391,13 @@ def _shift_cover_in_database(start: datetime, end: datetime, team: Team | None) 
         return cursor.fetchall()
 
 
+def _most_severe_ids() -> list[int]:
+    """The most-severe levels' ids, as values: filtering incidents by them (rather than by a
+    join to the flag) lets PostgreSQL's statistics see how few incidents they hold and read
+    their pages by index instead of scanning every page."""
+    return list(Severity.objects.filter(is_most_severe=True).values_list("pk", flat=True))
+
+
 def _live_rows(
     periods: list[rules.Interval], team: Team | None, balance_until: datetime | None = None
 ) -> list[dict[tuple[int, str], CompensationRow]]:
@@ -449,7 +456,7 @@ def _live_rows(
         Page.objects.filter(
             _engineer_filter("engineer__", team),
             acknowledged_at__isnull=False,
-            incident__severity__is_most_severe=True,
+            incident__severity_id__in=_most_severe_ids(),
         )
         .values("engineer_id", "incident_id")
         .annotate(first_paged_at=Min("paged_at"))

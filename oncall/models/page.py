@@ -71,6 +71,13 @@ class Page(models.Model):
                 name="page_unacknowledged_due",
             ),
             models.Index(fields=["incident", "engineer"], name="page_incident_engineer"),
+            # Each engineer's first acknowledged page per most-severe incident (the SEV-1
+            # bonus), read from the index alone, incident by incident.
+            models.Index(
+                fields=["incident", "engineer", "paged_at"],
+                condition=Q(acknowledged_at__isnull=False),
+                name="page_acknowledged_incident",
+            ),
         ]
 
     def __str__(self) -> str:
