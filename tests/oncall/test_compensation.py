@@ -62,6 +62,35 @@ class TestStipendAcrossDst:
         assert row_for("ada", date(2026, 3, 1), date(2026, 3, 31)).stipend == Decimal("250.00")
 
 
+class TestStipendRounding:
+    """Half a cent rounds up however the hours were split into shifts: the stipend is summed
+    exactly before its one rounding."""
+
+    def test_two_short_shifts_worth_exactly_half_a_cent_more_round_up(self):
+        ada = engineer("ada", "UTC")
+        start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+        # 7 + 56 minutes = 1.05 hours: 500 x 1.05 / 168 = 3.125 exactly.
+        ShiftFactory(engineer=ada, starts_at=start, ends_at=start + timedelta(minutes=7))
+        later = start + timedelta(hours=5)
+        ShiftFactory(engineer=ada, starts_at=later, ends_at=later + timedelta(minutes=56))
+        assert row_for("ada", date(2026, 3, 1), date(2026, 3, 31)).stipend == Decimal("3.13")
+
+    def test_one_shift_worth_exactly_half_a_cent_more_rounds_up(self):
+        services.compensation_policy_supersede(
+            effective_from=date(2026, 1, 1),
+            weekly_stipend=Decimal("450.00"),
+            sev1_bonus=Decimal("200.00"),
+            comp_hours_per_overnight_page=Decimal("4.00"),
+            overnight_start=time(22),
+            overnight_end=time(7),
+        )
+        ada = engineer("ada", "UTC")
+        start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+        # 1 h 38 min at 450/168: 450 x (98 / 60) / 168 = 4.375 exactly.
+        ShiftFactory(engineer=ada, starts_at=start, ends_at=start + timedelta(minutes=98))
+        assert row_for("ada", date(2026, 3, 1), date(2026, 3, 31)).stipend == Decimal("4.38")
+
+
 class TestShiftsAndOverrides:
     def test_partial_override_splits_the_stipend_by_hours(self):
         ada, bob = engineer("ada"), engineer("bob")
