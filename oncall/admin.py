@@ -392,6 +392,14 @@ class CompensationPolicyAdmin(admin.ModelAdmin):
         obj.pk = policy.pk
         obj.refresh_from_db()
 
+    def delete_model(self, request, obj):
+        services.compensation_policy_withdraw(obj)
+
+    def delete_queryset(self, request, queryset):
+        # Latest first, so each withdrawal hands its end to a policy that stays.
+        for policy in queryset.order_by("-effective_from"):
+            services.compensation_policy_withdraw(policy)
+
 
 class CompensationLineInline(admin.TabularInline):
     model = CompensationLine

@@ -58,6 +58,9 @@ POLICY_NOT_AFTER_CURRENT = (
     "A new policy must start after the one in force from {start}; to change that one, "
     "supersede it from a later date."
 )
+POLICY_IN_FORCE_NOT_DELETED = (
+    "The policy from {start} has taken effect and prices past work; supersede it instead."
+)
 
 
 def _now(at: datetime | None) -> datetime:
@@ -537,6 +540,26 @@ def compensation_policy_supersede_problem(effective_from: date) -> str | None:
     if started is not None:
         return POLICY_NOT_AFTER_CURRENT.format(start=started.effective_from)
     return None
+
+
+@transaction.atomic
+def compensation_policy_withdraw(policy: CompensationPolicy) -> None:
+    """Delete a policy that has not taken effect; the one before it runs on to where the
+    withdrawn one would have ended (open-ended again if it was the last), so no day is left
+    without a policy."""
+    policy = CompensationPolicy.objects.select_for_update().get(pk=policy.pk)
+    if policy.effective_from <= timezone.localdate():
+        raise ValidationError(POLICY_IN_FORCE_NOT_DELETED.format(start=policy.effective_from))
+    previous = (
+        CompensationPolicy.objects.select_for_update()
+        .filter(effective_from__lt=policy.effective_from)
+        .order_by("-effective_from")
+        .first()
+    )
+    policy.delete()
+    if previous is not None:
+        previous.effective_to = policy.effective_to
+        previous.save(update_fields=["effective_to"])
 
 
 @transaction.atomic

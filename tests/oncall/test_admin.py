@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from oncall.models import CompensationPolicy, CompTimeTaken, PayPeriodStatus, Shift, ShiftSource
 from tests.incidents.factories import IncidentFactory, TeamFactory
@@ -201,6 +202,51 @@ def test_policy_add_supersedes_and_policies_in_force_are_read_only(manager_clien
     assert CompensationPolicy.objects.get(effective_from=date(2027, 1, 1)).weekly_stipend == (
         Decimal("550.00")
     )
+
+
+def _future_policy(manager_client, starts: date) -> CompensationPolicy:
+    response = manager_client.post(
+        reverse("admin:oncall_compensationpolicy_add"),
+        {
+            "effective_from": starts.isoformat(),
+            "currency": "USD",
+            "weekly_stipend": "600.00",
+            "sev1_bonus": "250.00",
+            "comp_hours_per_overnight_page": "4.00",
+            "overnight_start": "22:00",
+            "overnight_end": "07:00",
+        },
+    )
+    assert response.status_code == 302
+    return CompensationPolicy.objects.get(effective_from=starts)
+
+
+@pytest.mark.parametrize("how", ["delete view", "bulk action"])
+def test_withdrawing_a_future_policy_leaves_the_one_before_in_force(manager_client, how):
+    current = CompensationPolicy.objects.get()
+    today = timezone.localdate()
+    later = _future_policy(manager_client, today + timedelta(days=40))
+    latest = _future_policy(manager_client, today + timedelta(days=80))
+    if how == "delete view":
+        url = reverse("admin:oncall_compensationpolicy_delete", args=[later.pk])
+        assert manager_client.post(url, {"post": "yes"}).status_code == 302
+        # The policy before the withdrawn one runs on to where it would have ended.
+        current.refresh_from_db()
+        assert current.effective_to == latest.effective_from
+        url = reverse("admin:oncall_compensationpolicy_delete", args=[latest.pk])
+        assert manager_client.post(url, {"post": "yes"}).status_code == 302
+    else:
+        response = manager_client.post(
+            reverse("admin:oncall_compensationpolicy_changelist"),
+            {"action": "delete_selected", "_selected_action": [later.pk, latest.pk], "post": "yes"},
+        )
+        assert response.status_code == 302
+    current.refresh_from_db()
+    assert current.effective_to is None  # open-ended again: no day without a policy
+    assert list(CompensationPolicy.objects.all()) == [current]
+    # The policy in force cannot be deleted.
+    url = reverse("admin:oncall_compensationpolicy_delete", args=[current.pk])
+    assert manager_client.post(url, {"post": "yes"}).status_code == 403
 
 
 def test_close_pay_period_action_freezes_it(manager_client):
