@@ -363,8 +363,9 @@ def _next_reference(year: int) -> str:
 
 
 def channel_name_for(title: str, on: datetime) -> str:
-    """``#incident-YYYY-MM-DD-short-slug`` (the runbook's naming), at most 80 characters."""
-    date = timezone.localtime(on).date().isoformat()
+    """``#incident-YYYY-MM-DD-short-slug`` (the runbook's naming), at most 80 characters. The
+    date is in the project's ``TIME_ZONE``, whoever declares."""
+    date = timezone.localtime(on, timezone.get_default_timezone()).date().isoformat()
     slug = slugify(title)[:50].strip("-") or "incident"
     return f"#incident-{date}-{slug}"
 
@@ -433,7 +434,9 @@ def incident_declare(
         team = services[0].team
 
     incident = Incident(
-        reference=_next_reference(timezone.localtime(at).year),
+        # The year of declaring in the project's zone, not the declarer's (the web pages
+        # switch the active zone to each person's own).
+        reference=_next_reference(timezone.localtime(at, timezone.get_default_timezone()).year),
         title=title,
         summary=summary,
         severity=severity,

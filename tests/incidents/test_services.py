@@ -1,8 +1,10 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from incidents import services, signals
 from incidents.models import (
@@ -80,6 +82,16 @@ class TestDeclare:
             "INC-2026-0002",
             "INC-2027-0001",
         ]
+
+    def test_year_and_channel_date_are_the_projects_whoever_declares(self, settings):
+        """Someone in Auckland declaring at 12:00 UTC on 31 December is already in the new
+        year; the reference and the channel still follow the project's zone (UTC here)."""
+        settings.TIME_ZONE = "UTC"
+        new_years_eve = datetime(2026, 12, 31, 12, tzinfo=UTC)
+        with timezone.override(ZoneInfo("Pacific/Auckland")):
+            incident = declare(at=new_years_eve)
+        assert incident.reference == "INC-2026-0001"
+        assert incident.channel_name == "#incident-2026-12-31-checkout-is-down"
 
     def test_reference_skips_numbers_taken_by_imported_incidents(self):
         IncidentFactory(reference="INC-2026-0001")
