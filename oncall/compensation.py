@@ -13,9 +13,9 @@ the project's TIME_ZONE:
 - overnight_pages: acknowledged pages paged in the period whose local time (engineer's zone) is
   in the policy's overnight window [22:00, 07:00); each earns the policy's comp hours.
 - Every hour, page and bonus is priced by the policy in force at its moment. Money is Decimal,
-  summed unrounded and rounded half-up to cents once per line. The stipend is summed as an
-  exact fraction (weekly stipend x wall-clock seconds / 604,800 per policy), so a line worth
-  exactly half a cent more rounds up however its hours were split into shifts.
+  summed unrounded and rounded half-up to cents once per line. The stipend is weekly stipend x
+  wall-clock seconds, summed exactly, divided by 604,800 once, so a line worth exactly half a
+  cent more rounds up however its hours were split into shifts.
 """
 
 import zoneinfo
@@ -23,13 +23,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
 
 from django.core.exceptions import ValidationError
 
 CENT = Decimal("0.01")
 SECONDS_PER_HOUR = Decimal(3600)
-SECONDS_PER_WEEK = 168 * 3600
+SECONDS_PER_WEEK = Decimal(168 * 3600)
 
 NO_POLICY = "No compensation policy is in force at {moment}; add one in the admin."
 
@@ -189,12 +188,6 @@ def wall_clock_seconds(start: datetime, end: datetime, zone: zoneinfo.ZoneInfo) 
     return round(span.total_seconds())
 
 
-def exact_decimal(value: Fraction) -> Decimal:
-    """A fraction as a Decimal: exact whenever its decimal expansion ends (within Decimal's 28
-    digits), so a value of exactly half a cent stays exactly that for ``money``."""
-    return Decimal(value.numerator) / Decimal(value.denominator)
-
-
 def is_overnight(moment: datetime, zone: zoneinfo.ZoneInfo, start: time, end: time) -> bool:
     """Whether ``moment``'s local time in ``zone`` lies in [start, end), a window that may wrap
     midnight (22:00-07:00) or not (00:00-06:00)."""
@@ -250,15 +243,17 @@ def engineer_figures(
 
     on_call = clip(merge(shifts), start, end)
     cuts = [t.starts for t in terms] + [t.ends for t in terms if t.ends is not None]
-    stipends: dict[str, Fraction] = {}
+    # Weekly stipend x wall-clock seconds, summed per currency: products of a Decimal and an
+    # integer are exact, so the one division below is the only rounding before ``money``.
+    stipend_seconds: dict[str, Decimal] = {}
     for a, b in split_at(on_call, cuts):
         policy = policy_at(terms, a)
         figures = bucket(policy)
         figures.on_call_seconds += elapsed_seconds([(a, b)])
-        earned = Fraction(policy.weekly_stipend) * wall_clock_seconds(a, b, zone)
-        stipends[policy.currency] = stipends.get(policy.currency, 0) + earned / SECONDS_PER_WEEK
-    for currency, stipend in stipends.items():
-        by_currency[currency].stipend = exact_decimal(stipend)
+        earned = policy.weekly_stipend * wall_clock_seconds(a, b, zone)
+        stipend_seconds[policy.currency] = stipend_seconds.get(policy.currency, 0) + earned
+    for currency, total in stipend_seconds.items():
+        by_currency[currency].stipend = total / SECONDS_PER_WEEK
 
     for policy, count, overnight in page_tallies or ():
         figures = bucket(policy)
