@@ -15,15 +15,32 @@ NO_SUCH_THING = "Not found."
 class UTCMixin:
     """The API speaks UTC: timestamps are written as ISO 8601 in UTC whatever the signed-in
     person's own zone (the pages use that), and a timestamp given without an offset (in a
-    body or a filter) is read as UTC."""
+    body or a filter) is read as UTC.
+
+    Rate limits are counted before permissions are checked (DRF checks them after): a caller
+    without credentials, or with a token that may not do this, is refused with 401/403 and
+    still counted, so that it reaches 429 at its limit like everyone else."""
+
+    _throttles_counted = False
 
     def initial(self, request, *args, **kwargs):
         timezone.activate(UTC)
+        self._throttles_counted = False
         super().initial(request, *args, **kwargs)
         # No database stores a NUL character, so nothing is found by one in the path (and
         # PostgreSQL would refuse the query outright).
         if any("\x00" in str(value) for value in kwargs.values()):
             raise NotFound(NO_SUCH_THING)
+
+    def check_permissions(self, request):
+        self.check_throttles(request)
+        super().check_permissions(request)
+
+    def check_throttles(self, request):
+        if self._throttles_counted:
+            return  # once per request: already counted before the permission check
+        self._throttles_counted = True
+        super().check_throttles(request)
 
 
 class ApiView(UTCMixin, APIView):

@@ -39,6 +39,25 @@ def test_requests_without_credentials_are_limited_per_address(anon_api, three_a_
     assert_problem(anon_api.get("/api/schema/"), 429)
 
 
+def test_refused_requests_count_too(api_for, finance_user, anon_api, three_a_minute):
+    """Rate limits are counted before permissions: a caller without credentials, or with a
+    token that may not do this, reaches 429 at its limit like everyone else."""
+    for _ in range(2):
+        assert_problem(anon_api.get(INCIDENTS), 401)
+    assert_problem(anon_api.get(INCIDENTS), 429, "throttled")
+    finance = api_for(finance_user)  # finance may not read incidents
+    for _ in range(3):
+        assert_problem(finance.get(INCIDENTS), 403)
+    assert_problem(finance.get(INCIDENTS), 429, "throttled")
+
+
+def test_each_request_is_counted_once(api_for, engineer, three_a_minute):
+    api = api_for(engineer)
+    for _ in range(3):
+        assert api.get(INCIDENTS).status_code == 200
+    assert_problem(api.get(INCIDENTS), 429)
+
+
 def test_rates_are_parsed():
     assert parse_rate("600/minute") == (600, 60)
     assert parse_rate("10/s") == (10, 1)
