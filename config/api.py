@@ -8,7 +8,8 @@ from drf_spectacular.views import (
     SpectacularRedocView,
     SpectacularSwaggerView,
 )
-from rest_framework.routers import DefaultRouter
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.routers import APIRootView, DefaultRouter
 
 from incidents.api import urls as incidents_api
 from oncall.api import urls as oncall_api
@@ -16,7 +17,19 @@ from postmortems.api import urls as postmortems_api
 
 APPS = (incidents_api, postmortems_api, oncall_api)
 
-router = DefaultRouter()
+
+class ApiRoot(APIRootView):
+    """The index of links to every endpoint, for anyone signed in; each endpoint still checks
+    its own permissions."""
+
+    permission_classes = [IsAuthenticated]
+
+
+class Router(DefaultRouter):
+    APIRootView = ApiRoot
+
+
+router = Router()
 for app in APPS:
     router.registry.extend(app.router.registry)
 

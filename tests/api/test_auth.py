@@ -20,6 +20,14 @@ def test_a_token_acts_as_its_user(engineer):
     assert response.status_code == 200
 
 
+def test_the_api_root_lists_the_endpoints_for_anyone_signed_in(engineer, finance_user, db):
+    for user in (engineer, finance_user):
+        response = client_with_token(token_for(user)).get("/api/v1/")
+        assert response.status_code == 200
+        assert response.json()["incidents"].endswith(INCIDENTS)
+    assert_problem(APIClient().get("/api/v1/"), 401)
+
+
 def test_the_token_scheme_may_also_be_called_token(engineer):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(engineer)}")
