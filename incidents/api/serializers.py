@@ -353,6 +353,14 @@ class AlertSerializer(serializers.Serializer):
         help_text="A hint: a severity's name or label in any letter case (SEV-1, critical). "
         "Anything else, or nothing: the least severe active level.",
     )
+    severity_hint = serializers.CharField(
+        max_length=50,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Another name for `severity`, for senders that call it the severity hint; "
+        "`severity` wins when both are given.",
+    )
     service = serializers.CharField(
         max_length=100,
         required=False,

@@ -241,7 +241,7 @@ class AlertView(ApiView):
             source=data["source"],
             dedup_key=data["dedup_key"],
             summary=data["summary"],
-            severity_hint=data["severity"],
+            severity_hint=data["severity"] or data["severity_hint"],
             service=data["service"],
             details=data["details"],
             by=request.user,

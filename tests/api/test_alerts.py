@@ -128,3 +128,14 @@ def test_who_may_post_alerts(finance_api, anon_api, manager_api, checkout):
     assert_problem(anon_api.post(ALERTS, alert()), 401)
     assert manager_api.post(ALERTS, alert()).status_code == 201
     assert Incident.objects.get().status == IncidentStatus.INVESTIGATING
+
+
+def test_the_hint_may_also_be_sent_as_severity_hint(engineer_api, checkout):
+    body = alert(dedup_key="hinted")
+    body["severity_hint"] = body.pop("severity")
+    response = engineer_api.post(ALERTS, body)
+    assert response.status_code == 201
+    assert response.json()["incident"]["severity"] == "SEV-1"
+    # Both given: ``severity`` wins.
+    both = alert(dedup_key="both", severity="SEV-2", severity_hint="critical")
+    assert engineer_api.post(ALERTS, both).json()["incident"]["severity"] == "SEV-2"
