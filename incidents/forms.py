@@ -45,13 +45,21 @@ class StatusUpdateForm(forms.Form):
     )
 
     @classmethod
-    def initial_for(cls, incident, kind: str = TemplateKind.UPDATE) -> dict[str, str]:
-        """Prefill from the communication template of ``kind``, with the incident filled in."""
+    def initial_for(
+        cls, incident, kind: str = TemplateKind.UPDATE, *, public: bool = False
+    ) -> dict[str, str]:
+        """Prefill from the communication template of ``kind``, with the incident filled in;
+        with only its public facts when the text is meant for the status page."""
         template = CommunicationTemplate.objects.filter(kind=kind).first()
         initial = {"status": incident.get_status_display(), "eta": "unknown"}
         if template is None:
             return initial
-        context = template_context(incident)
+        if public:
+            from incidents.selectors import public_template_context
+
+            context = public_template_context(incident)
+        else:
+            context = template_context(incident)
         for name in ("status", "impact", "action", "eta"):
             value = getattr(template, name)
             if value:

@@ -640,6 +640,17 @@ def _public_template_context(incident: Incident, services: list[str], state: str
     }
 
 
+def public_template_context(incident: Incident) -> dict:
+    """The placeholders for text an engineer is about to post to the status page: the same
+    public facts the page itself writes (its public services, its state), never the title,
+    impact description or channel."""
+    from incidents.metrics import severity_levels
+
+    services = sorted(s.name for s in incident.services.all() if s.is_public)
+    state = ServiceState.BY_TIER[severity_levels().tier(incident.severity_id)]
+    return _public_template_context(incident, services, state)
+
+
 def _public_incident(incident: Incident, levels, templates: dict) -> PublicIncident:
     from incidents.forms import safe_format
 

@@ -98,7 +98,9 @@ def incident_declare(request):
 def _update_initial(incident) -> dict:
     has_public = any(u.audience == UpdateAudience.STATUS_PAGE for u in incident.updates.all())
     kind = TemplateKind.UPDATE if has_public else TemplateKind.INITIAL
-    initial = StatusUpdateForm.initial_for(incident, kind=kind)
+    # The first update is offered for the status page, so it is prefilled with public facts
+    # only; later ones default to internal and may name what only the team should read.
+    initial = StatusUpdateForm.initial_for(incident, kind=kind, public=not has_public)
     initial["audience"] = UpdateAudience.INTERNAL if has_public else UpdateAudience.STATUS_PAGE
     return initial
 

@@ -159,8 +159,28 @@ class TestIncidentPage:
         assert "data-countdown" in page
         assert "Declared SEV-1: Checkout down" in page
         assert 'hx-trigger="every 3s"' in page
-        # Prefilled from the initial status page template.
-        assert "We are investigating reports of Checkout down" in page
+        # Prefilled from the initial status page template, with public facts only: the
+        # title and impact description are internal until someone chooses to publish them.
+        assert "We are investigating reports of an issue affecting checkout-web" in page
+        assert "Checkout down. We will provide" not in page
+
+    def test_the_first_update_is_prefilled_without_internal_facts(self, engineer_client, engineer):
+        incident = services.incident_declare(
+            declared_by=engineer,
+            title="Primary DB OOM after migration 0042",
+            severity="SEV-2",
+            impact_description="EU tenants cannot log in",
+            services=[
+                ServiceFactory(name="auth-service"),
+                ServiceFactory(name="db-primary", is_public=False),
+            ],
+        )
+        page = engineer_client.get(reverse("incidents:detail", args=[incident.pk])).content
+        form = page.decode().split('id="update"')[1].split("</form>")[0]
+        assert "We are investigating reports of an issue affecting auth-service." in form
+        assert "Some customers may be experiencing degraded service." in form
+        for internal in ("Primary DB OOM", "EU tenants", "db-primary"):
+            assert internal not in form
 
     def test_take_role_post_update_change_status_and_resolve(
         self, engineer_client, engineer, incident
