@@ -34,7 +34,7 @@ import math
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -668,7 +668,9 @@ def repeat_incidents(
     the number of incidents: the latest earlier incident of each cause and of each service is
     the one before it in a window ordered by start, so nothing is searched per incident."""
     params = {
-        "lookback": period.starts_at - REPEAT_WINDOW,
+        # Elapsed time, as the window test: aware arithmetic in the project's zone would move
+        # by the wall clock and lose an hour when the period starts in summer time.
+        "lookback": period.starts_at.astimezone(UTC) - REPEAT_WINDOW,
         "start": period.starts_at,
         "end": period.ends_at,
     }

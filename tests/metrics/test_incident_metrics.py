@@ -403,6 +403,25 @@ class TestRepeats:
         ]
         assert incident_metrics(period=Q1).repeat_count == 1
 
+    def test_the_90_days_are_elapsed_time_when_the_period_starts_in_summer_time(self, settings):
+        """London's second quarter starts on 1 April 00:00 BST; 90 elapsed days before that is
+        31 December 23:00 UTC, an hour before the wall-clock 90 days (1 January 00:00 GMT)."""
+        settings.TIME_ZONE = "Europe/London"
+        earlier = incident(
+            "SEV-3",
+            utc(2025, 12, 31, 23, 30),
+            ttd=MIN,
+            root_cause_category=RootCauseCategory.DEPLOYMENT,
+        )
+        repeat = incident(
+            "SEV-3",
+            utc(2026, 3, 31, 23, 10),  # 1 April 00:10 BST: 89 days 23 h 40 min later
+            ttd=MIN,
+            root_cause_category=RootCauseCategory.DEPLOYMENT,
+        )
+        [found] = incident_metrics(period=Period.quarter(2026, 2)).repeats
+        assert (found.incident, found.same_cause_as) == (repeat, earlier.reference)
+
     def test_blank_and_unknown_causes_never_match(self):
         for category in ("", RootCauseCategory.UNKNOWN):
             incident("SEV-3", utc(2026, 2, 1), ttd=MIN, root_cause_category=category)
