@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Max
 
 from incidents import services as incident_services
 from incidents.models import Incident, Profile, Team
@@ -125,6 +126,16 @@ def _rows(path: Path, columns: tuple[str, ...]):
                 extra = ",".join(data[None])
                 raise ImportRowError(
                     name, reader.line_num, f"more values than columns (extra: {extra!r})"
+                )
+            short = [column for column, value in data.items() if value is None]
+            if short:
+                # csv fills the columns a short row lacks with None; an empty value is "".
+                raise ImportRowError(
+                    name,
+                    reader.line_num,
+                    f"fewer values than columns (nothing for {', '.join(map(repr, short))})",
+                    short[0],
+                    "",
                 )
             yield _Row(name, reader.line_num, data)
     except csv.Error as error:
@@ -279,7 +290,11 @@ class _Importer:
                 rotations[key] = rotation
             rotation = rotations[key]
             if not RotationMember.objects.filter(rotation=rotation, user=engineer).exists():
-                position = RotationMember.objects.filter(rotation=rotation).count()
+                # After the last position: positions need not be 0..n-1 (managers number them).
+                last = RotationMember.objects.filter(rotation=rotation).aggregate(
+                    last=Max("position")
+                )["last"]
+                position = 0 if last is None else last + 1
                 RotationMember.objects.create(rotation=rotation, user=engineer, position=position)
             import_key = _shift_key(team, name, engineer.get_username(), starts_at, ends_at)
             if not Shift.objects.filter(import_key=import_key).exists():

@@ -15,7 +15,14 @@ from django.core.management import CommandError, call_command
 
 from incidents.models import Incident, Team, TimelineEvent
 from oncall import services
-from oncall.models import CompensationLine, Page, PayPeriodStatus, Rotation, Shift
+from oncall.models import (
+    CompensationLine,
+    Page,
+    PayPeriodStatus,
+    Rotation,
+    RotationMember,
+    Shift,
+)
 from oncall.selectors import CSV_COLUMNS, compensation_report
 from tests.oncall.factories import PayPeriodFactory
 
@@ -197,6 +204,20 @@ class TestImport:
                 6,
                 "2026-03-20T09:00:00Z",
                 "acknowledged before it was paged",
+            ),
+            (
+                "pages",
+                PAGES + "ada,2026-03-20T10:00:00Z\n",
+                6,
+                "",
+                "fewer values than columns (nothing for 'acknowledged_at', 'incident_reference')",
+            ),
+            (
+                "engineers",
+                ENGINEERS + "zed,Zed Zed\n",
+                5,
+                "",
+                "fewer values than columns",
             ),
         ],
     )
@@ -433,6 +454,26 @@ class TestImportEdges:
         out = run("import_oncall_history", str(history))
         assert "0 shifts" in out
         assert Shift.objects.count() == before
+
+    def test_a_new_member_goes_after_the_last_position_however_they_are_numbered(
+        self, tmp_path, history
+    ):
+        run("import_oncall_history", str(history))
+        # A manager renumbered the rotation: ada 0, ravi 2 (there is no 1).
+        RotationMember.objects.filter(user__username="ravi").update(position=2)
+        directory = write(
+            tmp_path / "more",
+            shifts=SHIFTS + "Platform,Primary,sam,2026-03-16T09:00:00Z,2026-03-23T09:00:00Z\n",
+        )
+        run("import_oncall_history", str(directory))
+        members = RotationMember.objects.filter(
+            rotation__name="Primary", rotation__team__name="Platform"
+        )
+        assert sorted(members.values_list("user__username", "position")) == [
+            ("ada", 0),
+            ("ravi", 2),
+            ("sam", 3),
+        ]
 
     def test_a_new_rotation_starts_with_its_earliest_shift(self, tmp_path, history):
         run("import_oncall_history", str(history))
