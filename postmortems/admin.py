@@ -158,7 +158,7 @@ class TimelineEntryInline(WritingInline):
     model = PostmortemTimelineEntry
     fields = ["occurred_at", "phase", "text"]
     verbose_name_plural = (
-        "timeline (the post-mortem's own copy, in the project's time zone; the incident's "
+        "timeline (the post-mortem's own copy, in your own time zone; the incident's "
         "timeline is never changed)"
     )
 

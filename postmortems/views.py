@@ -289,7 +289,7 @@ def postmortem_export(request, pk: int):
     try:
         text = postmortem_markdown(postmortem=postmortem, zone=user_time_zone(request.user))
     except ExportRefused as error:
-        messages.error(request, str(error))
+        messages.error(request, " ".join(error.messages))
         return _back(pk)
     response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{markdown_filename(postmortem)}"'

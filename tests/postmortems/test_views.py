@@ -28,6 +28,14 @@ def started(postmortem, user):
     return services.postmortem_start_draft(postmortem=postmortem, by=user)
 
 
+def test_exporting_a_draft_is_refused_with_a_readable_message(client, engineer, postmortem):
+    client.force_login(engineer)
+    response = client.get(url("export", postmortem.pk), follow=True)
+    text = response.content.decode()
+    assert "Only published post-mortems can be exported" in text
+    assert "[&#x27;" not in text  # the message, not a Python list
+
+
 class TestEditing:
     def test_an_engineer_starts_it_and_becomes_the_owner(self, client, engineer, postmortem):
         client.force_login(engineer)
