@@ -477,9 +477,11 @@ def incident_filter(
     team=None,
     service=None,
     since: datetime | None = None,
+    involving=None,
 ) -> QuerySet[Incident]:
     """The incident list's filters: ``status`` is "open", "closed" (resolved or closed), a
-    lifecycle status, or empty for all; ``since`` keeps incidents started at or after it."""
+    lifecycle status, or empty for all; ``since`` keeps incidents started at or after it;
+    ``involving`` keeps those the person declared or held (or holds) a role in."""
     if status == "open":
         queryset = queryset.filter(status__in=OPEN_STATUSES)
     elif status == "closed":
@@ -494,6 +496,9 @@ def incident_filter(
         queryset = queryset.filter(services=service)
     if since is not None:
         queryset = queryset.filter(started_at__gte=since)
+    if involving is not None:
+        held = RoleAssignment.objects.filter(incident_id=OuterRef("pk"), user=involving)
+        queryset = queryset.filter(Q(declared_by=involving) | Exists(held))
     return queryset
 
 

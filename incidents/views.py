@@ -39,9 +39,15 @@ from incidents.services import ResolutionChecklist
 LIST_FILTERS = {
     "open": "Open",
     "recent": "Last 30 days",
+    "mine": "Mine (declared or held a role)",
     "closed": "Resolved and closed",
     "": "All",
 }
+
+
+def _chosen(model, value: str | None):
+    """The row a filter's id names, or None for a blank, malformed or unknown id."""
+    return model.objects.filter(pk=int(value)).first() if (value or "").isdigit() else None
 
 
 @require_safe
@@ -52,20 +58,25 @@ def incident_list(request):
     if show not in LIST_FILTERS:
         show = "open"
     since = timezone.now() - timedelta(days=30) if show == "recent" else None
-    severity = Severity.objects.filter(pk=request.GET.get("severity") or None).first()
-    team = Team.objects.filter(pk=request.GET.get("team") or None).first()
-    service = Service.objects.filter(pk=request.GET.get("service") or None).first()
+    severity = _chosen(Severity, request.GET.get("severity"))
+    team = _chosen(Team, request.GET.get("team"))
+    service = _chosen(Service, request.GET.get("service"))
     incidents = selectors.incident_filter(
         selectors.incident_list(),
-        status="" if show == "recent" else show,
+        status="" if show in ("recent", "mine") else show,
         severity=severity,
         team=team,
         service=service,
         since=since,
+        involving=request.user if show == "mine" else None,
     )
     page = Paginator(incidents, 50).get_page(request.GET.get("page"))
+    # The other pages keep the filters.
+    filters = request.GET.copy()
+    filters.pop("page", None)
     context = {
         "page": page,
+        "filter_query": filters.urlencode(),
         "show": show,
         "filters": LIST_FILTERS,
         "severities": Severity.objects.order_by("rank"),

@@ -87,6 +87,35 @@ class TestListAndDeclare:
         assert other.reference in page
         assert incident.reference not in page
 
+    def test_the_other_pages_keep_the_filters(self, engineer_client):
+        for n in range(51):
+            services.incident_declare(title=f"s{n}", severity="SEV-3", declared_by=None)
+        services.incident_declare(title="the SEV-2", severity="SEV-2", declared_by=None)
+        sev3 = severity("SEV-3").pk
+        page = engineer_client.get(LIST, {"show": "", "severity": sev3}).content.decode()
+        assert f'href="?show=&amp;severity={sev3}&amp;page=2"' in page
+        second = engineer_client.get(LIST, {"show": "", "severity": sev3, "page": 2})
+        assert len(second.context["page"].object_list) == 1
+        assert "the SEV-2" not in second.content.decode()
+
+    @pytest.mark.parametrize("field", ["severity", "team", "service"])
+    def test_a_filter_value_that_is_not_an_id_is_ignored(self, engineer_client, incident, field):
+        response = engineer_client.get(LIST, {field: "SEV-1"})
+        assert response.status_code == 200
+        assert incident.reference in response.content.decode()
+
+    def test_mine_lists_what_i_declared_or_held_a_role_in(
+        self, engineer_client, engineer, incident
+    ):
+        held = services.incident_declare(title="Held", severity="SEV-3", declared_by=None)
+        services.role_assign(incident=held, role=IncidentRole.SCRIBE, user=engineer, by=None)
+        services.role_relieve(incident=held, role=IncidentRole.SCRIBE, by=None)
+        other = services.incident_declare(title="Not mine", severity="SEV-3", declared_by=None)
+        page = engineer_client.get(LIST, {"show": "mine"}).content.decode()
+        assert incident.reference in page  # declared by me
+        assert held.reference in page  # a role I held, relieved since
+        assert other.reference not in page
+
     def test_header_counts(self, engineer_client, incident):
         response = engineer_client.get(LIST)
         assert response.context["header_open_incidents"] == 1
