@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
@@ -75,12 +76,14 @@ def handoff_write(request):
     form = HandoffForm(request.POST)
     if form.is_valid():
         try:
-            handoff = services.handoff_for(rotation=rotation, handoff_at=handoff_at)
-            if handoff.outgoing_id != request.user.pk:
-                raise PermissionDenied
-            services.handoff_write(
-                handoff=handoff, author=request.user, summary=form.cleaned_data["summary"]
-            )
+            # One transaction: a refused or failed write leaves no new handoff row behind.
+            with transaction.atomic():
+                handoff = services.handoff_for(rotation=rotation, handoff_at=handoff_at)
+                if handoff.outgoing_id != request.user.pk:
+                    raise PermissionDenied
+                services.handoff_write(
+                    handoff=handoff, author=request.user, summary=form.cleaned_data["summary"]
+                )
         except ValidationError as error:
             add_service_errors(form, error)
         else:
