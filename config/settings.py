@@ -241,6 +241,10 @@ REST_FRAMEWORK = {
         "token": env.str("API_RATE_LIMIT", default="600/minute"),
         "anonymous": env.str("API_ANONYMOUS_RATE_LIMIT", default="60/minute"),
     },
+    # How many reverse proxies stand in front (their X-Forwarded-For entries are trusted to
+    # name the client). 0: the connecting address, so a client cannot pick its own address
+    # by sending the header.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
     "EXCEPTION_HANDLER": "incidents.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "incidents.api.schema.AutoSchema",
     "DATETIME_FORMAT": "iso-8601",

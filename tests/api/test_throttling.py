@@ -84,3 +84,9 @@ def test_on_redis_the_count_is_one_transaction_with_an_expiry(api_for, engineer)
     [key] = client.keys(backend.make_and_validate_key("api-throttle:token:*"))
     assert client.get(key) == b"2"
     assert 0 < client.ttl(key) <= 61
+
+
+def test_a_client_cannot_pick_its_address_with_x_forwarded_for(anon_api, three_a_minute):
+    for n in range(2):
+        assert_problem(anon_api.get(INCIDENTS, HTTP_X_FORWARDED_FOR=f"10.0.0.{n}"), 401)
+    assert_problem(anon_api.get(INCIDENTS, HTTP_X_FORWARDED_FOR="10.0.0.99"), 429)
