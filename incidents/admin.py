@@ -79,6 +79,25 @@ class IncidentDeskUserAdmin(UserAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("profile__team")
 
+    # Managers run people (groups, teams, time zones) but cannot raise anyone, themselves
+    # included, above the groups' own permissions: superuser status and one-off permissions
+    # stay with superusers, and so do superusers' own accounts and passwords.
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ["is_superuser", "user_permissions"]
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
 
 class TeamMemberInline(admin.TabularInline):
     model = Profile

@@ -455,3 +455,23 @@ class TestOtherAdmins:
         response = manager_client.get(reverse("admin:auth_user_change", args=[engineer.pk]))
         assert response.status_code == 200
         assert "Time zone" in response.content.decode()
+
+    def test_a_manager_cannot_make_anyone_a_superuser_or_touch_a_superuser(
+        self, manager_client, manager
+    ):
+        page = manager_client.get(reverse("admin:auth_user_change", args=[manager.pk]))
+        assert page.status_code == 200
+        assert 'name="is_superuser"' not in page.content.decode()  # shown, not editable
+        assert 'name="user_permissions"' not in page.content.decode()
+        root = UserFactory(username="root", is_superuser=True, is_staff=True)
+        for name in ("admin:auth_user_change", "admin:auth_user_password_change"):
+            url = reverse(name, args=[root.pk])
+            assert manager_client.post(url, {"password1": "x" * 20}).status_code == 403
+        assert (
+            manager_client.post(
+                reverse("admin:auth_user_delete", args=[root.pk]), {"post": "yes"}
+            ).status_code
+            == 403
+        )
+        root.refresh_from_db()
+        assert root.is_superuser
