@@ -305,11 +305,7 @@ def my_action_items(request):
     """The signed-in person's open items across post-mortems: overdue first, then by due date."""
     now = timezone.now()
     items = selectors.my_action_items(owner=request.user, now=now)
-    return render(
-        request,
-        "postmortems/my_action_items.html",
-        {"items": items, "forms": {}, "now": now},
-    )
+    return render(request, "postmortems/my_action_items.html", {"items": items, "now": now})
 
 
 def _load_item(request, item_id: int) -> ActionItem:
@@ -341,12 +337,11 @@ def my_action_item_update(request, item_id: int):
             messages.success(request, f"“{item.title}” updated.")
             return redirect("actionitems:mine")
     now = timezone.now()
-    items = selectors.my_action_items(owner=request.user, now=now)
-    return render(
-        request,
-        "postmortems/my_action_items.html",
-        {"items": items, "forms": {item.pk: form}, "now": now},
-    )
+    items = list(selectors.my_action_items(owner=request.user, now=now))
+    for row in items:
+        if row.pk == item.pk:  # shown again as typed, with the errors beside the fields
+            row.edit, row.edit_prefix = form, f"item{item.pk}-"
+    return render(request, "postmortems/my_action_items.html", {"items": items, "now": now})
 
 
 @require_POST

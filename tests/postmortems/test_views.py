@@ -180,9 +180,16 @@ class TestMyActionItems:
             reverse("actionitems:update", args=[item.pk]),
             {"status": "in_progress", "tracker_url": "not a link"},
         )
-        assert "Enter a valid URL" in response.content.decode()
+        page = response.content.decode()
+        assert "Enter a valid URL" in page
         item.refresh_from_db()
         assert item.status == ActionItemStatus.OPEN
+        # What was typed is kept, the error sits beside its field, and the summary links to it.
+        field = f'id="id_item{item.pk}-tracker_url"'
+        assert 'value="not a link" placeholder="https://…" aria-invalid="true"' in page
+        assert page.index(field) < page.index("Enter a valid URL", page.index(field))
+        assert f'href="#id_item{item.pk}-tracker_url"' in page
+        assert '<option value="in_progress" selected>' in page
 
     def test_another_engineer_cannot_touch_my_item_by_page_or_crafted_post(
         self, client, engineer, other_engineer
