@@ -236,6 +236,13 @@ class TestIncidentPage:
         incident.refresh_from_db()
         assert incident.status == IncidentStatus.RESOLVED
 
+    def test_the_error_summary_links_to_a_prefixed_forms_field(self, engineer_client, incident):
+        response = engineer_client.post(act(incident, "take"), {"take-role": "bogus"})
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert 'href="#id_take-role"' in page
+        assert 'id="id_take-role"' in page
+
     def test_refused_resolve_shows_the_missing_items_and_keeps_the_note(
         self, engineer_client, incident
     ):
