@@ -812,6 +812,13 @@ class RunbookAdmin(admin.ModelAdmin):
     def stale(self, obj):
         return obj._stale
 
+    def save_formset(self, request, form, formset, change):
+        if formset.model is RunbookStep and change:
+            with runbooks.renumbering_steps(form.instance):
+                super().save_formset(request, form, formset, change)
+        else:
+            super().save_formset(request, form, formset, change)
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         runbooks.runbook_snapshot(runbook=form.instance, by=request.user)

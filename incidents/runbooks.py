@@ -2,11 +2,12 @@
 monthly reminder about runbooks nobody has reviewed in 90 days."""
 
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from incidents.events import timeline_event_record
@@ -16,6 +17,7 @@ from incidents.models import (
     IncidentStatus,
     Profile,
     Runbook,
+    RunbookStep,
     RunbookStepRecord,
     RunbookVersion,
     StepOutcome,
@@ -298,3 +300,21 @@ def remind_stale_runbooks(*, now: datetime) -> int:
         if webhook is not None:
             messages.append(webhook)
     return len(notify(messages, now=now))
+
+
+# Step numbers stay below this; numbers are parked above it while steps are renumbered.
+STEP_PARKING = 10000
+
+
+@contextmanager
+def renumbering_steps(runbook: Runbook):
+    """Inside: write the steps' new numbers (steps may swap them). Each existing step is first
+    parked at its number plus ``STEP_PARKING``, so no write meets a number still held by a
+    step yet to move; those left unchanged get their numbers back after. The caller's
+    transaction holds it together, and the unique (runbook, number) constraint still
+    refuses a number given twice."""
+    RunbookStep.objects.filter(runbook=runbook).update(position=F("position") + STEP_PARKING)
+    yield
+    RunbookStep.objects.filter(runbook=runbook, position__gte=STEP_PARKING).update(
+        position=F("position") - STEP_PARKING
+    )

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -51,7 +52,9 @@ class Runbook(models.Model):
 
 class RunbookStep(models.Model):
     runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="steps")
-    position = models.PositiveSmallIntegerField(help_text="Steps run in this order.")
+    position = models.PositiveSmallIntegerField(
+        help_text="Steps run in this order.", validators=[MaxValueValidator(9999)]
+    )
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True, help_text="Markdown (no HTML; links must be http/https).")
     command = models.TextField(blank=True, help_text="A command to copy, shown as is.")

@@ -320,6 +320,43 @@ class TestAdmin:
         assert [s.title for s in runbook.steps.all()] == ["List certificates", "Renew"]
         assert runbook.versions.get().steps[0]["command"] == "kubectl get certificates -A"
 
+    def test_steps_are_reordered_by_swapping_their_numbers(self, manager_client):
+        add = {
+            "title": "Certificate expiry",
+            "summary": "TLS certificates about to expire",
+            "when_to_use": "",
+            "tags": "tls",
+            "is_active": "on",
+            "steps-TOTAL_FORMS": "2",
+            "steps-INITIAL_FORMS": "0",
+            "steps-0-position": "1",
+            "steps-0-title": "List certificates",
+            "steps-1-position": "2",
+            "steps-1-title": "Renew",
+            "runs-TOTAL_FORMS": "0",
+            "runs-INITIAL_FORMS": "0",
+        }
+        assert manager_client.post(reverse("admin:incidents_runbook_add"), add).status_code == 302
+        runbook = Runbook.objects.get(title="Certificate expiry")
+        first, second = runbook.steps.order_by("position")
+        swap = {
+            **add,
+            "steps-INITIAL_FORMS": "2",
+            "steps-0-id": first.pk,
+            "steps-0-runbook": runbook.pk,
+            "steps-0-position": "2",
+            "steps-1-id": second.pk,
+            "steps-1-runbook": runbook.pk,
+            "steps-1-position": "1",
+        }
+        url = reverse("admin:incidents_runbook_change", args=[runbook.pk])
+        response = manager_client.post(url, swap)
+        assert response.status_code == 302, response.context["errors"] if response.context else ""
+        assert [s.title for s in runbook.steps.order_by("position")] == [
+            "Renew",
+            "List certificates",
+        ]
+
     def test_changelist_query_count_is_constant(self, manager_client, engineer):
         url = reverse("admin:incidents_runbook_changelist")
 
