@@ -46,6 +46,11 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+def _hours(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:g} hours" if hours != 1 else "1 hour"
+
+
 def _name(user) -> str:
     return user.get_full_name() or user.get_username()
 
@@ -98,8 +103,9 @@ def sweep_postmortem_deadlines(*, now: datetime) -> int:
             subject = f"Overdue: {what} ({stage} deadline {when})"
             body = (
                 f"The {stage} deadline of {what} passed at {when}: {STAGE_WORDS[stage]}. "
-                "The runbook asks for a draft within 24 hours, the review within 48 and "
-                "publication within 72."
+                f"The policy asks for a draft within {_hours(policy.draft_within)}, the review "
+                f"within {_hours(policy.review_within)} and publication within "
+                f"{_hours(policy.publish_within)} of resolution."
             )
             people = {p.pk: p for p in (pm.owner, manager) if p is not None}
             for person in people.values():

@@ -52,6 +52,21 @@ class TestDeadlines:
         assert messages[0].startswith("Reminder: post-mortem draft deadline 2026-")
         assert messages[1] == "Reminder: post-mortem draft deadline missed"
 
+    def test_the_overdue_notice_quotes_the_policy_in_force(self, postmortem, manager):
+        services.postmortem_policy_update(
+            by=manager,
+            draft_within=timedelta(hours=48),
+            review_within=timedelta(hours=96),
+            publish_within=timedelta(hours=120),
+            remind_before=timedelta(hours=4),
+        )
+        reminders.sweep_postmortem_deadlines(now=postmortem.draft_due_at + SECOND)
+        body = Notification.objects.filter(kind="postmortem_overdue").first().body
+        assert (
+            "a draft within 48 hours, the review within 96 hours and publication within "
+            "120 hours of resolution" in body
+        )
+
     def test_a_deadline_missed_more_than_the_notice_window_ago_is_history(self, postmortem):
         # The first sweep in a long while: every deadline passed more than a week ago.
         late = postmortem.publish_due_at + reminders.NOTICE_WINDOW
