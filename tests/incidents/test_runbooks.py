@@ -23,6 +23,24 @@ from tests.incidents.factories import BASE_TIME, ServiceFactory, TeamFactory, Us
 
 pytestmark = pytest.mark.django_db
 
+# The admin's add form for a two-step runbook.
+CERTIFICATE_RUNBOOK = {
+    "title": "Certificate expiry",
+    "summary": "TLS certificates about to expire",
+    "when_to_use": "",
+    "tags": "tls",
+    "is_active": "on",
+    "steps-TOTAL_FORMS": "2",
+    "steps-INITIAL_FORMS": "0",
+    "steps-0-position": "1",
+    "steps-0-title": "List certificates",
+    "steps-0-command": "kubectl get certificates -A",
+    "steps-1-position": "2",
+    "steps-1-title": "Renew",
+    "runs-TOTAL_FORMS": "0",
+    "runs-INITIAL_FORMS": "0",
+}
+
 SECOND = timedelta(seconds=1)
 
 
@@ -296,46 +314,14 @@ class TestAdmin:
         assert incident.reference in change.content.decode()
 
     def test_add_a_runbook_with_steps(self, manager_client):
-        response = manager_client.post(
-            reverse("admin:incidents_runbook_add"),
-            {
-                "title": "Certificate expiry",
-                "summary": "TLS certificates about to expire",
-                "when_to_use": "",
-                "tags": "tls",
-                "is_active": "on",
-                "steps-TOTAL_FORMS": "2",
-                "steps-INITIAL_FORMS": "0",
-                "steps-0-position": "1",
-                "steps-0-title": "List certificates",
-                "steps-0-command": "kubectl get certificates -A",
-                "steps-1-position": "2",
-                "steps-1-title": "Renew",
-                "runs-TOTAL_FORMS": "0",
-                "runs-INITIAL_FORMS": "0",
-            },
-        )
+        response = manager_client.post(reverse("admin:incidents_runbook_add"), CERTIFICATE_RUNBOOK)
         assert response.status_code == 302
         runbook = Runbook.objects.get(title="Certificate expiry")
         assert [s.title for s in runbook.steps.all()] == ["List certificates", "Renew"]
         assert runbook.versions.get().steps[0]["command"] == "kubectl get certificates -A"
 
     def test_steps_are_reordered_by_swapping_their_numbers(self, manager_client):
-        add = {
-            "title": "Certificate expiry",
-            "summary": "TLS certificates about to expire",
-            "when_to_use": "",
-            "tags": "tls",
-            "is_active": "on",
-            "steps-TOTAL_FORMS": "2",
-            "steps-INITIAL_FORMS": "0",
-            "steps-0-position": "1",
-            "steps-0-title": "List certificates",
-            "steps-1-position": "2",
-            "steps-1-title": "Renew",
-            "runs-TOTAL_FORMS": "0",
-            "runs-INITIAL_FORMS": "0",
-        }
+        add = CERTIFICATE_RUNBOOK
         assert manager_client.post(reverse("admin:incidents_runbook_add"), add).status_code == 302
         runbook = Runbook.objects.get(title="Certificate expiry")
         first, second = runbook.steps.order_by("position")
