@@ -291,6 +291,9 @@ class Generator:
             still_open = index >= open_from
             if still_open:
                 rank = ranks[index % len(ranks)]
+            # The newest has not been acknowledged yet: its pages are still ringing, so the
+            # escalation sweep has an incident page to escalate at any size.
+            newest = index == plan.incidents - 1
             team = self.teams[rng.randrange(len(self.teams))]
             detected = started + timedelta(seconds=rng.expovariate(1 / 240))
             acked = detected + timedelta(seconds=rng.uniform(30, 600))
@@ -304,8 +307,10 @@ class Generator:
                     None,
                     None,
                 )
-                if status == IncidentStatus.MITIGATED:
+                if status == IncidentStatus.MITIGATED and not newest:
                     mitigated_at = min(mitigated, self.end)
+                elif newest:
+                    status = IncidentStatus.INVESTIGATING
             elif resolved > self.end:
                 status, mitigated_at, resolved_at, closed_at = (
                     IncidentStatus.MONITORING,
@@ -339,7 +344,7 @@ class Generator:
                     channel_name=f"#incident-{detected:%Y-%m-%d}-{slugify(problem)}"[:80],
                     started_at=started,
                     detected_at=detected,
-                    acknowledged_at=min(acked, self.end),
+                    acknowledged_at=None if newest else min(acked, self.end),
                     mitigated_at=mitigated_at,
                     mitigation_action="Rolled back the last deploy." if mitigated_at else "",
                     resolved_at=resolved_at,
@@ -429,7 +434,10 @@ class Generator:
                         sent_at=t + timedelta(seconds=2) if delivered else None,
                     )
                 )
-                event(TimelineEventKind.ACKNOWLEDGED, "Acknowledged", acked, responder)
+                if acked:
+                    event(TimelineEventKind.ACKNOWLEDGED, "Acknowledged", acked, responder)
+                # Roles and updates follow the acknowledgement (or the page, before one).
+                acked = acked or t + timedelta(minutes=1)
                 for role, user, delay in (
                     (IncidentRole.COMMANDER, responder, 1),
                     (IncidentRole.TECHNICAL_LEAD, lead, 3),
@@ -499,8 +507,9 @@ class Generator:
                         )
                     )
             if done + len(chunk) == len(self.incident_rows):
-                # As the history ends, the newest incident's page is still ringing: nobody has
-                # acknowledged it (so the escalation sweep has an incident page at any size).
+                # As the history ends, the newest incident is paged again by an alert; nobody
+                # has acknowledged it (so the escalation sweep has an incident page at any
+                # size, whenever the incident itself was detected).
                 newest = chunk[-1]
                 at = self.end - timedelta(minutes=10)
                 pages.append(

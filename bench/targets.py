@@ -245,10 +245,14 @@ def sweep_moments(now):
     after the last unacknowledged page fell due, half an hour before the next primary
     handoff, an hour before the next shift starts (its heads-up evening has passed). The
     other sweeps have work at ``now`` (the generator keeps the newest incidents open)."""
+    from oncall import reminders
     from oncall.models import Page, PageSource, Shift, ShiftRole
 
     ringing = (
-        Page.objects.filter(acknowledged_at__isnull=True)
+        Page.objects.filter(
+            reminders.STILL_UNANSWERED,
+            acknowledged_at__isnull=True,
+        )
         .exclude(source=PageSource.IMPORTED)
         .order_by("-ack_due_at")
         .values_list("ack_due_at", flat=True)

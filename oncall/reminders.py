@@ -5,6 +5,7 @@ queries and records notifications under keys that make a second run a no-op."""
 from datetime import datetime, time, timedelta
 
 from django.db import transaction
+from django.db.models import F, Q
 
 from incidents.events import timeline_events_record_once
 from incidents.models import TimelineEvent, TimelineEventKind
@@ -18,6 +19,13 @@ ESCALATION_WINDOW = timedelta(hours=12)
 HANDOFF_REQUEST_LEAD = timedelta(hours=1)
 HEADS_UP_AT = time(18, 0)
 HEADS_UP_LOOKAHEAD = timedelta(hours=48)
+# A page stops escalating once its incident is resolved, or acknowledged by anyone since the
+# page went out (somebody answered). A page sent after the incident was acknowledged (a call
+# for help) still escalates when nobody answers it.
+STILL_UNANSWERED = Q(incident__isnull=True) | Q(
+    Q(incident__acknowledged_at__isnull=True) | Q(incident__acknowledged_at__lt=F("paged_at")),
+    incident__resolved_at__isnull=True,
+)
 
 
 @transaction.atomic
@@ -25,9 +33,12 @@ def sweep_unacknowledged_pages(*, now: datetime) -> int:
     """Escalate each page not acknowledged by its due moment: the first page goes to the team's
     secondary on call (or straight to the team's manager when there is none), the secondary's
     page to the manager. Each page escalates once (its key); the new page is on the
-    incident's timeline. Returns how many escalations this run made."""
+    incident's timeline. A page whose incident somebody acknowledged after it went out, or
+    that is resolved, does not escalate (``STILL_UNANSWERED``). Returns how many escalations
+    this run made."""
     overdue = list(
         Page.objects.filter(
+            STILL_UNANSWERED,
             acknowledged_at__isnull=True,
             ack_due_at__lte=now,
             paged_at__gte=now - ESCALATION_WINDOW,

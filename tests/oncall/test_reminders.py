@@ -94,6 +94,54 @@ class TestPageEscalation:
         services.page_acknowledge(page=page, by=page.engineer, at=at + timedelta(minutes=6))
         assert reminders.sweep_unacknowledged_pages(now=at + timedelta(minutes=7)) == 0
 
+    def test_an_incident_someone_acknowledged_stops_its_pages_escalating(self, rotation):
+        at = datetime(2026, 3, 3, 12, tzinfo=UTC)
+        incident = declare(rotation, at)
+        # The incident commander picks it up from the incident page, not from Ada's page.
+        incident_services.incident_acknowledge(
+            incident=incident, by=engineer("ic"), at=at + timedelta(minutes=2)
+        )
+        assert reminders.sweep_unacknowledged_pages(now=at + timedelta(minutes=6)) == 0
+        assert not Page.objects.filter(escalation_level__gt=0).exists()
+        assert not Notification.objects.filter(kind="page_escalation").exists()
+
+    def test_a_call_for_help_after_the_acknowledgement_still_escalates(self, rotation):
+        at = datetime(2026, 3, 3, 12, tzinfo=UTC)
+        incident = declare(rotation, at)
+        first = Page.objects.get()
+        services.page_acknowledge(page=first, by=first.engineer, at=at + timedelta(minutes=1))
+        help_at = at + timedelta(minutes=20)
+        PageFactory(
+            engineer=rotation.members.get(position=2).user,  # cy, not on call
+            team=rotation.team,
+            incident=incident,
+            acknowledged_at=None,
+            paged_at=help_at,
+        )
+        assert reminders.sweep_unacknowledged_pages(now=help_at + timedelta(minutes=5)) == 1
+        assert Page.objects.get(escalation_level=1).engineer.username == "bob"
+
+    def test_a_resolved_incident_stops_its_pages_escalating(self, rotation):
+        at = datetime(2026, 3, 3, 12, tzinfo=UTC)
+        incident = declare(rotation, at)
+        incident.resolved_at = at + timedelta(minutes=3)
+        incident.save(update_fields=["resolved_at"])
+        assert reminders.sweep_unacknowledged_pages(now=at + timedelta(minutes=6)) == 0
+
+    def test_an_alert_page_without_an_incident_still_escalates(self, rotation):
+        at = datetime(2026, 3, 3, 12, tzinfo=UTC)
+        ada = rotation.members.get(position=0).user
+        PageFactory(
+            engineer=ada,
+            team=rotation.team,
+            incident=None,
+            acknowledged_at=None,
+            paged_at=at,
+            ack_due_at=at + timedelta(minutes=5),
+        )
+        assert reminders.sweep_unacknowledged_pages(now=at + timedelta(minutes=6)) == 1
+        assert Page.objects.get(escalation_level=1).engineer.username == "bob"
+
     def test_no_secondary_goes_straight_to_the_manager(self, rotation):
         at = datetime(2026, 3, 3, 12, tzinfo=UTC)
         rotation.shifts.filter(role=ShiftRole.SECONDARY).delete()
