@@ -138,6 +138,9 @@ def rotation_generate_shifts(
     return Shift.objects.bulk_create(new)
 
 
+REST_OF_SHIFT = "Rest of the shift after an override"
+
+
 @transaction.atomic
 def shift_override(
     *,
@@ -183,6 +186,8 @@ def shift_override(
     before = starts_at > shift.starts_at
     after = ends_at < shift.ends_at
     if before and after:
+        # The rest of the shift is what the shift was: an override's rest still covers the
+        # same engineer, for the same reason.
         Shift.objects.create(
             rotation=shift.rotation,
             engineer=shift.engineer,
@@ -190,8 +195,9 @@ def shift_override(
             starts_at=ends_at,
             ends_at=shift.ends_at,
             source=shift.source,
-            overrides=None,
-            reason="Rest of the shift after an override",
+            overrides=shift.overrides,
+            covered_engineer=shift.covered_engineer,
+            reason=shift.reason if shift.covered_engineer_id else REST_OF_SHIFT,
             created_by=by,
         )
         shift.ends_at = starts_at

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from incidents import services as incident_services
 from incidents.models import TimelineEventKind
 from oncall import selectors, services
+from oncall.calendar import shifts_ical
 from oncall.models import CompensationPolicy, Page, PageSource, Shift, ShiftRole, ShiftSource
 from tests.incidents.factories import ServiceFactory, TeamFactory, UserFactory, severity
 from tests.oncall.factories import (
@@ -113,6 +114,48 @@ class TestOverride:
             ("bob", 4, 9, 6, ShiftSource.OVERRIDE),
             ("ada", 6, 9, 9, ShiftSource.MANUAL),
         ]
+
+    def test_overriding_the_middle_of_an_override_keeps_whom_the_rest_covers(self, shift):
+        bob, cy = engineer("bob"), engineer("cy")
+        cover = services.shift_override(
+            shift=shift,
+            starts_at=datetime(2026, 3, 3, 9, tzinfo=UTC),
+            ends_at=datetime(2026, 3, 7, 9, tzinfo=UTC),
+            engineer=bob,
+            reason="Ada is ill",
+        )
+        services.shift_override(
+            shift=cover,
+            starts_at=datetime(2026, 3, 4, 9, tzinfo=UTC),
+            ends_at=datetime(2026, 3, 5, 9, tzinfo=UTC),
+            engineer=cy,
+            reason="Bob's dentist",
+        )
+        rows = [
+            (
+                s.engineer.username,
+                s.starts_at.day,
+                s.ends_at.day,
+                s.covered_engineer.username if s.covered_engineer else None,
+                s.reason,
+            )
+            for s in Shift.objects.select_related("engineer", "covered_engineer").order_by(
+                "starts_at"
+            )
+        ]
+        assert rows == [
+            ("ada", 2, 3, None, ""),
+            ("bob", 3, 4, "ada", "Ada is ill"),
+            ("cy", 4, 5, "bob", "Bob's dentist"),
+            ("bob", 5, 7, "ada", "Ada is ill"),
+            ("ada", 7, 9, None, "Rest of the shift after an override"),
+        ]
+        rest = Shift.objects.get(engineer=bob, starts_at__day=5)
+        assert rest.source == ShiftSource.OVERRIDE
+        assert rest.overrides_id == cover.overrides_id == shift.pk
+        # Both of Bob's calendar entries still say whom he covers.
+        feed = shifts_ical(user=bob, now=datetime(2026, 3, 5, tzinfo=UTC)).decode()
+        assert feed.count("covering ada") == 2
 
     def test_override_at_the_start_and_whole_shift(self, shift):
         bob, cy = engineer("bob"), engineer("cy")
