@@ -587,6 +587,7 @@ class PublicService:
     description: str
     state: str
     incidents: list[str]  # references of the open incidents affecting it
+    latest: PublicUpdate | None = None  # the newest public word on those incidents
 
     @property
     def state_label(self) -> str:
@@ -732,7 +733,8 @@ def _templates() -> dict:
 
 
 def status_page(*, now: datetime | None = None) -> StatusPage:
-    """Every public service with its state from the open public incidents, those incidents,
+    """Every public service with its state from the open public incidents (and the newest
+    public update among them, what the service's line says is happening), those incidents,
     and the public incidents resolved in the last 14 days, each with its status-page updates
     and the template wording. Six queries whatever the number of incidents."""
     from incidents.metrics import severity_levels
@@ -751,15 +753,19 @@ def status_page(*, now: datetime | None = None) -> StatusPage:
     for incident in open_ones:
         for name in incident.services:
             states.setdefault(name, []).append(incident)
-    services = [
-        PublicService(
-            name=service.name,
-            description=service.description,
-            state=ServiceState.worst(i.state for i in states.get(service.name, [])),
-            incidents=[i.reference for i in states.get(service.name, [])],
+    services = []
+    for service in Service.objects.filter(is_public=True).order_by("name"):
+        affecting = states.get(service.name, [])
+        latest = [i.updates[0] for i in affecting if i.updates]  # each one's newest
+        services.append(
+            PublicService(
+                name=service.name,
+                description=service.description,
+                state=ServiceState.worst(i.state for i in affecting),
+                incidents=[i.reference for i in affecting],
+                latest=max(latest, key=lambda u: (u.posted_at, u.key), default=None),
+            )
         )
-        for service in Service.objects.filter(is_public=True).order_by("name")
-    ]
     return StatusPage(
         services=services,
         open_incidents=open_ones,

@@ -173,6 +173,31 @@ class TestWhatThePublicSees:
         assert "Major outage" in html
         assert "Checkout pages" in html
 
+    def test_each_service_says_the_latest_public_word_on_it(self, client, world, people):
+        services.status_update_post(
+            incident=world["checkout"],
+            author=people[0],
+            status="Monitoring a fix",
+            impact="Checkout works again for most customers",
+            action="Watching error rates",
+            eta="1 hour",
+            audience="status_page",
+            at=at(1),
+        )
+        # Internal updates, even newer ones, never become a service's line.
+        update(world["checkout"], people[0], 0.5, "internal", "INTERNAL-UPDATE rolled back")
+        latest = {s.name: s.latest for s in status_page().services}
+        assert (latest["checkout-web"].status, latest["checkout-web"].posted_at) == (
+            "Monitoring a fix",
+            at(1),
+        )
+        # No public update yet: the templates' initial wording speaks for it.
+        assert latest["auth-service"].kind == "initial"
+        assert latest["search-api"] is None  # resolved: nothing current to say
+        html = client.get(PAGE).content.decode()
+        line = html.split("checkout-web", 1)[1].split("</li>", 1)[0]
+        assert "Monitoring a fix · 2026-05-04 11:00 UTC" in line
+
     def test_all_operational(self, client):
         ServiceFactory(name="api")
         assert "All systems operational" in client.get(PAGE).content.decode()
