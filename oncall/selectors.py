@@ -679,7 +679,7 @@ def compensation_report(
     if with_balances:
         ids = [row.engineer_id for row in report.rows]
         if earned:
-            report.balances.update(_balances(ids, earned[0], as_of=end))
+            report.balances.update(_balances(ids, earned[0], taken_until=end))
         else:
             report.balances.update(comp_time_balances(engineer_ids=ids, as_of=end))
     return report
@@ -750,10 +750,13 @@ def compensation_breakdown(*, engineer, start: date, end: date) -> Breakdown:
     return Breakdown(shifts=shifts, pages=pages, sev1_incidents=sev1)
 
 
-def comp_time_balances(*, engineer_ids, as_of: date) -> dict[int, dict[str, Decimal]]:
+def comp_time_balances(
+    *, engineer_ids, as_of: date, booked: bool = False
+) -> dict[int, dict[str, Decimal]]:
     """Comp time granted by acknowledged overnight pages paged before the end of ``as_of``,
-    hours taken up to ``as_of``, and the balance, per engineer. A fixed number of queries
-    (on PostgreSQL the pages are counted by the database)."""
+    hours taken up to ``as_of`` (with ``booked``, every hour logged, days off still to come
+    included: what an engineer has left to book), and the balance, per engineer. A fixed
+    number of queries (on PostgreSQL the pages are counted by the database)."""
     zone = project_zone()
     until = rules.day_start(as_of + timedelta(days=1), zone)
     terms = rules.policy_terms(CompensationPolicy.objects.all(), zone)
@@ -776,16 +779,17 @@ def comp_time_balances(*, engineer_ids, as_of: date) -> dict[int, dict[str, Deci
                 paged_at, people[engineer_id].zone, policy.overnight_start, policy.overnight_end
             ):
                 granted[engineer_id] += policy.comp_hours
-    return _balances(engineer_ids, granted, as_of=as_of)
+    return _balances(engineer_ids, granted, taken_until=None if booked else as_of)
 
 
-def _balances(engineer_ids, granted: dict[int, Decimal], *, as_of: date) -> dict:
-    """Granted minus the comp time taken up to ``as_of`` (one query)."""
+def _balances(engineer_ids, granted: dict[int, Decimal], *, taken_until: date | None) -> dict:
+    """Granted minus the comp time taken up to ``taken_until`` (all of it when None). One
+    query."""
+    taken = CompTimeTaken.objects.filter(engineer_id__in=engineer_ids)
+    if taken_until is not None:
+        taken = taken.filter(date__lte=taken_until)
     taken = dict(
-        CompTimeTaken.objects.filter(engineer_id__in=engineer_ids, date__lte=as_of)
-        .values("engineer_id")
-        .annotate(total=Sum("hours"))
-        .values_list("engineer_id", "total")
+        taken.values("engineer_id").annotate(total=Sum("hours")).values_list("engineer_id", "total")
     )
     return {
         pk: {

@@ -1,6 +1,6 @@
 """The engineers' on-call pages, through the test client."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -128,6 +128,20 @@ def test_log_comp_time_and_bad_hours(client, engineer):
     assert response.status_code == 200
     assert "greater than or equal to 0.25" in response.content.decode()
     assert CompTimeTaken.objects.count() == 1
+
+
+def test_a_day_off_booked_ahead_lowers_my_balance_at_once(client, engineer):
+    # One acknowledged overnight page (03:00 in the project's zone) earned 4 hours.
+    night = timezone.make_aware(
+        datetime.combine(timezone.localdate() - timedelta(days=3), time(3, 0))
+    )
+    PageFactory(engineer=engineer, paged_at=night, acknowledged_at=night + timedelta(minutes=2))
+    client.force_login(engineer)
+    next_week = (timezone.localdate() + timedelta(days=7)).isoformat()
+    client.post(reverse("oncall:comp_time_log"), {"day": next_week, "hours": "3"})
+    text = client.get(ME).content.decode()
+    assert "Balance: <strong>1.00 h</strong>" in text
+    assert "(earned 4.00 h, taken 3.00 h)" in text
 
 
 def test_calendar_link_and_digest_preference(client, engineer):
