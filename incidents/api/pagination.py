@@ -36,7 +36,11 @@ def _reversed(ordering: tuple[str, ...]) -> tuple[str, ...]:
 
 def _beyond(ordering: tuple[str, ...], values: list) -> Q:
     """Rows strictly after ``values`` in ``ordering``: (a, b, id) > (va, vb, vid), each field
-    in its own direction."""
+    in its own direction. The first field's bound is also stated on its own (a >= va), so
+    the index on the ordering starts at the cursor instead of filtering every row before
+    it."""
+    first = ordering[0]
+    bound = Q(**{f"{first.lstrip('-')}__{'lte' if first.startswith('-') else 'gte'}": values[0]})
     steps = []
     for index, name in enumerate(ordering):
         lookup = "lt" if name.startswith("-") else "gt"
@@ -44,7 +48,7 @@ def _beyond(ordering: tuple[str, ...], values: list) -> Q:
         for earlier, value in zip(ordering[:index], values[:index], strict=True):
             step &= Q(**{earlier.lstrip("-"): value})
         steps.append(step)
-    return reduce(operator.or_, steps)
+    return bound & reduce(operator.or_, steps)
 
 
 def _plain(value):
