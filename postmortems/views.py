@@ -65,6 +65,9 @@ def _editor_context(request, postmortem, bound: dict | None = None) -> dict:
     editable = postmortem.status in (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW)
     may_edit = can_edit_postmortem(request.user, postmortem)
     zone = user_time_zone(request.user)
+    sections = bound.get("sections") or SectionsForm(
+        initial={name: getattr(postmortem, name) for name in SECTION_FIELDS}
+    )
     return {
         "postmortem": postmortem,
         "incident": postmortem.incident,
@@ -72,8 +75,10 @@ def _editor_context(request, postmortem, bound: dict | None = None) -> dict:
         "may_act": may_edit,
         "may_start": postmortem.status == PostmortemStatus.SCHEDULED
         and can_start_postmortem(request.user, postmortem),
-        "sections_form": bound.get("sections")
-        or SectionsForm(initial={name: getattr(postmortem, name) for name in SECTION_FIELDS}),
+        "sections_form": sections,
+        # Each section with what it held when the page was drawn: the button saves only the
+        # sections whose text differs from that.
+        "section_rows": [(sections[name], getattr(postmortem, name)) for name in SECTION_FIELDS],
         "why_form": bound.get("why") or WhyForm(),
         "entry_form": bound.get("entry") or TimelineEntryForm(),
         "items_formset": bound.get("items")
@@ -134,11 +139,21 @@ def postmortem_start(request, pk: int):
 @require_POST
 @engineer_required
 def postmortem_sections(request, pk: int):
-    """Save the sections; with htmx (autosave) only the posted field and a "saved" note."""
+    """Save the sections this person wrote, and nothing else, so co-authors' edits stand:
+    with htmx (autosave) the section typed in (htmx posts the rest of the form too); with the
+    button, the sections whose text differs from what the page was loaded with."""
     postmortem = _load_for_write(request, pk)
     form = SectionsForm(request.POST)
     if form.is_valid():
         posted = {name: form.cleaned_data[name] for name in SECTION_FIELDS if name in request.POST}
+        if request.htmx and request.htmx.trigger_name in SECTION_FIELDS:
+            posted = {name: v for name, v in posted.items() if name == request.htmx.trigger_name}
+        else:
+            posted = {
+                name: value
+                for name, value in posted.items()
+                if request.POST.get(f"loaded-{name}", "\0").strip() != value.strip()
+            }
         try:
             services.postmortem_update_sections(postmortem=postmortem, by=request.user, **posted)
         except ValidationError as error:

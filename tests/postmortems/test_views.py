@@ -8,7 +8,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from postmortems import services
-from postmortems.models import ActionItem, ActionItemStatus, FiveWhy, PostmortemStatus
+from postmortems.models import (
+    SECTION_FIELDS as SECTIONS,
+)
+from postmortems.models import (
+    ActionItem,
+    ActionItemStatus,
+    FiveWhy,
+    PostmortemStatus,
+)
 from tests.incidents.factories import UserFactory
 from tests.postmortems.factories import ActionItemFactory, PostmortemFactory
 
@@ -55,6 +63,56 @@ class TestEditing:
         assert "Saved at" in response.content.decode()
         postmortem.refresh_from_db()
         assert (postmortem.summary, postmortem.impact) == ("Checkout failed.", "12k users")
+
+    def test_autosave_writes_only_the_section_typed_in(
+        self, client, engineer, other_engineer, postmortem
+    ):
+        started(postmortem, engineer)
+        postmortem.reviewers.add(other_engineer)
+        client.force_login(engineer)
+        page = client.get(url("detail", postmortem.pk)).content.decode()
+        assert 'name="loaded-impact"' in page
+        assert 'hx-params="summary"' in page
+        # A reviewer writes the impact meanwhile.
+        services.postmortem_update_sections(
+            postmortem=postmortem, by=other_engineer, impact="12k users"
+        )
+        # The author's autosave of the summary, with the rest of the form as loaded (empty),
+        # as htmx sends it from inside the form.
+        payload = dict.fromkeys(SECTIONS, "") | {f"loaded-{n}": "" for n in SECTIONS}
+        payload["summary"] = "Checkout failed."
+        response = client.post(
+            url("sections", postmortem.pk),
+            payload,
+            HTTP_HX_REQUEST="true",
+            HTTP_HX_TRIGGER_NAME="summary",
+        )
+        assert "Saved at" in response.content.decode()
+        postmortem.refresh_from_db()
+        assert (postmortem.summary, postmortem.impact) == ("Checkout failed.", "12k users")
+
+    def test_the_save_button_writes_only_the_sections_changed_on_the_page(
+        self, client, engineer, other_engineer, postmortem
+    ):
+        started(postmortem, engineer)
+        services.postmortem_update_sections(postmortem=postmortem, by=engineer, impact="Some")
+        client.force_login(engineer)
+        services.postmortem_update_sections(
+            postmortem=postmortem, by=engineer, impact="12k users for 40 minutes"
+        )
+        payload = dict.fromkeys(SECTIONS, "") | {f"loaded-{n}": "" for n in SECTIONS}
+        payload |= {"impact": "Some", "loaded-impact": "Some", "summary": "Checkout failed."}
+        client.post(url("sections", postmortem.pk), payload)
+        postmortem.refresh_from_db()
+        assert (postmortem.summary, postmortem.impact) == (
+            "Checkout failed.",
+            "12k users for 40 minutes",
+        )
+        # A section cleared on the page is saved as cleared.
+        payload |= {"summary": "", "loaded-summary": "Checkout failed."}
+        client.post(url("sections", postmortem.pk), payload)
+        postmortem.refresh_from_db()
+        assert postmortem.summary == ""
 
     def test_whys_are_added_reordered_and_removed(self, client, engineer, postmortem):
         started(postmortem, engineer)
