@@ -128,3 +128,14 @@ def remember_permissions(user, names) -> None:
     Superusers hold every permission and inactive people none, as before."""
     if names is not None and user.is_active and not user.is_superuser:
         user._perm_cache = set(names)
+
+
+def posted_id(request, name: str) -> int:
+    """The id a form posted under ``name``; a 400 when it is missing or not a number (a
+    hand-made request: the pages always post one)."""
+    from django.core.exceptions import BadRequest
+
+    value = request.POST.get(name, "")
+    if not (value.isascii() and value.isdigit()):
+        raise BadRequest(f"{name} must be an id.")
+    return int(value)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from incidents import runbooks, selectors, services
-from incidents.access import engineer_required
+from incidents.access import engineer_required, posted_id
 from incidents.forms import (
     DeclareIncidentForm,
     NoteForm,
@@ -251,7 +251,7 @@ def incident_act(request, pk: int, action: str):
 def runbook_start(request, pk: int):
     """Start a runbook on the incident (the version it has now)."""
     incident = get_object_or_404(Incident, pk=pk)
-    runbook = get_object_or_404(Runbook, pk=request.POST.get("runbook"))
+    runbook = get_object_or_404(Runbook, pk=posted_id(request, "runbook"))
     try:
         runbooks.runbook_start(incident=incident, runbook=runbook, by=request.user)
     except ValidationError as error:

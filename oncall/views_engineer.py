@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from incidents import services as incident_services
-from incidents.access import engineer_required
+from incidents.access import engineer_required, posted_id
 from incidents.forms import add_service_errors
 from oncall import selectors, services
 from oncall.forms import CompTimeForm, DigestForm, HandoffForm
@@ -68,7 +68,7 @@ def page_acknowledge(request, page_id: int):
 @engineer_required
 def handoff_write(request):
     """The outgoing engineer writes the summary for the handoff at (rotation, moment)."""
-    rotation = get_object_or_404(Rotation, pk=request.POST.get("rotation"))
+    rotation = get_object_or_404(Rotation, pk=posted_id(request, "rotation"))
     try:
         handoff_at = datetime.fromisoformat(request.POST.get("handoff_at", ""))
     except ValueError:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from oncall import services
 from oncall.models import CalendarFeed, CompTimeTaken, Handoff, ShiftRole
-from tests.incidents.factories import ProfileFactory, TeamFactory
+from tests.incidents.factories import IncidentFactory, ProfileFactory, TeamFactory
 from tests.oncall.factories import PageFactory, RotationFactory, RotationMemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -183,3 +183,15 @@ def test_my_on_call_query_count_is_constant(client, engineer, rotation):
         )
     services.rotation_generate_shifts(rotation=rotation, weeks=8)
     assert count() == small
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [("oncall:handoff_write", "rotation"), ("incidents:runbook_start", "runbook")],
+)
+@pytest.mark.parametrize("value", ["abc", "", "²"])
+def test_a_hand_made_post_without_a_number_is_a_400(client, engineer, name, field, value):
+    args = [IncidentFactory().pk] if name.startswith("incidents") else []
+    client.force_login(engineer)
+    response = client.post(reverse(name, args=args), {field: value})
+    assert response.status_code == 400
