@@ -8,6 +8,7 @@ nothing: rows are matched by their natural keys.
 """
 
 import csv
+import hashlib
 import io
 from collections import Counter
 from dataclasses import dataclass
@@ -147,11 +148,18 @@ def _split_name(full_name: str) -> tuple[str, str]:
     return first, last.strip()
 
 
+SHIFT_KEY_LENGTH = 255
+
+
 def _shift_key(team: Team, rotation: str, username: str, starts_at, ends_at) -> str:
     """The natural key of an imported shift, kept on the shift so that a later import
     recognises it even after an override split or replaced it."""
     utc = [m.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") for m in (starts_at, ends_at)]
-    return f"{team.pk}/{rotation}/{username}/{utc[0]}/{utc[1]}"[:255]
+    key = f"{team.pk}/{rotation}/{username}/{utc[0]}/{utc[1]}"
+    if len(key) > SHIFT_KEY_LENGTH:
+        # Long names: cutting the key would cut off the moments and make shifts collide.
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
 
 
 def _check_length(row: _Row, column: str, value: str, limit: int) -> None:
@@ -271,6 +279,10 @@ class _Importer:
             parsed.append((team, name, engineer, starts_at, ends_at))
 
         rotations: dict[tuple[int, str], Rotation] = {}
+        # Members are added only to the rotations this import creates. An existing rotation's
+        # members are the managers' to choose: someone's shifts of two years ago must not put
+        # them back on call next week.
+        created: set[int] = set()
         for team, name, engineer, starts_at, ends_at in parsed:
             key = (team.pk, name)
             if key not in rotations:
@@ -287,9 +299,13 @@ class _Importer:
                         starts_on=local.date(),
                     )
                     self.created["rotations"] += 1
+                    created.add(rotation.pk)
                 rotations[key] = rotation
             rotation = rotations[key]
-            if not RotationMember.objects.filter(rotation=rotation, user=engineer).exists():
+            if (
+                rotation.pk in created
+                and not RotationMember.objects.filter(rotation=rotation, user=engineer).exists()
+            ):
                 # After the last position: positions need not be 0..n-1 (managers number them).
                 last = RotationMember.objects.filter(rotation=rotation).aggregate(
                     last=Max("position")

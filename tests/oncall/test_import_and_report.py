@@ -20,7 +20,6 @@ from oncall.models import (
     Page,
     PayPeriodStatus,
     Rotation,
-    RotationMember,
     Shift,
 )
 from oncall.selectors import CSV_COLUMNS, compensation_report
@@ -455,25 +454,47 @@ class TestImportEdges:
         assert "0 shifts" in out
         assert Shift.objects.count() == before
 
-    def test_a_new_member_goes_after_the_last_position_however_they_are_numbered(
-        self, tmp_path, history
-    ):
+    def test_history_never_changes_an_existing_rotations_members(self, tmp_path, history):
         run("import_oncall_history", str(history))
-        # A manager renumbered the rotation: ada 0, ravi 2 (there is no 1).
-        RotationMember.objects.filter(user__username="ravi").update(position=2)
+        platform = Rotation.objects.get(name="Primary", team__name="Platform")
+        # The rotation this import created has the people of its shifts, in order.
+        assert list(
+            platform.members.order_by("position").values_list("user__username", "position")
+        ) == [("ada", 0), ("ravi", 1)]
+        # A later file with an old shift of someone else: the shift is history, and it does
+        # not put that person on call from next week.
         directory = write(
             tmp_path / "more",
-            shifts=SHIFTS + "Platform,Primary,sam,2026-03-16T09:00:00Z,2026-03-23T09:00:00Z\n",
+            shifts=SHIFTS + "Platform,Primary,sam,2024-03-18T09:00:00Z,2024-03-25T09:00:00Z\n",
         )
         run("import_oncall_history", str(directory))
-        members = RotationMember.objects.filter(
-            rotation__name="Primary", rotation__team__name="Platform"
-        )
-        assert sorted(members.values_list("user__username", "position")) == [
-            ("ada", 0),
-            ("ravi", 2),
-            ("sam", 3),
+        assert Shift.objects.filter(engineer__username="sam", rotation=platform).count() == 1
+        assert sorted(platform.members.values_list("user__username", flat=True)) == [
+            "ada",
+            "ravi",
         ]
+        services.rotation_generate_shifts(
+            rotation=platform, weeks=4, now=datetime(2026, 3, 30, 10, tzinfo=UTC)
+        )
+        future = Shift.objects.filter(
+            rotation=platform, starts_at__gte=datetime(2026, 3, 30, tzinfo=UTC)
+        )
+        assert set(future.values_list("engineer__username", flat=True)) == {"ada", "ravi"}
+
+    def test_long_names_keep_every_shift_apart(self, tmp_path):
+        rotation, username = "R" * 100, "u" * 150
+        directory = write(
+            tmp_path / "long",
+            engineers="username,full_name,email,timezone,team\n"
+            f"{username},Long Name,,UTC,Platform\n",
+            shifts="team,rotation,username,starts_at,ends_at\n"
+            f"Platform,{rotation},{username},2026-03-02T09:00:00Z,2026-03-09T09:00:00Z\n"
+            f"Platform,{rotation},{username},2026-03-09T09:00:00Z,2026-03-16T09:00:00Z\n",
+        )
+        run("import_oncall_history", str(directory))
+        assert Shift.objects.count() == 2
+        run("import_oncall_history", str(directory))  # and again: still idempotent
+        assert Shift.objects.count() == 2
 
     def test_a_new_rotation_starts_with_its_earliest_shift(self, tmp_path, history):
         run("import_oncall_history", str(history))
