@@ -9,15 +9,26 @@ class PostmortemsConfig(AppConfig):
 
     def ready(self) -> None:
         from incidents.models import Incident
-        from incidents.signals import incident_postmortem_required, incident_resolved
+        from incidents.signals import (
+            incident_postmortem_required,
+            incident_resolved,
+            incident_severity_changed,
+        )
         from postmortems.access import sync_groups_for_postmortems
-        from postmortems.receivers import schedule_on_resolution, schedule_when_required
+        from postmortems.receivers import (
+            schedule_on_resolution,
+            schedule_when_required,
+            schedule_when_severity_changes,
+        )
 
         incident_resolved.connect(
             schedule_on_resolution, sender=Incident, dispatch_uid="postmortems.schedule"
         )
         incident_postmortem_required.connect(
             schedule_when_required, sender=Incident, dispatch_uid="postmortems.required"
+        )
+        incident_severity_changed.connect(
+            schedule_when_severity_changes, sender=Incident, dispatch_uid="postmortems.severity"
         )
         post_migrate.connect(
             sync_groups_for_postmortems, sender=self, dispatch_uid="postmortems.groups"

@@ -16,3 +16,11 @@ def schedule_when_required(sender, incident, by, at, **kwargs) -> None:
     post-mortem now; an open one gets it when it is resolved."""
     if incident.resolved_at is not None:
         services.postmortem_schedule(incident=incident, by=by, at=at)
+
+
+def schedule_when_severity_changes(sender, incident, by, at, **kwargs) -> None:
+    """An incident's severity changed. Raised after it was resolved (the real impact often
+    shows then) to a level that needs a post-mortem, it gets one now; an open one gets it
+    when it is resolved, and one that has one keeps it."""
+    if incident.resolved_at is not None:
+        services.postmortem_schedule(incident=incident, by=by, at=at)

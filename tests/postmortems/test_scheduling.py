@@ -328,3 +328,32 @@ def test_ticking_the_flag_on_a_resolved_incident_schedules_at_once(manager):
         incident=incident, by=manager, postmortem_required=True
     )
     assert Postmortem.objects.filter(incident=incident).count() == 1
+
+
+def test_raising_a_resolved_incident_to_a_level_that_needs_one_schedules_it(responder):
+    incident = resolve(declare("SEV-3", by=responder), responder)
+    assert not Postmortem.objects.filter(incident=incident).exists()
+    raised_at = RESOLVED_AT + timedelta(days=2)
+    incident_services.incident_change_severity(
+        incident=incident,
+        severity="SEV-1",
+        by=responder,
+        reason="Payments were lost after all",
+        at=raised_at,
+    )
+    [postmortem] = Postmortem.objects.filter(incident=incident)
+    # Raised after the fact, it does not start overdue: the deadlines count from the raise.
+    assert postmortem.draft_due_at == raised_at + timedelta(hours=24)
+    # Lowering it again keeps the post-mortem that was scheduled, and raising it again does
+    # not schedule a second one.
+    incident_services.incident_change_severity(incident=incident, severity="SEV-3", by=responder)
+    incident_services.incident_change_severity(incident=incident, severity="SEV-2", by=responder)
+    assert Postmortem.objects.filter(incident=incident).count() == 1
+
+
+def test_raising_an_open_incident_schedules_nothing_until_it_is_resolved(responder):
+    incident = declare("SEV-3", by=responder)
+    incident_services.incident_change_severity(incident=incident, severity="SEV-1", by=responder)
+    assert not Postmortem.objects.exists()
+    resolve(incident, responder)
+    assert Postmortem.objects.filter(incident=incident).count() == 1
