@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:pk>/start/", views.postmortem_start, name="start"),
     path("<int:pk>/sections/", views.postmortem_sections, name="sections"),
     path("<int:pk>/whys/", views.why_add, name="why_add"),
+    path("<int:pk>/whys/<int:why_id>/edit/", views.why_edit, name="why_edit"),
     path("<int:pk>/whys/<int:why_id>/<slug:action>/", views.why_change, name="why_change"),
     path("<int:pk>/timeline/", views.entry_add, name="entry_add"),
     path("<int:pk>/timeline/<int:entry_id>/remove/", views.entry_remove, name="entry_remove"),

@@ -86,6 +86,10 @@ def _editor_context(request, postmortem, bound: dict | None = None) -> dict:
         "timeline": selectors.postmortem_timeline(postmortem=postmortem, zone=zone),
         "entries": list(postmortem.timeline_entries.all()),
         "whys": list(postmortem.five_whys.all()),
+        # Each why with its own edit form (the one refused, bound, stays open as typed).
+        "why_rows": [
+            (why, _why_edit_form(why, bound.get("why_edit"))) for why in postmortem.five_whys.all()
+        ],
         "items": list(postmortem.action_items.all()),
         "people": User.objects.filter(is_active=True).order_by("username"),
         "blameless": BLAMELESS_REMINDER,
@@ -183,6 +187,29 @@ def why_add(request, pk: int):
         else:
             return _back(pk, "whys")
     return _again(request, pk, why=form)
+
+
+def _why_edit_form(why: FiveWhy, refused: WhyForm | None) -> WhyForm:
+    if refused is not None and refused.prefix == f"why-{why.pk}":
+        return refused
+    return WhyForm(prefix=f"why-{why.pk}", initial={"question": why.question, "answer": why.answer})
+
+
+@require_POST
+@engineer_required
+def why_edit(request, pk: int, why_id: int):
+    """Change a why's question or answer (a why added before its answer was known)."""
+    postmortem = _load_for_write(request, pk)
+    why = get_object_or_404(FiveWhy, pk=why_id, postmortem=postmortem)
+    form = WhyForm(request.POST, prefix=f"why-{why.pk}")
+    if form.is_valid():
+        try:
+            services.five_why_update(why=why, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            return _back(pk, "whys")
+    return _again(request, pk, why_edit=form)
 
 
 @require_POST

@@ -114,6 +114,46 @@ class TestEditing:
         postmortem.refresh_from_db()
         assert postmortem.summary == ""
 
+    def test_a_why_asked_before_its_answer_was_known_is_answered_later(
+        self, client, engineer, postmortem
+    ):
+        started(postmortem, engineer)
+        client.force_login(engineer)
+        client.post(url("why_add", postmortem.pk), {"question": "Why did checkout fail?"})
+        why = FiveWhy.objects.get()
+        page = client.get(url("detail", postmortem.pk)).content.decode()
+        assert url("why_edit", postmortem.pk, why.pk) in page
+        # A blank question is refused beside the field, keeping the answer typed.
+        response = client.post(
+            url("why_edit", postmortem.pk, why.pk),
+            {f"why-{why.pk}-question": " ", f"why-{why.pk}-answer": "The pool was full."},
+        )
+        assert response.status_code == 200
+        text = response.content.decode()
+        assert "This field is required." in text
+        assert "The pool was full." in text
+        client.post(
+            url("why_edit", postmortem.pk, why.pk),
+            {
+                f"why-{why.pk}-question": "Why did checkout fail?",
+                f"why-{why.pk}-answer": "The connection pool was exhausted.",
+            },
+        )
+        why.refresh_from_db()
+        assert why.answer == "The connection pool was exhausted."
+
+    def test_only_its_editors_change_a_why(self, client, other_engineer, engineer, postmortem):
+        started(postmortem, engineer)
+        why = services.five_why_add(postmortem=postmortem, by=engineer, question="Why?")
+        client.force_login(other_engineer)
+        response = client.post(
+            url("why_edit", postmortem.pk, why.pk),
+            {f"why-{why.pk}-question": "Why?", f"why-{why.pk}-answer": "Sabotage"},
+        )
+        assert response.status_code == 403
+        why.refresh_from_db()
+        assert why.answer == ""
+
     def test_whys_are_added_reordered_and_removed(self, client, engineer, postmortem):
         started(postmortem, engineer)
         client.force_login(engineer)
