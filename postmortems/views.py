@@ -3,8 +3,9 @@ the object, call a service, render. Every write is a POST checked against the ob
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
+from django.forms import BaseFormSet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -97,8 +98,31 @@ def _editor_context(request, postmortem, bound: dict | None = None) -> dict:
         if postmortem.status == PostmortemStatus.IN_REVIEW
         else [],
         "now": timezone.now(),
-        "error_forms": [form for form in bound.values() if form is not None and form.errors],
+        "error_summary": _error_summary(bound.values()),
     }
+
+
+def _error_summary(forms) -> list[tuple[str | None, str | None, str]]:
+    """Every error of the refused forms as (field's element id, its label, message): one
+    summary at the top of the page, linking to each field, a formset's rows included."""
+    lines = []
+
+    def add(form, label_suffix: str = "") -> None:
+        for name, errors in form.errors.items():
+            anchor = None if name == NON_FIELD_ERRORS else form[name].auto_id
+            label = None if anchor is None else f"{form[name].label}{label_suffix}"
+            lines.extend((anchor, label, error) for error in errors)
+
+    for form in forms:
+        if form is None:
+            continue
+        if isinstance(form, BaseFormSet):
+            lines.extend((None, None, error) for error in form.non_form_errors())
+            for number, row in enumerate(form.forms, start=1):
+                add(row, f" (item {number})")
+        else:
+            add(form)
+    return lines
 
 
 @require_safe

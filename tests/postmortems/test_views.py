@@ -192,6 +192,9 @@ class TestEditing:
         assert "No active person has the username" in page
         assert "Add a canary stage" in page  # the user's input is kept
         assert not ActionItem.objects.exists()  # nothing half-saved
+        # The summary at the top names the row and links to its field.
+        summary = page.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+        assert '<a href="#id_items-1-owner">Owner (item 2)</a>: No active person' in summary
         data["items-1-owner"] = engineer.username
         response = client.post(url("items", postmortem.pk), data)
         assert response.status_code == 302
