@@ -80,6 +80,7 @@ def _editor_context(request, postmortem, bound: dict | None = None) -> dict:
         # Each section with what it held when the page was drawn: the button saves only the
         # sections whose text differs from that.
         "section_rows": [(sections[name], getattr(postmortem, name)) for name in SECTION_FIELDS],
+        "meeting_form": bound.get("meeting"),
         "why_form": bound.get("why") or WhyForm(),
         "entry_form": bound.get("entry") or TimelineEntryForm(),
         "items_formset": bound.get("items")
@@ -429,15 +430,14 @@ def postmortem_review_meeting(request, pk: int):
     """Record when the review meeting was held (a local time in the person's own zone)."""
     postmortem = _load_for_write(request, pk)
     form = ReviewMeetingTimeForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Give the date and time the review meeting was held.")
-        return _back(pk)
-    try:
-        services.postmortem_record_review_meeting(
-            postmortem=postmortem, by=request.user, held_at=form.cleaned_data["held_at"]
-        )
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, "Review meeting recorded.")
-    return _back(pk)
+    if form.is_valid():
+        try:
+            services.postmortem_record_review_meeting(
+                postmortem=postmortem, by=request.user, held_at=form.cleaned_data["held_at"]
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Review meeting recorded.")
+            return _back(pk)
+    return _again(request, pk, meeting=form)  # as typed, with the error beside it

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from postmortems import services
 from postmortems.models import (
@@ -213,6 +214,27 @@ class TestEditing:
         assert "cannot be published yet" in response.content.decode()
         postmortem.refresh_from_db()
         assert postmortem.status == PostmortemStatus.IN_REVIEW
+
+    def test_a_refused_review_meeting_keeps_the_moment_typed(self, client, engineer, postmortem):
+        started(postmortem, engineer)
+        services.postmortem_submit_for_review(postmortem=postmortem, by=engineer)
+        client.force_login(engineer)
+        future = (timezone.localtime() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+        response = client.post(url("review_meeting", postmortem.pk), {"held_at": future})
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert "not in the future" in page
+        assert f'value="{future}"' in page
+        assert '<a href="#id_held_at">' in page  # the summary links to the field
+        postmortem.refresh_from_db()
+        assert postmortem.review_meeting_at is None
+        held = timezone.localtime() - timedelta(hours=1)
+        response = client.post(
+            url("review_meeting", postmortem.pk), {"held_at": held.strftime("%Y-%m-%dT%H:%M")}
+        )
+        assert response.status_code == 302
+        postmortem.refresh_from_db()
+        assert postmortem.review_meeting_at == held.replace(second=0, microsecond=0)
 
     def test_the_editor_reminds_to_be_blameless(self, client, engineer, postmortem):
         client.force_login(engineer)
