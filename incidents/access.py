@@ -139,3 +139,16 @@ def posted_id(request, name: str) -> int:
     if not (value.isascii() and value.isdigit()):
         raise BadRequest(f"{name} must be an id.")
     return int(value)
+
+
+def responders():
+    """Active people who work incidents (Engineers, Managers, superusers): the only ones who
+    can hold an incident role or own an action item, since only they can open those pages."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Exists, OuterRef, Q
+
+    User = get_user_model()
+    in_groups = User.groups.through.objects.filter(
+        user_id=OuterRef("pk"), group__name__in=[ENGINEERS, MANAGERS]
+    )
+    return User.objects.filter(Q(is_superuser=True) | Exists(in_groups), is_active=True)

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
+from incidents.access import responders
 from incidents.models import (
     CommunicationTemplate,
     DetectionMethod,
@@ -149,9 +150,7 @@ class SeverityChangeForm(forms.Form):
 
 class RoleAssignForm(forms.Form):
     role = forms.ChoiceField(choices=IncidentRole.choices)
-    user = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True).order_by("username"), label="Person"
-    )
+    user = forms.ModelChoiceField(queryset=responders().order_by("username"), label="Person")
 
 
 class DeclareIncidentForm(forms.Form):

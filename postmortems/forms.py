@@ -4,6 +4,7 @@ They check shape only; the rules live in ``postmortems.services``."""
 from django import forms
 from django.contrib.auth import get_user_model
 
+from incidents.access import responders
 from incidents.models import Incident
 from postmortems.models import (
     ActionItemKind,
@@ -91,7 +92,11 @@ class TimelineEntryForm(forms.Form):
 class OwnerField(forms.CharField):
     """A username typed with the browser's autocomplete (a datalist of active people)."""
 
-    default_error_messages = {"unknown": "No active person has the username “%(value)s”."}
+    default_error_messages = {
+        "unknown": "No active person has the username “%(value)s”.",
+        "not_responder": "%(value)s cannot own an action item: only engineers and managers can "
+        "see and complete them.",
+    }
 
     def clean(self, value):
         value = super().clean(value)
@@ -101,6 +106,12 @@ class OwnerField(forms.CharField):
         if user is None:
             raise forms.ValidationError(
                 self.error_messages["unknown"], code="unknown", params={"value": value}
+            )
+        if not responders().filter(pk=user.pk).exists():
+            raise forms.ValidationError(
+                self.error_messages["not_responder"],
+                code="not_responder",
+                params={"value": user.get_full_name() or user.get_username()},
             )
         return user
 

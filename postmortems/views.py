@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from incidents.access import engineer_required
+from incidents.access import engineer_required, responders
 from incidents.forms import add_service_errors
 from incidents.selectors import user_time_zone
 from postmortems import selectors, services
@@ -93,7 +93,7 @@ def _editor_context(request, postmortem, bound: dict | None = None) -> dict:
             (why, _why_edit_form(why, bound.get("why_edit"))) for why in postmortem.five_whys.all()
         ],
         "items": list(postmortem.action_items.all()),
-        "people": User.objects.filter(is_active=True).order_by("username"),
+        "people": responders().order_by("username"),
         "blameless": BLAMELESS_REMINDER,
         "blockers": services.postmortem_publish_blockers(postmortem)
         if postmortem.status == PostmortemStatus.IN_REVIEW

@@ -279,6 +279,21 @@ class TestIncidentPage:
         holder = RoleAssignment.objects.get(incident=incident, relieved_at__isnull=True)
         assert holder.user == other_engineer
 
+    def test_roles_go_only_to_people_who_work_incidents(
+        self, engineer_client, finance_user, manager, incident
+    ):
+        page = engineer_client.get(reverse("incidents:detail", args=[incident.pk]))
+        options = page.content.decode().split('name="handover-user"', 1)[1].split("</select>")[0]
+        assert manager.username in options
+        assert finance_user.username not in options
+        response = engineer_client.post(
+            act(incident, "handover"),
+            {"handover-role": "scribe", "handover-user": finance_user.pk},
+        )
+        assert response.status_code == 200
+        assert "Select a valid choice." in response.content.decode()
+        assert not RoleAssignment.objects.filter(user=finance_user).exists()
+
     def test_timeline_fragment_is_newest_first(self, engineer_client, engineer, incident):
         services.note_add(incident=incident, author=engineer, text="second thing")
         page = engineer_client.get(reverse("incidents:timeline", args=[incident.pk]))

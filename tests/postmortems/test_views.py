@@ -170,7 +170,7 @@ class TestEditing:
         assert FiveWhy.objects.count() == 1
 
     def test_action_items_formset_adds_and_updates_all_or_nothing(
-        self, client, engineer, other_engineer, postmortem
+        self, client, engineer, other_engineer, finance_user, postmortem
     ):
         started(postmortem, engineer)
         client.force_login(engineer)
@@ -196,6 +196,12 @@ class TestEditing:
         # The summary at the top names the row and links to its field.
         summary = page.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
         assert '<a href="#id_items-1-owner">Owner (item 2)</a>: No active person' in summary
+        # Finance cannot own an item: they could never see or complete it.
+        data["items-1-owner"] = finance_user.username
+        page = client.post(url("items", postmortem.pk), data).content.decode()
+        assert "cannot own an action item: only engineers and managers" in page
+        assert f'<option value="{finance_user.username}"' not in page
+        assert not ActionItem.objects.exists()
         data["items-1-owner"] = engineer.username
         response = client.post(url("items", postmortem.pk), data)
         assert response.status_code == 302
