@@ -833,8 +833,9 @@ def incident_import(
                 {later_name: IMPORT_ORDER.format(later=later_name, earlier=earlier_name)}
             )
     if resolved_at is not None and resolved_at < max(detected_at, acknowledged_at or detected_at):
+        earlier = "detected_at" if resolved_at < detected_at else "acknowledged_at"
         raise ValidationError(
-            {"resolved_at": IMPORT_ORDER.format(later="resolved_at", earlier="detected_at")}
+            {"resolved_at": IMPORT_ORDER.format(later="resolved_at", earlier=earlier)}
         )
     # The row is checked in full before it is skipped, so a bad row never passes unnoticed.
     existing = Incident.objects.filter(reference=reference).first()

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from incidents import services as incident_services
@@ -51,6 +52,10 @@ PAGE_NOT_YOURS = "Only the paged engineer ({user}) can acknowledge this page."
 PAGE_ALREADY_ACKNOWLEDGED = "This page was already acknowledged at {at}."
 PAGE_ACK_BEFORE_PAGED = "A page cannot be acknowledged before it was sent."
 COMP_TIME_HOURS = "Comp time is logged in hours greater than zero (at most 24 a day)."
+COMP_TIME_DAY_FULL = (
+    "{day} already has {logged} h of comp time logged; at most {left} h more fit in the day."
+)
+DAY_HOURS = 24
 COMP_TIME_ALREADY_APPROVED = "This comp time was already approved."
 PERIOD_ALREADY_CLOSED = "This pay period is already closed."
 PERIOD_NOT_OVER = "A pay period can only be closed after it ends ({end})."
@@ -509,10 +514,21 @@ def page_on_call_for_incident(sender, incident: Incident, by=None, at=None, **kw
 
 
 @transaction.atomic
+@transaction.atomic
 def comp_time_log(*, engineer, day: date, hours: Decimal, note: str = "") -> CompTimeTaken:
-    """Log comp time an engineer takes off (counted against their balance at once)."""
-    if hours is None or hours <= 0 or hours > 24:
+    """Log comp time an engineer takes off (counted against their balance at once). A day
+    holds at most 24 hours, all its entries together: the engineer's row is locked so two
+    entries logged at once are counted together."""
+    if hours is None or hours <= 0 or hours > DAY_HOURS:
         raise ValidationError({"hours": COMP_TIME_HOURS})
+    list(get_user_model().objects.select_for_update().filter(pk=engineer.pk).values("pk"))
+    logged = CompTimeTaken.objects.filter(engineer=engineer, date=day).aggregate(
+        total=Sum("hours")
+    )["total"] or Decimal(0)
+    if logged + hours > DAY_HOURS:
+        raise ValidationError(
+            {"hours": COMP_TIME_DAY_FULL.format(day=day, logged=logged, left=DAY_HOURS - logged)}
+        )
     entry = CompTimeTaken(engineer=engineer, date=day, hours=hours, note=note)
     entry.full_clean()
     entry.save()

@@ -188,7 +188,15 @@ class TestImport:
                 INCIDENTS + "INC-2025-0009,Bad,SEV-2,2026-03-10T10:00:00Z,,,2026-03-10T09:00:00Z\n",
                 4,
                 "2026-03-10T09:00:00Z",
-                "resolved_at cannot be before",
+                "resolved_at cannot be before detected_at",
+            ),
+            (
+                "incidents",
+                INCIDENTS + "INC-2025-0009,Bad,SEV-2,2026-03-10T10:00:00Z,,"
+                "2026-03-10T10:30:00Z,2026-03-10T10:20:00Z\n",
+                4,
+                "2026-03-10T10:20:00Z",
+                "resolved_at cannot be before acknowledged_at",
             ),
             (
                 "pages",

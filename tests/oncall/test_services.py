@@ -9,7 +9,15 @@ from incidents import services as incident_services
 from incidents.models import TimelineEventKind
 from oncall import selectors, services
 from oncall.calendar import shifts_ical
-from oncall.models import CompensationPolicy, Page, PageSource, Shift, ShiftRole, ShiftSource
+from oncall.models import (
+    CompensationPolicy,
+    CompTimeTaken,
+    Page,
+    PageSource,
+    Shift,
+    ShiftRole,
+    ShiftSource,
+)
 from tests.incidents.factories import ServiceFactory, TeamFactory, UserFactory, severity
 from tests.oncall.factories import (
     PageFactory,
@@ -334,6 +342,21 @@ class TestCompTimeAndPolicies:
         }
         with pytest.raises(ValidationError):
             services.comp_time_log(engineer=ada, day=date(2026, 3, 10), hours=Decimal("0"))
+
+    def test_a_day_holds_at_most_24_hours_of_comp_time_all_entries_together(self):
+        ada, bob = engineer("ada"), engineer("bob")
+        day = date(2026, 3, 10)
+        services.comp_time_log(engineer=ada, day=day, hours=Decimal("16"))
+        with pytest.raises(ValidationError) as refused:
+            services.comp_time_log(engineer=ada, day=day, hours=Decimal("8.25"))
+        assert refused.value.message_dict["hours"] == [
+            "2026-03-10 already has 16.00 h of comp time logged; at most 8.00 h more fit in "
+            "the day."
+        ]
+        services.comp_time_log(engineer=ada, day=day, hours=Decimal("8"))  # exactly full
+        services.comp_time_log(engineer=bob, day=day, hours=Decimal("8"))  # someone else's day
+        services.comp_time_log(engineer=ada, day=day + timedelta(days=1), hours=Decimal("8"))
+        assert CompTimeTaken.objects.filter(engineer=ada, date=day).count() == 2
 
     def test_superseding_a_policy_closes_the_current_one(self):
         new = services.compensation_policy_supersede(
