@@ -83,7 +83,8 @@ class WhyForm(forms.Form):
 class TimelineEntryForm(forms.Form):
     occurred_at = forms.DateTimeField(
         label="When",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        # The browser's date-time picker reads only this form (a saved moment shown again).
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text="In your time zone.",
     )
     text = forms.CharField(max_length=500, label="What happened")

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/whys/<int:why_id>/edit/", views.why_edit, name="why_edit"),
     path("<int:pk>/whys/<int:why_id>/<slug:action>/", views.why_change, name="why_change"),
     path("<int:pk>/timeline/", views.entry_add, name="entry_add"),
+    path("<int:pk>/timeline/<int:entry_id>/", views.entry_edit, name="entry_edit"),
     path("<int:pk>/timeline/<int:entry_id>/remove/", views.entry_remove, name="entry_remove"),
     path("<int:pk>/items/", views.items_save, name="items"),
     path("<int:pk>/move/<slug:move>/", views.postmortem_move, name="move"),

@@ -87,6 +87,11 @@ def _editor_context(request, postmortem, bound: dict | None = None) -> dict:
         or ActionItemFormSet(initial=_items_initial(postmortem), prefix="items"),
         "timeline": selectors.postmortem_timeline(postmortem=postmortem, zone=zone),
         "entries": list(postmortem.timeline_entries.all()),
+        "entries_open": bool(bound.get("entry") or bound.get("entry_edit")),
+        "entry_rows": [
+            (entry, _entry_edit_form(entry, bound.get("entry_edit")))
+            for entry in postmortem.timeline_entries.all()
+        ],
         "whys": list(postmortem.five_whys.all()),
         # Each why with its own edit form (the one refused, bound, stays open as typed).
         "why_rows": [
@@ -273,6 +278,34 @@ def entry_add(request, pk: int):
         else:
             return _back(pk, "timeline")
     return _again(request, pk, entry=form)
+
+
+def _entry_edit_form(entry, refused: TimelineEntryForm | None) -> TimelineEntryForm:
+    if refused is not None and refused.prefix == f"entry-{entry.pk}":
+        return refused
+    return TimelineEntryForm(
+        prefix=f"entry-{entry.pk}", initial={"occurred_at": entry.occurred_at, "text": entry.text}
+    )
+
+
+@require_POST
+@engineer_required
+def entry_edit(request, pk: int, entry_id: int):
+    """Correct a line of the post-mortem's copy of the timeline (never the incident's)."""
+    postmortem = _load_for_write(request, pk)
+    entry = get_object_or_404(Entry, pk=entry_id, postmortem=postmortem)
+    form = TimelineEntryForm(request.POST, prefix=f"entry-{entry.pk}")
+    if form.is_valid():
+        values = dict(form.cleaned_data)
+        if values["occurred_at"] == entry.occurred_at.replace(second=0, microsecond=0):
+            values["occurred_at"] = entry.occurred_at  # the picker shows minutes: unchanged
+        try:
+            services.timeline_entry_update(entry=entry, by=request.user, **values)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            return _back(pk, "timeline")
+    return _again(request, pk, entry_edit=form)
 
 
 @require_POST

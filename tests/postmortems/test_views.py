@@ -143,6 +143,46 @@ class TestEditing:
         why.refresh_from_db()
         assert why.answer == "The connection pool was exhausted."
 
+    def test_the_author_corrects_an_entry_of_the_post_mortems_timeline(
+        self, client, engineer, other_engineer, postmortem
+    ):
+        started(postmortem, engineer)
+        moment = postmortem.incident.resolved_at - timedelta(minutes=30, seconds=27)
+        entry = services.timeline_entry_add(
+            postmortem=postmortem, by=engineer, occurred_at=moment, text="Alert fird"
+        )
+        client.force_login(engineer)
+        page = client.get(url("detail", postmortem.pk)).content.decode()
+        shown = timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+        assert f'value="{shown}"' in page  # the picker shows the saved moment
+        prefix = f"entry-{entry.pk}"
+        # The text alone: the moment keeps its seconds.
+        client.post(
+            url("entry_edit", postmortem.pk, entry.pk),
+            {f"{prefix}-occurred_at": shown, f"{prefix}-text": "Alert fired"},
+        )
+        entry.refresh_from_db()
+        assert (entry.text, entry.occurred_at) == ("Alert fired", moment)
+        # A moment in the future is refused beside the field, keeping what was typed.
+        future = (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+        response = client.post(
+            url("entry_edit", postmortem.pk, entry.pk),
+            {f"{prefix}-occurred_at": future, f"{prefix}-text": "Alert fired late"},
+        )
+        assert response.status_code == 200
+        assert "Alert fired late" in response.content.decode()
+        entry.refresh_from_db()
+        assert entry.occurred_at == moment
+        # Someone who may not edit the post-mortem may not correct its timeline either.
+        client.force_login(other_engineer)
+        response = client.post(
+            url("entry_edit", postmortem.pk, entry.pk),
+            {f"{prefix}-occurred_at": shown, f"{prefix}-text": "Rewritten"},
+        )
+        assert response.status_code == 403
+        entry.refresh_from_db()
+        assert entry.text == "Alert fired"
+
     def test_only_its_editors_change_a_why(self, client, other_engineer, engineer, postmortem):
         started(postmortem, engineer)
         why = services.five_why_add(postmortem=postmortem, by=engineer, question="Why?")
