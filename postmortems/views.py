@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
 from django.forms import BaseFormSet
+from django.forms.utils import pretty_name
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -220,9 +221,19 @@ def why_add(request, pk: int):
 
 
 def _why_edit_form(why: FiveWhy, refused: WhyForm | None) -> WhyForm:
-    if refused is not None and refused.prefix == f"why-{why.pk}":
-        return refused
-    return WhyForm(prefix=f"why-{why.pk}", initial={"question": why.question, "answer": why.answer})
+    form = refused
+    if refused is None or refused.prefix != f"why-{why.pk}":
+        form = WhyForm(
+            prefix=f"why-{why.pk}", initial={"question": why.question, "answer": why.answer}
+        )
+    _label_for(form, f"why {why.position}")
+    return form
+
+
+def _label_for(form, whose: str) -> None:
+    """Labels that say which row a repeated form edits ("Answer of why 2")."""
+    for name, field in form.fields.items():
+        field.label = f"{field.label or pretty_name(name)} of {whose}"
 
 
 @require_POST
@@ -281,11 +292,14 @@ def entry_add(request, pk: int):
 
 
 def _entry_edit_form(entry, refused: TimelineEntryForm | None) -> TimelineEntryForm:
-    if refused is not None and refused.prefix == f"entry-{entry.pk}":
-        return refused
-    return TimelineEntryForm(
-        prefix=f"entry-{entry.pk}", initial={"occurred_at": entry.occurred_at, "text": entry.text}
-    )
+    form = refused
+    if refused is None or refused.prefix != f"entry-{entry.pk}":
+        form = TimelineEntryForm(
+            prefix=f"entry-{entry.pk}",
+            initial={"occurred_at": entry.occurred_at, "text": entry.text},
+        )
+    _label_for(form, "this entry")
+    return form
 
 
 @require_POST

@@ -126,13 +126,14 @@ def test_engineer_runs_an_incident_from_declaration_to_post_mortem(
     sections.get_by_label("What could be improved").fill("Alert on 5xx sooner.")
     sections.get_by_role("button", name="Save sections").click()
     whys = page.locator("#whys")
+    adding = whys.locator("form").filter(has=page.get_by_role("button", name="Add why"))
     for question, answer in (
         ("Why did checkout fail?", "payments-api v42 returned 502s."),
         ("Why was v42 deployed to everyone?", "The canary stage was skipped."),
     ):
-        whys.get_by_label("Question").fill(question)
-        whys.get_by_label("Answer").fill(answer)
-        whys.get_by_role("button", name="Add why").click()
+        adding.get_by_label("Question").fill(question)
+        adding.get_by_label("Answer").fill(answer)
+        adding.get_by_role("button", name="Add why").click()
     expect(page.locator("#whys ol li")).to_have_count(2)
     items = page.locator("#items")
     for row, (title, kind) in enumerate(
