@@ -46,6 +46,10 @@ from postmortems.selectors import (
 QUARTERS_OFFERED = 8
 DASHBOARD_ROWS = 10  # repeat incidents, engineers and teams listed on the page
 MAX_PERIOD_DAYS = 731  # two years of weekly charts is the most that stays readable
+# Periods with room around them (the repeats look 90 days back; weeks and days are counted on
+# both sides): dates far outside would overflow the calendar.
+EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)
+OUT_OF_RANGE = "Choose dates between 1970-01-01 and 2999-12-31."
 PERIOD_TOO_LONG = "Choose a period of at most two years."
 END_NOT_AFTER_START = "The end date must be after the start date."
 BOTH_DATES = "Give both a start and an end date, or choose a quarter."
@@ -102,7 +106,9 @@ class MetricsForm(forms.Form):
         if quarter:
             cleaned["period"] = parse_quarter(quarter)
         elif start and end:
-            if end <= start:
+            if not (start >= EARLIEST and end <= LATEST):
+                self.add_error("start" if start < EARLIEST else "end", OUT_OF_RANGE)
+            elif end <= start:
                 self.add_error("end", END_NOT_AFTER_START)
             elif (end - start).days > MAX_PERIOD_DAYS:
                 self.add_error("end", PERIOD_TOO_LONG)

@@ -833,15 +833,25 @@ class RunbookAdmin(admin.ModelAdmin):
 # --- API tokens ----------------------------------------------------------------------------------
 
 
+ISSUING_FOR_SUPERUSER = "Only a superuser can issue a token acting as a superuser."
+
+
 class ApiTokenIssueForm(forms.ModelForm):
     class Meta:
         model = ApiToken
         fields = ["user", "name"]
 
+    # Set by the admin: who issues the token.
+    issuer = None
+
     def clean_user(self):
         user = self.cleaned_data["user"]
         if not user.is_active:
             raise forms.ValidationError(services.INACTIVE_USER.format(user=user))
+        if user.is_superuser and not (self.issuer and self.issuer.is_superuser):
+            # The user admin keeps superusers' accounts with superusers; a token acting as one
+            # would be a way around that.
+            raise forms.ValidationError(ISSUING_FOR_SUPERUSER)
         return user
 
 
@@ -884,7 +894,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
-            kwargs["form"] = ApiTokenIssueForm
+            kwargs["form"] = type("IssueForm", (ApiTokenIssueForm,), {"issuer": request.user})
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):

@@ -44,8 +44,13 @@ class NameFilter(admin.SimpleListFilter):
     def has_output(self) -> bool:
         return True
 
+    def typed_name(self) -> str:
+        """The name typed; NUL characters (which no name holds, and PostgreSQL refuses in a
+        query) are dropped."""
+        return (self.value() or "").replace("\x00", "").strip()
+
     def queryset(self, request, queryset):
-        name = (self.value() or "").strip()
+        name = self.typed_name()
         if not name:
             return queryset
         return queryset.filter(**{f"{self.lookup}__iexact": name})
@@ -91,7 +96,7 @@ class ServiceNameFilter(NameFilter):
     placeholder = "service name"
 
     def queryset(self, request, queryset):
-        name = (self.value() or "").strip()
+        name = self.typed_name()
         if not name:
             return queryset
         from incidents.models import Incident

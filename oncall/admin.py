@@ -114,6 +114,9 @@ class RotationAdmin(admin.ModelAdmin):
 # --- Shifts ----------------------------------------------------------------------------------
 
 
+WEEKS_OFFERED = range(-4, 9)
+
+
 class WeekFilter(admin.SimpleListFilter):
     """Shifts running during a calendar week (Monday 00:00 to Monday 00:00, viewer's zone)."""
 
@@ -128,7 +131,7 @@ class WeekFilter(admin.SimpleListFilter):
         labels = {-1: "Last week", 0: "This week", 1: "Next week"}
         return [
             (str(offset), f"{labels.get(offset, 'Week of')} {self._monday(offset):%Y-%m-%d}")
-            for offset in range(-4, 9)
+            for offset in WEEKS_OFFERED
         ]
 
     def queryset(self, request, queryset):
@@ -138,6 +141,8 @@ class WeekFilter(admin.SimpleListFilter):
             offset = int(self.value())
         except ValueError:
             return queryset
+        if not WEEKS_OFFERED.start <= offset < WEEKS_OFFERED.stop:
+            return queryset  # only the weeks the filter offers (a far one overflows the date)
         zone = timezone.get_current_timezone()
         start = datetime.combine(self._monday(offset), datetime.min.time(), tzinfo=zone)
         return queryset.filter(starts_at__lt=start + timedelta(weeks=1), ends_at__gt=start)
@@ -383,7 +388,7 @@ class CompensationPolicyAdmin(admin.ModelAdmin):
         return obj is None and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.effective_from <= timezone.localdate():
+        if obj is not None and obj.effective_from <= services.project_today():
             return False
         return super().has_delete_permission(request, obj)
 

@@ -549,12 +549,18 @@ def comp_time_approve(*, entry: CompTimeTaken, by, at: datetime | None = None) -
 # --- Policies and pay periods ----------------------------------------------------------------
 
 
+def project_today() -> date:
+    """Today in the project's zone, where policies and pay periods start at 00:00, whatever
+    zone the person asking reads in."""
+    return timezone.localdate(timezone=selectors.project_zone())
+
+
 def compensation_policy_supersede_problem(effective_from: date) -> str | None:
     """Why a policy cannot start on ``effective_from``, or None: a policy starting on or after
     that date has already taken effect (it would be edited in place)."""
     started = (
         CompensationPolicy.objects.filter(
-            effective_from__gte=effective_from, effective_from__lte=timezone.localdate()
+            effective_from__gte=effective_from, effective_from__lte=project_today()
         )
         .order_by("effective_from")
         .first()
@@ -570,7 +576,7 @@ def compensation_policy_withdraw(policy: CompensationPolicy) -> None:
     withdrawn one would have ended (open-ended again if it was the last), so no day is left
     without a policy."""
     policy = CompensationPolicy.objects.select_for_update().get(pk=policy.pk)
-    if policy.effective_from <= timezone.localdate():
+    if policy.effective_from <= project_today():
         raise ValidationError(POLICY_IN_FORCE_NOT_DELETED.format(start=policy.effective_from))
     previous = (
         CompensationPolicy.objects.select_for_update()

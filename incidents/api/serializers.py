@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from incidents.access import responders
 from incidents.models import (
     DetectionMethod,
     Incident,
@@ -26,12 +27,27 @@ from incidents.selectors import INCIDENT_ROW_MOMENTS, moment_from
 User = get_user_model()
 
 
-class NameRelatedField(serializers.SlugRelatedField):
+NULL_CHARACTERS = "Null characters are not allowed."
+
+
+class ReferenceField(serializers.SlugRelatedField):
+    """A related object by its exact slug (an incident's reference). A NUL character, which no
+    slug holds and PostgreSQL refuses in a query, is a 400 like any other bad value."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            raise serializers.ValidationError(NULL_CHARACTERS, code="null_characters")
+        return super().to_internal_value(data)
+
+
+class NameRelatedField(ReferenceField):
     """A related object named in any letter case (team and service names, usernames)."""
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        if "\x00" in data:
+            raise serializers.ValidationError(NULL_CHARACTERS, code="null_characters")
         found = self.get_queryset().filter(**{f"{self.slug_field}__iexact": data.strip()})
         found = found.order_by("pk").first()
         if found is None:
@@ -320,7 +336,9 @@ class SeverityChangeSerializer(serializers.Serializer):
 class RoleAssignInputSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=IncidentRole.choices)
     user = NameRelatedField(
-        slug_field="username", queryset=User.objects.all(), help_text="Username."
+        slug_field="username",
+        queryset=responders(),
+        help_text="Username of an engineer or manager (finance cannot open incidents).",
     )
 
 

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from incidents.api.serializers import NameRelatedField
+from incidents.api.serializers import NameRelatedField, ReferenceField
 from incidents.models import Incident, Team
 from oncall.models import Page, Rotation, RotationMember, Shift
 
@@ -124,7 +124,7 @@ class PageCreateSerializer(serializers.Serializer):
     engineer = NameRelatedField(
         slug_field="username", queryset=User.objects.all(), help_text="Who was paged."
     )
-    incident = serializers.SlugRelatedField(
+    incident = ReferenceField(
         slug_field="reference",
         queryset=Incident.objects.all(),
         required=False,

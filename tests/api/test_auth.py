@@ -9,6 +9,7 @@ from incidents import services
 from incidents.models import ApiToken
 from incidents.models.api import hash_token
 from tests.api.conftest import assert_problem, client_with_token, token_for
+from tests.incidents.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -218,3 +219,13 @@ def test_a_token_reads_its_users_own_and_group_permissions_afresh_each_call(engi
     assert grouped.get(INCIDENTS).status_code == 200
     engineer.groups.clear()
     assert_problem(grouped.get(INCIDENTS), 403)
+
+
+def test_only_a_superuser_issues_a_token_acting_as_a_superuser(manager_client):
+    root = UserFactory(username="root", is_superuser=True, is_staff=True)
+    response = manager_client.post(
+        reverse("admin:incidents_apitoken_add"), {"user": root.pk, "name": "x"}
+    )
+    assert response.status_code == 200
+    assert "Only a superuser can issue a token acting as a superuser." in response.content.decode()
+    assert not ApiToken.objects.exists()

@@ -1,0 +1,70 @@
+"""Requests no client of ours sends, answered as the API promises: a 400 naming the field, a
+405 for a method a view does not take, HEAD like GET."""
+
+import pytest
+
+from tests.api.conftest import assert_problem
+from tests.incidents.factories import IncidentFactory
+
+pytestmark = pytest.mark.django_db
+
+NUL = "\u0000"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/api/v1/incidents/",
+            {"title": "t", "severity": "SEV-2", "services": [f"ch{NUL}"]},
+            "services.0",
+        ),
+        (
+            "/api/v1/incidents/",
+            {"title": "t", "severity": "SEV-2", "team": f"Plat{NUL}form"},
+            "team",
+        ),
+        ("/api/v1/pages/", {"engineer": f"ma{NUL}ria"}, "engineer"),
+        ("/api/v1/pages/", {"engineer": "maria", "incident": f"INC{NUL}"}, "incident"),
+    ],
+)
+def test_a_nul_character_in_a_name_is_a_400_naming_the_field(
+    manager_api, platform, checkout, path, body, field
+):
+    response = manager_api.post(path, body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_a_role_goes_to_an_engineer_or_manager_never_to_finance(
+    engineer_api, finance_user, manager, platform
+):
+    incident = IncidentFactory(team=platform)
+    roles = f"/api/v1/incidents/{incident.reference}/roles/"
+    refused = engineer_api.post(roles, {"role": "commander", "user": finance_user.username})
+    assert refused.status_code == 400
+    assert "user" in refused.json()
+    assert (
+        engineer_api.post(roles, {"role": "commander", "user": manager.username}).status_code == 201
+    )
+    nul = engineer_api.post(roles, {"role": "scribe", "user": f"ma{NUL}ria"}, format="json")
+    assert nul.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/v1/alerts/"),
+        ("post", "/api/v1/compensation/"),
+        ("delete", "/api/v1/oncall/now/"),
+    ],
+)
+def test_a_method_a_view_does_not_take_is_a_405(manager_api, method, path):
+    assert_problem(getattr(manager_api, method)(path), 405)
+
+
+def test_head_is_answered_like_get(finance_api, engineer_api):
+    report = "/api/v1/compensation/?start=2026-01-01&end=2026-01-31"
+    assert finance_api.head(report).status_code == 200
+    assert engineer_api.head("/api/v1/oncall/now/").status_code == 200
+    assert engineer_api.head(report).status_code == 403  # still the GET's permissions
