@@ -173,8 +173,42 @@ class OverrideForm(forms.Form):
     reason = forms.CharField(required=False, max_length=200)
 
 
+class ShiftForm(forms.ModelForm):
+    """A shift added or moved by hand never overlaps another of its rotation and role."""
+
+    class Meta:
+        model = Shift
+        fields = [
+            "rotation",
+            "engineer",
+            "role",
+            "starts_at",
+            "ends_at",
+            "source",
+            "covered_engineer",
+            "reason",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        rotation, role = cleaned.get("rotation"), cleaned.get("role")
+        starts_at, ends_at = cleaned.get("starts_at"), cleaned.get("ends_at")
+        if rotation and role and starts_at and ends_at and ends_at > starts_at:
+            problem = services.shift_overlap_problem(
+                rotation=rotation,
+                role=role,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                exclude_pk=self.instance.pk,
+            )
+            if problem:
+                raise forms.ValidationError(problem)
+        return cleaned
+
+
 @admin.register(Shift)
 class ShiftAdmin(GrowingTableAdmin, admin.ModelAdmin):
+    form = ShiftForm
     list_display = [
         "engineer",
         "role",
@@ -473,8 +507,29 @@ class PayPeriodAdmin(admin.ModelAdmin):
         _report_errors(self, request, done, failed, "pay period(s) closed")
 
 
+class CompTimeForm(forms.ModelForm):
+    """Comp time logged or corrected by a manager keeps the engineers' rule: a day holds at
+    most 24 hours over all its entries."""
+
+    class Meta:
+        model = CompTimeTaken
+        fields = ["engineer", "date", "hours", "note"]
+
+    def clean(self):
+        cleaned = super().clean()
+        engineer, day, hours = cleaned.get("engineer"), cleaned.get("date"), cleaned.get("hours")
+        if engineer and day and hours is not None:
+            problem = services.comp_time_day_problem(
+                engineer=engineer, day=day, hours=hours, exclude_pk=self.instance.pk
+            )
+            if problem:
+                self.add_error("hours", problem)
+        return cleaned
+
+
 @admin.register(CompTimeTaken)
 class CompTimeTakenAdmin(GrowingTableAdmin, admin.ModelAdmin):
+    form = CompTimeForm
     list_display = ["engineer", "date", "hours", "note", "approved_by", "approved_at"]
     list_filter = [
         ("approved_at", admin.EmptyFieldListFilter),
@@ -485,6 +540,21 @@ class CompTimeTakenAdmin(GrowingTableAdmin, admin.ModelAdmin):
     autocomplete_fields = ["engineer"]
     readonly_fields = ["approved_by", "approved_at"]
     actions = ["approve"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.approved_at is not None:
+            # What was approved stays as approved; only the note may still change.
+            return ["engineer", "date", "hours", *self.readonly_fields]
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        entry = services.comp_time_log(
+            engineer=obj.engineer, day=obj.date, hours=obj.hours, note=obj.note
+        )
+        obj.pk = entry.pk
 
     @admin.action(description="Approve the selected comp time")
     def approve(self, request, queryset):

@@ -144,6 +144,35 @@ def rotation_generate_shifts(
 
 
 REST_OF_SHIFT = "Rest of the shift after an override"
+SHIFT_OVERLAPS = (
+    "{engineer} is already {role} on this rotation from {start} to {end}: one person holds a "
+    "role at a time. Use an override to hand part of a shift to someone else."
+)
+
+
+def shift_overlap_problem(
+    *, rotation, role: str, starts_at: datetime, ends_at: datetime, exclude_pk=None
+) -> str | None:
+    """Why a shift added or moved by hand cannot cover [starts_at, ends_at): another shift of
+    the same rotation and role already covers part of it. None when it fits."""
+    clash = (
+        Shift.objects.filter(
+            rotation=rotation, role=role, starts_at__lt=ends_at, ends_at__gt=starts_at
+        )
+        .exclude(pk=exclude_pk)
+        .select_related("engineer")
+        .order_by("starts_at")
+        .first()
+    )
+    if clash is None:
+        return None
+    zone = timezone.get_current_timezone()
+    return SHIFT_OVERLAPS.format(
+        engineer=_who(clash.engineer),
+        role=clash.get_role_display().lower(),
+        start=clash.starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
+        end=clash.ends_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
+    )
 
 
 @transaction.atomic
@@ -514,6 +543,17 @@ def page_on_call_for_incident(sender, incident: Incident, by=None, at=None, **kw
 
 
 @transaction.atomic
+def comp_time_day_problem(*, engineer, day: date, hours: Decimal, exclude_pk=None) -> str | None:
+    """Why ``hours`` more comp time do not fit in ``day`` (24 hours over all its entries but
+    ``exclude_pk``, the entry being changed), or None."""
+    logged = CompTimeTaken.objects.filter(engineer=engineer, date=day).exclude(
+        pk=exclude_pk
+    ).aggregate(total=Sum("hours"))["total"] or Decimal(0)
+    if logged + hours > DAY_HOURS:
+        return COMP_TIME_DAY_FULL.format(day=day, logged=logged, left=DAY_HOURS - logged)
+    return None
+
+
 @transaction.atomic
 def comp_time_log(*, engineer, day: date, hours: Decimal, note: str = "") -> CompTimeTaken:
     """Log comp time an engineer takes off (counted against their balance at once). A day
@@ -522,13 +562,9 @@ def comp_time_log(*, engineer, day: date, hours: Decimal, note: str = "") -> Com
     if hours is None or hours <= 0 or hours > DAY_HOURS:
         raise ValidationError({"hours": COMP_TIME_HOURS})
     list(get_user_model().objects.select_for_update().filter(pk=engineer.pk).values("pk"))
-    logged = CompTimeTaken.objects.filter(engineer=engineer, date=day).aggregate(
-        total=Sum("hours")
-    )["total"] or Decimal(0)
-    if logged + hours > DAY_HOURS:
-        raise ValidationError(
-            {"hours": COMP_TIME_DAY_FULL.format(day=day, logged=logged, left=DAY_HOURS - logged)}
-        )
+    problem = comp_time_day_problem(engineer=engineer, day=day, hours=hours)
+    if problem:
+        raise ValidationError({"hours": problem})
     entry = CompTimeTaken(engineer=engineer, date=day, hours=hours, note=note)
     entry.full_clean()
     entry.save()

@@ -311,3 +311,68 @@ def test_rotation_first_handoff_must_be_on_the_weekday(manager_client):
     )
     assert response.status_code == 200
     assert "must fall on the handoff weekday" in response.content.decode()
+
+
+def test_comp_time_by_hand_keeps_the_day_whole_and_approved_entries_fixed(manager_client, manager):
+    ada = engineer("ada")
+    add = reverse("admin:oncall_comptimetaken_add")
+    refused = manager_client.post(
+        add, {"engineer": ada.pk, "date": "2026-03-02", "hours": "30", "note": ""}
+    )
+    assert refused.status_code == 200
+    assert not CompTimeTaken.objects.exists()
+    manager_client.post(add, {"engineer": ada.pk, "date": "2026-03-02", "hours": "20", "note": ""})
+    entry = CompTimeTaken.objects.get()
+    second = manager_client.post(
+        add, {"engineer": ada.pk, "date": "2026-03-02", "hours": "8", "note": ""}
+    )
+    assert "at most 4.00 h more fit in the day" in second.content.decode()
+    # Correcting the entry itself counts it once, not twice.
+    change = reverse("admin:oncall_comptimetaken_change", args=[entry.pk])
+    fixed = manager_client.post(
+        change, {"engineer": ada.pk, "date": "2026-03-02", "hours": "24", "note": "night"}
+    )
+    assert fixed.status_code == 302
+    entry.refresh_from_db()
+    assert entry.hours == Decimal("24.00")
+    # Once approved, what was approved stays: only the note may change.
+    manager_client.post(
+        changelist("comptimetaken"), {"action": "approve", "_selected_action": [entry.pk]}
+    )
+    manager_client.post(
+        change, {"engineer": ada.pk, "date": "2026-03-02", "hours": "4", "note": "corrected"}
+    )
+    entry.refresh_from_db()
+    assert (entry.hours, entry.note, entry.approved_by) == (Decimal("24.00"), "corrected", manager)
+
+
+def test_a_shift_added_by_hand_never_overlaps_its_rotations_role(manager_client):
+    ada, bob = engineer("ada"), engineer("bob")
+    rotation = RotationFactory(team=TeamFactory(name="Platform"))
+    ShiftFactory(
+        rotation=rotation,
+        engineer=ada,
+        starts_at=datetime(2026, 3, 2, 9, tzinfo=UTC),
+        ends_at=datetime(2026, 3, 9, 9, tzinfo=UTC),
+    )
+    data = {
+        "rotation": rotation.pk,
+        "engineer": bob.pk,
+        "role": "primary",
+        "starts_at_0": "2026-03-08",
+        "starts_at_1": "09:00:00",
+        "ends_at_0": "2026-03-10",
+        "ends_at_1": "09:00:00",
+        "source": "manual",
+        "reason": "",
+    }
+    response = manager_client.post(reverse("admin:oncall_shift_add"), data)
+    assert response.status_code == 200
+    assert "Ada Oncall is already primary on this rotation from 2026-03-02 09:00" in (
+        response.content.decode()
+    )
+    assert Shift.objects.count() == 1
+    # The secondary role, or the week after, is free.
+    data |= {"starts_at_0": "2026-03-09"}
+    assert manager_client.post(reverse("admin:oncall_shift_add"), data).status_code == 302
+    assert Shift.objects.count() == 2
