@@ -398,6 +398,11 @@ class PolicyForm(forms.ModelForm):
             raise ValidationError(problem)
         return value
 
+    def _get_validation_exclusions(self):
+        # The model's one-policy-per-start rule is the service's to keep: a policy not yet in
+        # force on the same date is replaced by this one, one in force was refused above.
+        return {*super()._get_validation_exclusions(), "effective_from"}
+
 
 @admin.register(CompensationPolicy)
 class CompensationPolicyAdmin(admin.ModelAdmin):

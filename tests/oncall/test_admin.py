@@ -202,6 +202,24 @@ def test_policy_add_supersedes_and_policies_in_force_are_read_only(manager_clien
     assert CompensationPolicy.objects.get(effective_from=date(2027, 1, 1)).weekly_stipend == (
         Decimal("550.00")
     )
+    # The same date again, before it starts: the new terms replace the planned ones.
+    response = manager_client.post(
+        reverse("admin:oncall_compensationpolicy_add"),
+        {
+            "effective_from": "2027-01-01",
+            "currency": "EUR",
+            "weekly_stipend": "575.00",
+            "sev1_bonus": "220.00",
+            "comp_hours_per_overnight_page": "4.00",
+            "overnight_start": "22:00",
+            "overnight_end": "07:00",
+        },
+    )
+    assert response.status_code == 302
+    assert CompensationPolicy.objects.get(effective_from=date(2027, 1, 1)).weekly_stipend == (
+        Decimal("575.00")
+    )
+    assert CompensationPolicy.objects.count() == 2
 
 
 def _future_policy(manager_client, starts: date) -> CompensationPolicy:
