@@ -48,6 +48,8 @@ def _report_errors(modeladmin, request, done: int, failed: list[str], verb: str)
         modeladmin.message_user(request, f"{done} {verb}.", messages.SUCCESS)
     for line in failed:
         modeladmin.message_user(request, line, messages.ERROR)
+    if not done and not failed:
+        modeladmin.message_user(request, f"Nothing to do: 0 {verb}.", messages.WARNING)
 
 
 # --- Rotations -------------------------------------------------------------------------------
@@ -296,11 +298,17 @@ class HandoffAdmin(GrowingTableAdmin, admin.ModelAdmin):
         "handoff_at",
         "outgoing",
         "incoming",
+        "summary",
         "written_at",
         "acknowledged_at",
     ]
 
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # The summary is the outgoing engineer's words, confirmed by the incoming one:
+        # managers read it; nobody rewrites it here.
         return False
 
 
@@ -344,6 +352,21 @@ class PageAdmin(GrowingTableAdmin, admin.ModelAdmin):
     list_select_related = ["engineer", "incident"]
     autocomplete_fields = ["engineer", "incident"]
     readonly_fields = ["escalated_from"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            # A recorded page is a fact the pay and the response targets rest on: who was
+            # paged, when, and when they answered stay as recorded.
+            return [
+                "engineer",
+                "incident",
+                "paged_at",
+                "ack_due_at",
+                "acknowledged_at",
+                "source",
+                *self.readonly_fields,
+            ]
+        return self.readonly_fields
 
     def get_queryset(self, request):
         return (

@@ -7,7 +7,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from oncall.models import CompensationPolicy, CompTimeTaken, PayPeriodStatus, Shift, ShiftSource
+from oncall.models import (
+    CompensationPolicy,
+    CompTimeTaken,
+    Handoff,
+    PayPeriodStatus,
+    Shift,
+    ShiftSource,
+)
 from tests.incidents.factories import IncidentFactory, TeamFactory
 from tests.oncall.factories import (
     CompTimeTakenFactory,
@@ -394,3 +401,54 @@ def test_a_shift_added_by_hand_never_overlaps_its_rotations_role(manager_client)
     data |= {"starts_at_0": "2026-03-09"}
     assert manager_client.post(reverse("admin:oncall_shift_add"), data).status_code == 302
     assert Shift.objects.count() == 2
+
+
+def test_managers_read_handoffs_but_never_rewrite_them(manager_client):
+    rotation = RotationFactory(team=TeamFactory(name="Platform"))
+    ada, bob = engineer("ada"), engineer("bob")
+    handoff = Handoff.objects.create(
+        rotation=rotation,
+        handoff_at=datetime(2026, 3, 9, 9, tzinfo=UTC),
+        outgoing=ada,
+        incoming=bob,
+        summary="Kafka lag alert is flaky.",
+    )
+    change = reverse("admin:oncall_handoff_change", args=[handoff.pk])
+    page = manager_client.get(change)
+    assert page.status_code == 200
+    assert "Kafka lag alert is flaky." in page.content.decode()
+    manager_client.post(change, {"summary": "Nothing happened."})
+    handoff.refresh_from_db()
+    assert handoff.summary == "Kafka lag alert is flaky."
+
+
+def test_approving_nothing_says_so(manager_client, manager):
+    entry = CompTimeTakenFactory(engineer=engineer("ada"))
+    approve = {"action": "approve", "_selected_action": [entry.pk]}
+    manager_client.post(changelist("comptimetaken"), approve)
+    again = manager_client.post(changelist("comptimetaken"), approve, follow=True)
+    assert "Nothing to do: 0 entry/entries approved." in again.content.decode()
+
+
+def test_a_recorded_pages_moments_stay_as_recorded(manager_client):
+    page = PageFactory(engineer=engineer("ada"), acknowledged_at=None)
+    change = reverse("admin:oncall_page_change", args=[page.pk])
+    manager_client.post(
+        change,
+        {
+            "engineer": page.engineer_id,
+            "paged_at_0": "2026-03-03",
+            "paged_at_1": "12:00:00",
+            "ack_due_at_0": "2026-03-03",
+            "ack_due_at_1": "23:00:00",
+            "acknowledged_at_0": "2026-03-03",
+            "acknowledged_at_1": "12:01:00",
+            "source": "manual",
+            "message": "corrected",
+            "team": "",
+            "escalation_level": "0",
+        },
+    )
+    page.refresh_from_db()
+    assert (page.acknowledged_at, page.ack_due_at) == (None, page.paged_at + timedelta(minutes=5))
+    assert page.message == "corrected"
