@@ -249,6 +249,13 @@ def shift_override(
         override.import_key = shift.import_key
         shift.delete()
     override.save()
+    # A handoff at either end of the override, not written yet, now names who is on call.
+    for boundary in Handoff.objects.filter(
+        rotation=override.rotation,
+        handoff_at__in=[override.starts_at, override.ends_at],
+        written_at__isnull=True,
+    ):
+        handoff_for(rotation=override.rotation, handoff_at=boundary.handoff_at)
     now = timezone.now()
     if override.ends_at > now:
         notify(oncall_messages.override_messages(override), now=now)
@@ -263,14 +270,23 @@ def handoff_for(*, rotation: Rotation, handoff_at: datetime) -> Handoff:
     """The handoff at a rotation boundary, created with the outgoing and incoming primaries
     (the engineer whose primary shift ends and the one whose primary shift starts there)."""
     existing = Handoff.objects.filter(rotation=rotation, handoff_at=handoff_at).first()
-    if existing is not None:
-        return existing
+    if existing is not None and existing.written_at is not None:
+        return existing  # written: it stays between the two people it was written for
     ending = Shift.objects.filter(
         rotation=rotation, role=ShiftRole.PRIMARY, ends_at=handoff_at
     ).first()
     starting = Shift.objects.filter(
         rotation=rotation, role=ShiftRole.PRIMARY, starts_at=handoff_at
     ).first()
+    if existing is not None:
+        # Not written yet: an override since it was created may have changed who hands
+        # over to whom, and the person on call now is the one to write it.
+        if ending is not None and starting is not None:
+            people = (ending.engineer_id, starting.engineer_id)
+            if (existing.outgoing_id, existing.incoming_id) != people:
+                existing.outgoing_id, existing.incoming_id = people
+                existing.save(update_fields=["outgoing", "incoming"])
+        return existing
     if ending is None or starting is None:
         raise ValidationError(HANDOFF_NO_BOUNDARY)
     handoff, _ = Handoff.objects.get_or_create(

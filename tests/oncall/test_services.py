@@ -320,6 +320,38 @@ class TestHandoff:
         with pytest.raises(ValidationError):
             services.handoff_write(handoff=handoff, author=handoff.outgoing, summary="  ")
 
+    def test_an_override_at_the_boundary_hands_the_unwritten_handoff_to_who_is_on_call(
+        self, handoff
+    ):
+        cy = engineer("cy")
+        ada_shift = Shift.objects.get(
+            rotation=handoff.rotation, role=ShiftRole.PRIMARY, ends_at=handoff.handoff_at
+        )
+        # Cy covers Ada's last evening, after the handoff row was made (an hour before).
+        services.shift_override(
+            shift=ada_shift,
+            starts_at=handoff.handoff_at - timedelta(hours=12),
+            ends_at=handoff.handoff_at,
+            engineer=cy,
+        )
+        handoff.refresh_from_db()
+        assert (handoff.outgoing.username, handoff.incoming.username) == ("cy", "bob")
+        with pytest.raises(ValidationError, match="Only the outgoing engineer"):
+            services.handoff_write(handoff=handoff, author=ada_shift.engineer, summary="x")
+        services.handoff_write(handoff=handoff, author=cy, summary="Quiet night")
+        # Once written, it stays between the two people it was written for.
+        bob_shift = Shift.objects.get(
+            rotation=handoff.rotation, role=ShiftRole.PRIMARY, starts_at=handoff.handoff_at
+        )
+        services.shift_override(
+            shift=bob_shift,
+            starts_at=handoff.handoff_at,
+            ends_at=handoff.handoff_at + timedelta(hours=8),
+            engineer=engineer("dee"),
+        )
+        again = services.handoff_for(rotation=handoff.rotation, handoff_at=handoff.handoff_at)
+        assert (again.outgoing.username, again.incoming.username) == ("cy", "bob")
+
     def test_no_boundary(self, handoff):
         with pytest.raises(ValidationError, match="No handoff"):
             services.handoff_for(
