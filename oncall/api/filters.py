@@ -1,11 +1,23 @@
+from django import forms
 from django_filters import rest_framework as filters
 
 from incidents.api.filters import UTCDateTimeFilter
 from oncall.models import Page, PageSource, Shift, ShiftRole, ShiftSource
 
 
+class IdFilter(filters.Filter):
+    """A row id: a whole number (``1.5`` is a 400, not rotation 1)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
+
 class ShiftFilter(filters.FilterSet):
-    rotation = filters.NumberFilter(field_name="rotation_id")
+    rotation = IdFilter(field_name="rotation_id", help_text="The rotation's id.")
     team = filters.CharFilter(field_name="rotation__team__name", lookup_expr="iexact")
     engineer = filters.CharFilter(field_name="engineer__username", lookup_expr="iexact")
     role = filters.ChoiceFilter(choices=ShiftRole.choices)

@@ -50,6 +50,13 @@ def test_rotations_and_shifts(engineer_api, rotation):
     assert [s["role"] for s in only] == ["secondary"]
     assert engineer_api.get("/api/v1/shifts/", {"engineer": "nobody"}).json()["results"] == []
     assert engineer_api.get(f"/api/v1/shifts/{shift.pk}/").json()["engineer"] == "ada"
+    mine = engineer_api.get("/api/v1/shifts/", {"rotation": rotation.pk}).json()["results"]
+    assert len(mine) == 2
+    # A rotation id is a whole number: 1.5 is not rotation 1.
+    for odd in (f"{rotation.pk}.5", "0", str(2**70)):
+        response = engineer_api.get("/api/v1/shifts/", {"rotation": odd})
+        assert response.status_code == 400
+        assert "rotation" in response.json()
 
 
 def test_who_is_on_call_now(engineer_api, rotation, platform):
