@@ -23,7 +23,7 @@ def timeline_event_record(
     event = TimelineEvent(
         incident=incident,
         kind=kind,
-        message=message[:500],
+        message=message,
         occurred_at=at,
         author=author,
         payload=payload or {},
@@ -37,14 +37,10 @@ def timeline_events_record_once(events: list[TimelineEvent]) -> None:
     """Insert events that carry a ``dedup_key``, skipping keys already written (a reminder
     decided twice is written once). One query."""
     if events:
-        for event in events:
-            event.message = event.message[:500]
         TimelineEvent.objects.bulk_create(events, ignore_conflicts=True)
 
 
 def timeline_events_record_many(events: list[TimelineEvent]) -> list[TimelineEvent]:
     """Insert many events at once (history written in bulk, such as the demo's past year).
     The caller builds them exactly as the services would. One query per batch."""
-    for event in events:
-        event.message = event.message[:500]
     return TimelineEvent.objects.bulk_create(events, batch_size=500)

@@ -36,6 +36,8 @@ STEP_ALREADY_RECORDED = "Step {position} was already marked {outcome}."
 SKIP_NEEDS_NOTE = "Say why the step is skipped."
 UNKNOWN_OUTCOME = "A step is done or skipped."
 
+NULL_CHARACTERS = "Null characters are not allowed."
+
 
 def _now(at: datetime | None) -> datetime:
     return at if at is not None else timezone.now()
@@ -154,6 +156,8 @@ def runbook_step_record(
     if step is None:
         raise ValidationError(UNKNOWN_STEP.format(position=position))
     note = (note or "").strip()
+    if "\x00" in note:  # a hand-made request: the page's form never sends one
+        raise ValidationError({"note": NULL_CHARACTERS})
     if outcome == StepOutcome.SKIPPED and not note:
         raise ValidationError({"note": SKIP_NEEDS_NOTE})
     existing = run.records.filter(position=position).first()

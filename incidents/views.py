@@ -47,7 +47,10 @@ LIST_FILTERS = {
 
 def _chosen(model, value: str | None):
     """The row a filter's id names, or None for a blank, malformed or unknown id."""
-    return model.objects.filter(pk=int(value)).first() if (value or "").isdigit() else None
+    value = value or ""
+    return (
+        model.objects.filter(pk=int(value)).first() if value.isascii() and value.isdigit() else None
+    )
 
 
 @require_safe
@@ -119,7 +122,7 @@ def _update_initial(incident) -> dict:
 def _detail_context(request, incident, bound: dict | None = None) -> dict:
     bound = bound or {}
     roles = selectors.active_roles(incident)
-    query = request.GET.get("runbook_q", "").strip()
+    query = request.GET.get("runbook_q", "").replace("\x00", "").strip()
     due = selectors.next_update_due(incident)
     return {
         "incident": incident,

@@ -52,7 +52,7 @@ class TimelineEvent(models.Model):
         related_name="+",
         help_text="Empty for events written by the system (reminders, escalations, imports).",
     )
-    message = models.CharField(max_length=500)
+    message = models.TextField()  # notes and updates are kept whole, however long
     payload = models.JSONField(default=dict, blank=True)
     corrects = models.ForeignKey(
         "self",

@@ -1,0 +1,86 @@
+"""The incident pages with what people really type: long notes kept whole, odd ids and NUL
+characters refused or ignored, the runbook search working after a refused form."""
+
+import pytest
+from django.urls import reverse
+
+from incidents import runbooks, services
+from incidents.models import Runbook, RunbookStep, RunbookStepRecord
+from tests.incidents.factories import ServiceFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def runbook():
+    book = Runbook.objects.create(title="Disk full", when_to_use="Disk", tags="disk")
+    for position, title in enumerate(("Free space", "Rotate logs", "Verify"), start=1):
+        RunbookStep.objects.create(runbook=book, position=position, title=title)
+    return book
+
+
+@pytest.fixture
+def incident(engineer, runbook):
+    service = ServiceFactory(name="pg")
+    runbook.services.add(service)
+    return services.incident_declare(
+        title="Disk at 95%", severity="SEV-2", declared_by=engineer, services=[service]
+    )
+
+
+@pytest.fixture
+def signed_in(client, engineer):
+    client.force_login(engineer)
+    return client
+
+
+def timeline(client, incident) -> str:
+    return client.get(reverse("incidents:timeline", args=[incident.pk])).content.decode()
+
+
+def test_a_long_note_and_update_are_kept_whole_on_the_timeline(signed_in, incident):
+    note = "word " * 120 + "LAST-WORDS"
+    act = reverse("incidents:act", args=[incident.pk, "note"])
+    assert signed_in.post(act, {"text": note}).status_code == 302
+    update = {
+        "audience": "internal",
+        "status": "Investigating",
+        "impact": "slow " * 120,
+        "action": "Rolling back ENDACTION",
+        "eta": "30 min",
+    }
+    act = reverse("incidents:act", args=[incident.pk, "update"])
+    assert signed_in.post(act, update).status_code == 302
+    text = timeline(signed_in, incident)
+    assert "LAST-WORDS" in text
+    assert "ENDACTION" in text
+    assert "30 min" in text
+
+
+@pytest.mark.parametrize("value", ["²", "99999999999999999999", "abc"])
+def test_list_filters_ignore_ids_that_are_not_plain_numbers(signed_in, incident, value):
+    response = signed_in.get(reverse("incidents:list"), {"severity": value})
+    assert response.status_code == 200
+    assert incident.title in response.content.decode()
+
+
+def test_a_nul_character_in_the_runbook_search_is_ignored(signed_in, incident):
+    page = signed_in.get(reverse("incidents:detail", args=[incident.pk]), {"runbook_q": "di\x00sk"})
+    assert page.status_code == 200
+    assert "Disk full" in page.content.decode()
+
+
+def test_a_skip_note_with_a_nul_character_is_refused(signed_in, incident, runbook, engineer):
+    run = runbooks.runbook_start(incident=incident, runbook=runbook, by=engineer)
+    step = reverse("incidents:runbook_step", args=[incident.pk, run.pk, 1])
+    response = signed_in.post(step, {"outcome": "skipped", "note": "x\x00y"}, follow=True)
+    assert "Null characters are not allowed." in response.content.decode()
+    assert not RunbookStepRecord.objects.exists()
+
+
+def test_the_runbook_search_works_after_a_refused_form(signed_in, incident):
+    refused = signed_in.post(reverse("incidents:act", args=[incident.pk, "note"]), {"text": ""})
+    assert refused.status_code == 200
+    detail = reverse("incidents:detail", args=[incident.pk])
+    # The search goes to the incident page, not to the address the refused form posted to.
+    assert f'action="{detail}#runbooks"' in refused.content.decode()
