@@ -3,6 +3,7 @@ characters refused or ignored, the runbook search working after a refused form."
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from incidents import runbooks, services
 from incidents.models import Runbook, RunbookStep, RunbookStepRecord
@@ -84,3 +85,13 @@ def test_the_runbook_search_works_after_a_refused_form(signed_in, incident):
     detail = reverse("incidents:detail", args=[incident.pk])
     # The search goes to the incident page, not to the address the refused form posted to.
     assert f'action="{detail}#runbooks"' in refused.content.decode()
+
+
+def test_runbook_ticks_show_their_day_as_well_as_their_time(signed_in, incident, runbook, engineer):
+    run = runbooks.runbook_start(incident=incident, runbook=runbook, by=engineer)
+    runbooks.runbook_step_record(run=run, position=1, outcome="done", note="", by=engineer)
+    record = RunbookStepRecord.objects.get()
+    page = signed_in.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    # An incident can run past midnight: "Done 00:12" alone would not say which night.
+    assert timezone.localtime(record.at).strftime("Done %Y-%m-%d %H:%M") in page
+    assert timezone.localtime(run.started_at).strftime("started %Y-%m-%d %H:%M") in page
