@@ -6,12 +6,27 @@ from django.utils import timezone
 
 from incidents.models import Team
 from oncall.models import PayPeriod
+from oncall.selectors import MAX_REPORT_DAYS, REPORT_TOO_LATE, REPORT_TOO_LONG
 
 
 def previous_month() -> tuple[date, date]:
     first_this_month = timezone.localdate().replace(day=1)
     end = first_this_month - timedelta(days=1)
     return end.replace(day=1), end
+
+
+class TeamNameField(forms.ModelChoiceField):
+    """A team chosen by name, in any letter case (as the command's ``--team``)."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        team = self.queryset.filter(name__iexact=str(value)).first()
+        if team is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            )
+        return team
 
 
 class ReportPeriodForm(forms.Form):
@@ -25,7 +40,7 @@ class ReportPeriodForm(forms.Form):
     )
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    team = forms.ModelChoiceField(
+    team = TeamNameField(
         queryset=Team.objects.order_by("name"),
         required=False,
         empty_label="All teams",
@@ -51,6 +66,10 @@ class ReportPeriodForm(forms.Form):
                 raise forms.ValidationError("Give both a start and an end date.")
         if cleaned["end"] < cleaned["start"]:
             self.add_error("end", "The end date is before the start date.")
+        elif cleaned["end"] >= date.max:
+            self.add_error("end", REPORT_TOO_LATE)
+        elif (cleaned["end"] - cleaned["start"]).days >= MAX_REPORT_DAYS:
+            self.add_error("end", REPORT_TOO_LONG)
         return cleaned
 
 

@@ -73,13 +73,22 @@ def handoff_request_message(handoff) -> Message:
     )
 
 
-def handoff_written_message(handoff) -> Message:
+def handoff_written_message(handoff, *, rewritten_after_read: bool = False) -> Message:
+    """The incoming engineer is told the summary is written; told again (a notice of its own,
+    keyed by the new writing) when the outgoing one changes it after they read it."""
+    key = f"handoff-written:{handoff.pk}"
+    if rewritten_after_read:
+        key = f"handoff-rewritten:{handoff.pk}:{handoff.written_at.isoformat()}"
     return Message(
-        key=f"handoff-written:{handoff.pk}",
+        key=key,
         kind="handoff_written",
-        subject=f"Handoff summary from {_name(handoff.outgoing)}",
+        subject=(
+            f"{'Changed h' if rewritten_after_read else 'H'}andoff summary from "
+            f"{_name(handoff.outgoing)}"
+        ),
         body=(
-            f"{_name(handoff.outgoing)} wrote the handoff summary for your shift on "
+            f"{_name(handoff.outgoing)} {'changed' if rewritten_after_read else 'wrote'} the "
+            "handoff summary for your shift on "
             f"{handoff.rotation} starting {_when(handoff.handoff_at, handoff.incoming)}:\n\n"
             f"{handoff.summary}"
         ),

@@ -55,6 +55,11 @@ MONEY_AND_HOURS = ("on_call_hours", "stipend", "sev1_bonus", "comp_time_hours", 
 COUNTS = ("sev1_incidents", "overnight_pages")
 
 END_BEFORE_START = "The report's end date is before its start date."
+# The period runs to the day after its end, which must exist.
+REPORT_TOO_LATE = "Enter a date before 9999-12-31."
+# Pages and the API bound the work of one request; the command does not.
+MAX_REPORT_DAYS = 366
+REPORT_TOO_LONG = "A report covers at most 366 days; ask for one pay period at a time."
 UNKNOWN_TEAM = "Unknown team: {name}."
 
 
@@ -631,6 +636,8 @@ def compensation_report(
     """
     if end < start:
         raise ValidationError({"end": END_BEFORE_START})
+    if end >= date.max:
+        raise ValidationError({"end": REPORT_TOO_LATE})
     team_obj = resolve_team(team)
     team_name = team_obj.name if team_obj else None
     pay_period = PayPeriod.objects.filter(start_date=start, end_date=end).first()
@@ -826,7 +833,12 @@ def my_on_call(*, user, now: datetime | None = None, weeks: int = 8) -> MyOnCall
         .select_related("incident__severity")
         .order_by("-paged_at")
     )
-    waiting = [p for p in pages if p.acknowledged_at is None]
+    # A page whose incident is resolved waits for nothing: it can no longer be acknowledged.
+    waiting = [
+        p
+        for p in pages
+        if p.acknowledged_at is None and (p.incident is None or p.incident.resolved_at is None)
+    ]
     # The next handoff this person gives: the end of their current or next primary shift,
     # when someone's primary shift starts right then.
     to_write = None

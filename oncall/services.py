@@ -37,7 +37,7 @@ User = get_user_model()
 
 DEFAULT_PAGE_ACK_WITHIN = timedelta(minutes=5)
 
-NO_MEMBERS = "The rotation has no members to put on call."
+NO_MEMBERS = "The rotation has no active members to put on call."
 WEEKS_OUT_OF_RANGE = "Generate between 1 and 52 weeks at a time."
 OVERRIDE_OUTSIDE_SHIFT = "The override must lie within the shift it covers ({start} - {end})."
 OVERRIDE_EMPTY = "The override must end after it starts."
@@ -51,6 +51,10 @@ HANDOFF_NO_BOUNDARY = "No handoff happens at that moment in this rotation."
 PAGE_NOT_YOURS = "Only the paged engineer ({user}) can acknowledge this page."
 PAGE_ALREADY_ACKNOWLEDGED = "This page was already acknowledged at {at}."
 PAGE_ACK_BEFORE_PAGED = "A page cannot be acknowledged before it was sent."
+PAGE_INCIDENT_RESOLVED = (
+    "{incident} was resolved at {at}; its page can no longer be acknowledged "
+    "(nothing is left to handle)."
+)
 COMP_TIME_HOURS = "Comp time is logged in hours greater than zero (at most 24 a day)."
 COMP_TIME_DAY_FULL = (
     "{day} already has {logged} h of comp time logged; at most {left} h more fit in the day."
@@ -96,16 +100,22 @@ def rotation_generate_shifts(
     """Create the rotation's weekly shifts from the week running now to ``weeks`` weeks ahead.
 
     Week k runs from the handoff of week k to the next, at the rotation's wall-clock weekday
-    and time, so DST never moves the handoff hour. Member ``k mod n`` is primary and member
-    ``k + 1 mod n`` secondary. Weeks that already have a shift for a role (generated, imported,
-    overridden or added by hand) are left alone, so running it again adds only what is missing.
-    Locks the rotation row so two runs cannot both add a week.
+    and time, so DST never moves the handoff hour. Of the active members (someone who left is
+    never put on call), member ``k mod n`` is primary and member ``k + 1 mod n`` secondary.
+    Shifts already there for a role (generated, imported, overridden or added by hand) are left
+    alone and only the hours of the week they leave uncovered get a new shift, so running it
+    again adds only what is missing, also after the handoff weekday or time changed. Locks
+    the rotation row so two runs cannot both add a shift.
     """
     if not 1 <= weeks <= 52:
         raise ValidationError({"weeks": WEEKS_OUT_OF_RANGE})
     now = _now(now)
     rotation = Rotation.objects.select_for_update().get(pk=rotation.pk)
-    members = [m.user for m in rotation.members.select_related("user").order_by("position")]
+    members = [
+        m.user
+        for m in rotation.members.select_related("user").order_by("position")
+        if m.user.is_active
+    ]
     if not members:
         raise ValidationError(NO_MEMBERS)
     first = week_index_at(rotation, now)
@@ -117,8 +127,16 @@ def rotation_generate_shifts(
         ).values_list("role", "starts_at", "ends_at")
     )
 
-    def covered(role: str, start: datetime, end: datetime) -> bool:
-        return any(r == role and s < end and e > start for r, s, e in existing)
+    def uncovered(role: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The parts of [start, end) no shift of ``role`` covers, in order."""
+        gaps, cursor = [], start
+        for s, e in sorted((s, e) for r, s, e in existing if r == role and s < end and e > start):
+            if s > cursor:
+                gaps.append((cursor, s))
+            cursor = max(cursor, e)
+        if cursor < end:
+            gaps.append((cursor, end))
+        return gaps
 
     new = []
     for week in range(first, first + weeks):
@@ -127,18 +145,17 @@ def rotation_generate_shifts(
         if rotation.has_secondary and len(members) > 1:
             slots.append((ShiftRole.SECONDARY, members[(week + 1) % len(members)]))
         for role, engineer in slots:
-            if covered(role, start, end):
-                continue
-            new.append(
+            new.extend(
                 Shift(
                     rotation=rotation,
                     engineer=engineer,
                     role=role,
-                    starts_at=start,
-                    ends_at=end,
+                    starts_at=gap_start,
+                    ends_at=gap_end,
                     source=ShiftSource.GENERATED,
                     created_by=by,
                 )
+                for gap_start, gap_end in uncovered(role, start, end)
             )
     return Shift.objects.bulk_create(new)
 
@@ -299,7 +316,8 @@ def handoff_for(*, rotation: Rotation, handoff_at: datetime) -> Handoff:
 
 @transaction.atomic
 def handoff_write(*, handoff: Handoff, author, summary: str, at: datetime | None = None) -> Handoff:
-    """The outgoing engineer writes (or rewrites) the summary for the incoming one."""
+    """The outgoing engineer writes (or rewrites) the summary for the incoming one. A rewrite
+    after the incoming engineer read it is unread again, and they are told of the change."""
     handoff = (
         Handoff.objects.select_for_update(of=("self",))
         .select_related("outgoing")
@@ -310,10 +328,17 @@ def handoff_write(*, handoff: Handoff, author, summary: str, at: datetime | None
     summary = (summary or "").strip()
     if not summary:
         raise ValidationError({"summary": HANDOFF_SUMMARY_REQUIRED})
+    if summary == handoff.summary and handoff.written_at is not None:
+        return handoff  # saved again unchanged: nothing new to read
+    read = handoff.acknowledged_at is not None
     handoff.summary = summary
     handoff.written_at = _now(at)
-    handoff.save(update_fields=["summary", "written_at"])
-    notify([oncall_messages.handoff_written_message(handoff)], now=handoff.written_at)
+    handoff.acknowledged_at = None
+    handoff.save(update_fields=["summary", "written_at", "acknowledged_at"])
+    notify(
+        [oncall_messages.handoff_written_message(handoff, rewritten_after_read=read)],
+        now=handoff.written_at,
+    )
     return handoff
 
 
@@ -453,10 +478,20 @@ def page_acknowledge(*, page: Page, by, at: datetime | None = None) -> Page:
         )
     if at < page.paged_at:
         raise ValidationError(PAGE_ACK_BEFORE_PAGED)
-    page.acknowledged_at = at
-    page.save(update_fields=["acknowledged_at"])
+    incident = None
     if page.incident_id is not None:
         incident = Incident.objects.get(pk=page.incident_id)
+        # Answering a page once its incident is over handles nothing, and an acknowledged
+        # page is what the SEV-1 bonus and overnight comp time are paid for.
+        if incident.resolved_at is not None and incident.resolved_at <= at:
+            raise ValidationError(
+                PAGE_INCIDENT_RESOLVED.format(
+                    incident=incident.reference, at=timezone.localtime(incident.resolved_at)
+                )
+            )
+    page.acknowledged_at = at
+    page.save(update_fields=["acknowledged_at"])
+    if incident is not None:
         timeline_event_record(
             incident=incident,
             kind=TimelineEventKind.PAGE,

@@ -103,17 +103,19 @@ def compensation_engineer(request, user_id: int):
         breakdown = selectors.compensation_breakdown(
             engineer=engineer, start=report.start, end=report.end
         )
-    row = next((r for r in report.rows if r.engineer_id == engineer.pk), None) if report else None
+    # One row per currency when a policy changed currency inside the period.
+    rows = [r for r in report.rows if r.engineer_id == engineer.pk] if report else []
     context = {
         "engineer": engineer,
         "form": form,
         "report": report,
-        "row": row,
+        "rows": rows,
         "breakdown": breakdown,
         "query": request.GET.urlencode(),
         "zone": timezone.get_current_timezone_name(),
     }
-    return render(request, "oncall/compensation_engineer.html", context)
+    status = 200 if report is not None else 400
+    return render(request, "oncall/compensation_engineer.html", context, status=status)
 
 
 @require_safe

@@ -22,7 +22,7 @@ def _my_context(request, bound: dict | None = None) -> dict:
     bound = bound or {}
     data = selectors.my_on_call(user=request.user)
     balance = selectors.comp_time_balances(
-        engineer_ids=[request.user.pk], as_of=timezone.localdate(), booked=True
+        engineer_ids=[request.user.pk], as_of=services.project_today(), booked=True
     )[request.user.pk]
     to_write = data.handoff_to_write
     handoff_initial = (

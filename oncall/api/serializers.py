@@ -7,6 +7,7 @@ from rest_framework import serializers
 from incidents.api.serializers import NameRelatedField, ReferenceField
 from incidents.models import Incident, Team
 from oncall.models import Page, Rotation, RotationMember, Shift
+from oncall.selectors import MAX_REPORT_DAYS, REPORT_TOO_LATE, REPORT_TOO_LONG
 
 User = get_user_model()
 
@@ -149,11 +150,6 @@ class PageCreateSerializer(serializers.Serializer):
         default=False,
         help_text="Also email the engineer from IncidentDesk (off: the paging tool did).",
     )
-
-
-MAX_REPORT_DAYS = 366
-REPORT_TOO_LONG = "A report covers at most 366 days; ask for one pay period at a time."
-REPORT_TOO_LATE = "Enter a date before 9999-12-31."
 
 
 class CompensationQuerySerializer(serializers.Serializer):

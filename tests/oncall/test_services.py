@@ -85,7 +85,7 @@ class TestGenerateShifts:
 
     def test_refusals(self):
         empty = RotationFactory()
-        with pytest.raises(ValidationError, match="no members"):
+        with pytest.raises(ValidationError, match="no active members"):
             services.rotation_generate_shifts(rotation=empty, weeks=2)
         with pytest.raises(ValidationError):
             services.rotation_generate_shifts(rotation=rotation_with("ada"), weeks=0)
