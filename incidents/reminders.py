@@ -88,7 +88,7 @@ def sweep_status_updates(*, now: datetime) -> int:
         }
     users = User.objects.in_bulk([pk for pk in wanted if pk])
     messages, events = [], []
-    for incident, interval, _due_at in due:
+    for incident, interval, due_at in due:
         since = incident.last_update_at or incident.declared_at
         recipient_id = (
             incident.communications_lead_id
@@ -96,7 +96,10 @@ def sweep_status_updates(*, now: datetime) -> int:
             or incident.declared_by_id
             or (incident.team.engineering_manager_id if incident.team else None)
         )
-        key = f"status-update-overdue:{incident.pk}:{_stamp(since)}:{interval}"
+        # Keyed by the moment it fell due, not the interval's number: that number restarts
+        # when the severity (and so the cadence) changes, and would match reminders sent
+        # under the old cadence.
+        key = f"status-update-overdue:{incident.pk}:{_stamp(since)}:{_stamp(due_at)}"
         minutes = int(incident.severity.update_every.total_seconds() // 60)
         overdue = now - (since + incident.severity.update_every)
         subject = f"{incident.reference}: status update overdue"
@@ -228,7 +231,9 @@ def sweep_escalations(*, now: datetime) -> int:
                     "severity": severity.name,
                     "to": [p.get_username() for p in people],
                 },
-                dedup_key=key,
+                # "Nobody" is written once under a key of its own, so that when a manager then
+                # sets someone on the level, the escalation that reaches them is written too.
+                dedup_key=key if people else f"{key}:nobody",
             )
         )
     recorded = notify(messages, now=now)

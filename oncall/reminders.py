@@ -5,7 +5,7 @@ queries and records notifications under keys that make a second run a no-op."""
 from datetime import datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 
 from incidents.events import timeline_events_record_once
 from incidents.models import TimelineEvent, TimelineEventKind
@@ -19,11 +19,21 @@ ESCALATION_WINDOW = timedelta(hours=12)
 HANDOFF_REQUEST_LEAD = timedelta(hours=1)
 HEADS_UP_AT = time(18, 0)
 HEADS_UP_LOOKAHEAD = timedelta(hours=48)
-# A page stops escalating once its incident is resolved, or acknowledged by anyone since the
-# page went out (somebody answered). A page sent after the incident was acknowledged (a call
-# for help) still escalates when nobody answers it.
-STILL_UNANSWERED = Q(incident__isnull=True) | Q(
+# A page stops escalating once its incident is resolved, or once anyone answered since the
+# page went out: the incident was acknowledged, or another of its pages was. A page sent after
+# that (a call for help) still escalates when nobody answers it. A page without an incident
+# stops when the page it escalates was answered after all.
+STILL_UNANSWERED = Q(
+    incident__isnull=True,
+    escalated_from__acknowledged_at__isnull=True,
+) | Q(
     Q(incident__acknowledged_at__isnull=True) | Q(incident__acknowledged_at__lt=F("paged_at")),
+    ~Exists(
+        Page.objects.filter(
+            incident_id=OuterRef("incident_id"), acknowledged_at__gte=OuterRef("paged_at")
+        )
+    ),
+    incident__isnull=False,
     incident__resolved_at__isnull=True,
 )
 
@@ -166,7 +176,9 @@ def sweep_shift_heads_up(*, now: datetime) -> int:
     incoming engineer, once per shift. A shift created after that evening is announced at
     once. Two queries plus the recording."""
     shifts = (
-        Shift.objects.filter(starts_at__gt=now, starts_at__lte=now + HEADS_UP_LOOKAHEAD)
+        Shift.objects.filter(
+            rotation__is_active=True, starts_at__gt=now, starts_at__lte=now + HEADS_UP_LOOKAHEAD
+        )
         .select_related("engineer__profile", "rotation__team")
         .order_by("starts_at")
     )

@@ -123,8 +123,9 @@ def sweep_postmortem_deadlines(*, now: datetime) -> int:
                 )
             label = f"Reminder: post-mortem {stage} deadline missed"
         else:
-            key = f"pm-due-soon:{pm.pk}:{stage}:{_stamp(due)}"
             person = pm.owner or manager
+            # For whom, too: a post-mortem handed to someone else reminds its new owner.
+            key = f"pm-due-soon:{pm.pk}:{stage}:{_stamp(due)}:{person.pk if person else ''}"
             if person is not None:
                 messages.append(
                     Message(
@@ -164,9 +165,9 @@ def _open_items_with_owner():
 def sweep_action_items(*, now: datetime) -> int:
     """Open action items: a reminder to the owner when the due date is near (the policy's
     days), an overdue reminder once it has passed, and an escalation to the owner's manager
-    once it is overdue by more than the grace period. Once per item and due date (moving the
-    due date starts over); items whose escalation day is more than ``NOTICE_WINDOW`` past are
-    history. Two queries plus the recording."""
+    once it is overdue by more than the grace period. Once per item, due date and owner
+    (moving the due date starts over; a new owner hears of it too); items whose escalation
+    day is more than ``NOTICE_WINDOW`` past are history. Two queries plus the recording."""
     policy = postmortem_policy()
     today = now.astimezone(project_zone()).date()
     overdue_from = overdue_before(now)  # due strictly before this: overdue
@@ -189,7 +190,7 @@ def sweep_action_items(*, now: datetime) -> int:
         if item.due_date >= overdue_from:
             messages.append(
                 Message(
-                    key=f"ai-due-soon:{item.pk}:{due}",
+                    key=f"ai-due-soon:{item.pk}:{due}:{owner.pk}",
                     kind="action_item_due_soon",
                     subject=f"Action item due {due}: {item.title}",
                     body=f"Your action item {base} is due on {due}.",
@@ -202,7 +203,7 @@ def sweep_action_items(*, now: datetime) -> int:
             continue
         messages.append(
             Message(
-                key=f"ai-overdue:{item.pk}:{due}",
+                key=f"ai-overdue:{item.pk}:{due}:{owner.pk}",
                 kind="action_item_overdue",
                 subject=f"Overdue action item: {item.title}",
                 body=f"Your action item {base} was due on {due}. Finish it, or update its status "
@@ -240,7 +241,9 @@ def sweep_action_items(*, now: datetime) -> int:
 def send_action_item_digests(*, now: datetime) -> int:
     """A weekly digest per owner of all their open action items, unless they muted it (the
     reminders and escalations above cannot be muted). Once per owner and ISO week."""
-    year, week, _ = now.astimezone(project_zone()).isocalendar()
+    # The week by the clock beat's schedule runs on (UTC): read in a zone west of UTC, the
+    # first Monday after the clocks go back would fall in the week before and be skipped.
+    year, week, _ = now.astimezone(UTC).isocalendar()
     overdue_from = overdue_before(now)
     by_owner: dict[int, list[ActionItem]] = defaultdict(list)
     owners = {}

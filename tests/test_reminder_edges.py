@@ -1,0 +1,205 @@
+"""Reminder edges: a cadence that changes, a call for help answered, a new owner, a retired
+rotation, a level set after it was reached, and the digest's week in zones west of UTC."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from incidents import reminders as incident_reminders
+from incidents import services as incident_services
+from incidents.models import EscalationLevel, IncidentRole, Notification, TimelineEventKind
+from oncall import reminders as oncall_reminders
+from oncall import services as oncall_services
+from oncall.models import Page
+from postmortems import reminders as postmortem_reminders
+from postmortems import services as postmortem_services
+from tests.incidents.factories import (
+    BASE_TIME,
+    ProfileFactory,
+    ServiceFactory,
+    TeamFactory,
+    UserFactory,
+)
+from tests.oncall.factories import RotationFactory, RotationMemberFactory, engineer
+from tests.postmortems.factories import ActionItemFactory
+
+pytestmark = pytest.mark.django_db
+MINUTE = timedelta(minutes=1)
+
+
+def _sent(kind: str) -> list:
+    return list(
+        Notification.objects.filter(kind=kind)
+        .order_by("created_at", "pk")
+        .values_list("created_at", "recipient__username")
+    )
+
+
+class TestStatusUpdateCadenceChanges:
+    @pytest.fixture
+    def sev1(self, manager):
+        team = TeamFactory(name="Payments", engineering_manager=UserFactory(username="em"))
+        incident = incident_services.incident_declare(
+            title="Checkout down",
+            severity="SEV-1",
+            declared_by=manager,
+            services=[ServiceFactory(team=team)],
+            at=BASE_TIME,
+        )
+        incident_services.role_assign(
+            incident=incident,
+            role=IncidentRole.COMMUNICATIONS_LEAD,
+            user=UserFactory(username="comms"),
+            by=manager,
+            at=BASE_TIME,
+        )
+        return incident
+
+    def _sweep(self, start, end):
+        moment = start
+        while moment <= end:
+            incident_reminders.sweep_status_updates(now=moment)
+            moment += timedelta(seconds=30)
+
+    def test_lowered_to_sev2_it_reminds_every_30_minutes_from_the_last_update(self, sev1, manager):
+        self._sweep(BASE_TIME, BASE_TIME + 34 * MINUTE)
+        incident_services.incident_change_severity(
+            incident=sev1, severity="SEV-2", by=manager, at=BASE_TIME + 35 * MINUTE
+        )
+        self._sweep(BASE_TIME + 35 * MINUTE, BASE_TIME + 95 * MINUTE)
+        assert [at - BASE_TIME for at, _ in _sent("status_update_overdue")] == [
+            15 * MINUTE,
+            30 * MINUTE,
+            60 * MINUTE,
+            90 * MINUTE,
+        ]
+
+    def test_lowered_to_sev3_the_next_reminder_is_four_hours_after_the_last_update(
+        self, sev1, manager
+    ):
+        for minutes in (15, 30):
+            incident_reminders.sweep_status_updates(now=BASE_TIME + minutes * MINUTE)
+        incident_services.incident_change_severity(
+            incident=sev1, severity="SEV-3", by=manager, at=BASE_TIME + 40 * MINUTE
+        )
+        for hours in (4, 8):
+            moment = BASE_TIME + timedelta(hours=hours)
+            assert incident_reminders.sweep_status_updates(now=moment - MINUTE) == 0
+            assert incident_reminders.sweep_status_updates(now=moment) == 1
+
+
+def test_the_timeline_names_whom_an_escalation_reached_once_someone_is_set(manager):
+    team = TeamFactory(name="Payments", engineering_manager=UserFactory(username="em"))
+    incident = incident_services.incident_declare(
+        title="Checkout down",
+        severity="SEV-1",
+        declared_by=manager,
+        services=[ServiceFactory(team=team)],
+        at=BASE_TIME,
+    )
+    assert incident_reminders.sweep_escalations(now=BASE_TIME + 30 * MINUTE) == 0
+    vp = UserFactory(username="vp", first_name="Vera", last_name="Page")
+    EscalationLevel.objects.get(name="VP Engineering").users.add(vp)
+    assert incident_reminders.sweep_escalations(now=BASE_TIME + 31 * MINUTE) == 1
+    assert incident_reminders.sweep_escalations(now=BASE_TIME + 32 * MINUTE) == 0
+    assert list(
+        incident.timeline.filter(kind=TimelineEventKind.ESCALATION)
+        .order_by("occurred_at")
+        .values_list("message", flat=True)
+    ) == [
+        "Escalated to VP Engineering: nobody is set for this level",
+        "Escalated to VP Engineering: Vera Page",
+    ]
+
+
+class TestPageEscalation:
+    AT = datetime(2026, 3, 3, 12, tzinfo=UTC)
+
+    @pytest.fixture
+    def rotation(self):
+        team = TeamFactory(name="Platform", engineering_manager=engineer("boss"))
+        rotation = RotationFactory(team=team, starts_on=date(2026, 3, 2))
+        for position, name in enumerate(["ada", "bob", "cy"]):
+            RotationMemberFactory(rotation=rotation, user=engineer(name), position=position)
+        oncall_services.rotation_generate_shifts(
+            rotation=rotation, weeks=3, now=datetime(2026, 3, 2, 10, tzinfo=UTC)
+        )
+        return rotation
+
+    def test_an_answered_call_for_help_does_not_reach_the_manager(self, rotation):
+        incident = incident_services.incident_declare(
+            title="Database down",
+            severity="SEV-1",
+            declared_by=None,
+            services=[ServiceFactory(team=rotation.team)],
+            at=self.AT,
+        )
+        first = Page.objects.get()
+        oncall_services.page_acknowledge(page=first, by=first.engineer, at=self.AT + MINUTE)
+        cy = engineer("cy")
+        for_help = oncall_services.page_record(
+            engineer=cy,
+            incident=incident,
+            team=rotation.team,
+            paged_at=self.AT + 20 * MINUTE,
+            source="manual",
+            message="Help with the database",
+        )
+        # Nobody answers the call for help in time: it goes to the secondary ...
+        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 25 * MINUTE) == 1
+        # ... then cy answers after all: the secondary's page does not go to the manager.
+        oncall_services.page_acknowledge(page=for_help, by=cy, at=self.AT + 26 * MINUTE)
+        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 30 * MINUTE) == 0
+        assert not Page.objects.filter(engineer__username="boss").exists()
+
+    def test_a_page_without_an_incident_stops_when_the_first_one_is_answered(self, rotation):
+        ada = engineer("ada")
+        page = oncall_services.page_record(
+            engineer=ada, team=rotation.team, paged_at=self.AT, message="Disk full"
+        )
+        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 5 * MINUTE) == 1
+        oncall_services.page_acknowledge(page=page, by=ada, at=self.AT + 6 * MINUTE)
+        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 10 * MINUTE) == 0
+
+    def test_unanswered_it_still_goes_to_the_manager(self, rotation):
+        oncall_services.page_record(
+            engineer=engineer("ada"), team=rotation.team, paged_at=self.AT, message="Disk full"
+        )
+        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 5 * MINUTE) == 1
+        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 10 * MINUTE) == 1
+        assert Page.objects.filter(engineer__username="boss", escalation_level=2).exists()
+
+    def test_a_retired_rotation_gets_no_heads_up(self, rotation):
+        evening = datetime(2026, 3, 8, 18, tzinfo=UTC)
+        assert oncall_reminders.sweep_shift_heads_up(now=evening) == 2
+        Notification.objects.all().delete()
+        rotation.is_active = False
+        rotation.save()
+        assert oncall_reminders.sweep_shift_heads_up(now=evening + timedelta(days=7)) == 0
+
+
+def test_an_action_items_new_owner_is_reminded(manager):
+    team = TeamFactory(name="Payments", engineering_manager=UserFactory(username="em"))
+    alice = UserFactory(username="alice")
+    ProfileFactory(user=alice, team=team)
+    item = ActionItemFactory(owner=alice, due_date=date(2026, 3, 20))
+    postmortem_reminders.sweep_action_items(now=datetime(2026, 3, 18, 1, tzinfo=UTC))
+    postmortem_reminders.sweep_action_items(now=datetime(2026, 3, 21, 1, tzinfo=UTC))
+    bob = UserFactory(username="bob")
+    postmortem_services.action_items_reassign(
+        items=[item], owner=bob, by=manager, at=datetime(2026, 3, 22, tzinfo=UTC)
+    )
+    postmortem_reminders.sweep_action_items(now=datetime(2026, 3, 22, 1, tzinfo=UTC))
+    postmortem_reminders.sweep_action_items(now=datetime(2026, 3, 22, 2, tzinfo=UTC))
+    assert [who for _, who in _sent("action_item_due_soon")] == ["alice"]
+    assert [who for _, who in _sent("action_item_overdue")] == ["alice", "bob"]
+
+
+def test_the_weekly_digest_comes_every_monday_west_of_utc(settings):
+    settings.TIME_ZONE = "America/Los_Angeles"
+    owner = UserFactory(username="owner")
+    ActionItemFactory(owner=owner, due_date=date(2026, 12, 1))
+    # Beat's schedule: Mondays 07:00 UTC. The clocks go back on 1 November in Los Angeles.
+    mondays = [datetime(2026, 10, 26, 7, tzinfo=UTC) + timedelta(weeks=n) for n in range(3)]
+    sent = [postmortem_reminders.send_action_item_digests(now=monday) for monday in mondays]
+    assert sent == [1, 1, 1]
