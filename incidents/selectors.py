@@ -35,6 +35,7 @@ from incidents.models import (
     CommunicationTemplate,
     Incident,
     IncidentRole,
+    IncidentStatus,
     Profile,
     RoleAssignment,
     Service,
@@ -43,10 +44,32 @@ from incidents.models import (
     Team,
     TemplateKind,
     TimelineEvent,
+    TimelineEventKind,
     UpdateAudience,
 )
 from incidents.models.api import KEY_MARKER, hash_token
 from incidents.models.incident import OPEN_STATUSES
+
+AMBIGUOUS_NAME = (
+    "Several match “{value}” in different letter case ({names}); give the name exactly."
+)
+
+
+def by_name(queryset: QuerySet, field: str, value: str):
+    """The row whose ``field`` is ``value``: the exact match, else the only one equal in any
+    letter case; None when nothing matches. When several differ from ``value`` only in case
+    (``Checkout`` and ``checkout``) and none is exact, guessing could page the wrong team:
+    ``ValidationError`` naming them. One query."""
+    from django.core.exceptions import ValidationError
+
+    matches = list(queryset.filter(**{f"{field}__iexact": value}).order_by("pk")[:10])
+    exact = [row for row in matches if getattr(row, field) == value]
+    if exact:
+        return exact[0]
+    if len(matches) > 1:
+        names = ", ".join(getattr(row, field) for row in matches)
+        raise ValidationError(AMBIGUOUS_NAME.format(value=value, names=names))
+    return matches[0] if matches else None
 
 
 def _holder_name(role: str) -> Subquery:
@@ -692,6 +715,19 @@ def _public_incident(incident: Incident, levels, templates: dict) -> PublicIncid
         initial = wording(TemplateKind.INITIAL, f"initial-{incident.pk}", incident.declared_at)
         updates += [initial] if initial else []
     resolved = incident.resolved_at
+    reopened = getattr(incident, "reopened_at", None)
+    if (
+        resolved is None
+        and reopened is not None
+        and not any(u.posted_at >= reopened for u in updates)
+    ):
+        # Reopened with no public word since: what the page said last ("Resolved") is not
+        # true any more. The initial wording again (else the status), dated at the reopening.
+        key = f"reopened-{incident.pk}-{reopened.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+        again = wording(TemplateKind.INITIAL, key, reopened) or PublicUpdate(
+            key=key, kind="initial", status=incident.get_status_display(), posted_at=reopened
+        )
+        updates = [again, *updates]
     if resolved is not None and not any(u.posted_at >= resolved for u in updates):
         resolution = wording(TemplateKind.RESOLUTION, f"resolved-{incident.pk}", resolved)
         updates = ([resolution] if resolution else []) + updates
@@ -707,19 +743,29 @@ def _public_incident(incident: Incident, levels, templates: dict) -> PublicIncid
 
 
 def _with_public_parts(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
-    return queryset.select_related(None).prefetch_related(
-        Prefetch(
-            "services",
-            queryset=Service.objects.filter(is_public=True).order_by("name"),
-            to_attr="public_services",
-        ),
-        Prefetch(
-            "updates",
-            queryset=StatusUpdate.objects.filter(audience=UpdateAudience.STATUS_PAGE).order_by(
-                "-posted_at", "-id"
+    reopenings = TimelineEvent.objects.filter(
+        incident_id=OuterRef("pk"),
+        kind=TimelineEventKind.STATUS_CHANGED,
+        payload__from=IncidentStatus.RESOLVED,
+    ).exclude(payload__to=IncidentStatus.CLOSED)
+    latest_reopening = reopenings.order_by("-occurred_at", "-id").values("occurred_at")[:1]
+    return (
+        queryset.select_related(None)
+        .annotate(reopened_at=Subquery(latest_reopening))
+        .prefetch_related(
+            Prefetch(
+                "services",
+                queryset=Service.objects.filter(is_public=True).order_by("name"),
+                to_attr="public_services",
             ),
-            to_attr="public_updates",
-        ),
+            Prefetch(
+                "updates",
+                queryset=StatusUpdate.objects.filter(audience=UpdateAudience.STATUS_PAGE).order_by(
+                    "-posted_at", "-id"
+                ),
+                to_attr="public_updates",
+            ),
+        )
     )
 
 
@@ -756,12 +802,15 @@ def status_page(*, now: datetime | None = None) -> StatusPage:
     services = []
     for service in Service.objects.filter(is_public=True).order_by("name"):
         affecting = states.get(service.name, [])
-        latest = [i.updates[0] for i in affecting if i.updates]  # each one's newest
+        state = ServiceState.worst(i.state for i in affecting)
+        # The line's words come from the incidents that set its state: a minor one's
+        # "Monitoring" must not stand beside a major outage.
+        latest = [i.updates[0] for i in affecting if i.updates and i.state == state]
         services.append(
             PublicService(
                 name=service.name,
                 description=service.description,
-                state=ServiceState.worst(i.state for i in affecting),
+                state=state,
                 incidents=[i.reference for i in affecting],
                 latest=max(latest, key=lambda u: (u.posted_at, u.key), default=None),
             )

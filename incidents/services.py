@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from incidents import signals
+from incidents import signals, validators
 from incidents.events import timeline_event_record
 from incidents.models import (
     ApiToken,
@@ -41,6 +41,7 @@ from incidents.models import (
 )
 from incidents.models.api import KEY_MARKER, hash_token
 from incidents.models.incident import OPEN_STATUSES
+from incidents.selectors import by_name
 from incidents.validators import validate_time_zone
 
 User = get_user_model()
@@ -58,6 +59,7 @@ RESOLVE_NEEDS_CHECKLIST = (
     "Resolving follows the resolution checklist; confirm every item: {missing}."
 )
 ALREADY_ACKNOWLEDGED = "The incident was already acknowledged by {who} at {at}."
+ACKNOWLEDGE_NOT_OPEN = "Only an open incident can be acknowledged; this one is {status}."
 SAME_SEVERITY = "The incident is already {severity}."
 ROLE_ALREADY_HELD = "{user} already holds the {role} role."
 ROLE_NOT_HELD = "Nobody holds the {role} role."
@@ -249,7 +251,10 @@ def incident_change_status(
 
     changed = ["status"]
     incident.status = to_status
-    if to_status != IncidentStatus.INVESTIGATING:
+    # Moving on from an open status is acknowledging it; closing a resolved incident (say an
+    # imported one nobody acknowledged) is not, and would put an acknowledgement after the
+    # resolution.
+    if to_status != IncidentStatus.INVESTIGATING and from_status in OPEN_STATUSES:
         _stamp_acknowledged(incident, by=by, at=at, changed=changed)
     if to_status in (
         IncidentStatus.MITIGATED,
@@ -332,6 +337,10 @@ def incident_acknowledge(*, incident: Incident, by, at: datetime | None = None) 
     incident = _lock(incident)
     if incident.status == IncidentStatus.CLOSED:
         raise ValidationError(CLOSED_IS_FINAL)
+    if incident.acknowledged_at is None and incident.status not in OPEN_STATUSES:
+        raise ValidationError(
+            ACKNOWLEDGE_NOT_OPEN.format(status=incident.get_status_display().lower())
+        )
     if incident.acknowledged_at is not None:
         raise ValidationError(
             ALREADY_ACKNOWLEDGED.format(
@@ -629,6 +638,11 @@ def status_update_post(
         "eta": (eta or "").strip(),
     }
     errors = {name: UPDATE_FIELD_REQUIRED for name, value in values.items() if not value}
+    errors |= {
+        name: validators.CONTROL_CHARACTERS
+        for name, value in values.items()
+        if validators.has_control_characters(value)
+    }
     if audience not in UpdateAudience.values:
         errors["audience"] = UNKNOWN_AUDIENCE
     if errors:
@@ -969,9 +983,10 @@ def alert_receive(
     source, dedup_key, summary = values["source"], values["dedup_key"], values["summary"]
     found_service = None
     if (service or "").strip():
-        found_service = (
-            Service.objects.select_related("team").filter(name__iexact=service.strip()).first()
-        )
+        try:
+            found_service = by_name(Service.objects.select_related("team"), "name", service.strip())
+        except ValidationError as error:
+            raise ValidationError({"service": error.messages}) from None
         if found_service is None:
             raise ValidationError({"service": UNKNOWN_SERVICE.format(name=service.strip())})
     chosen = severity_for_hint(severity_hint)

@@ -17,6 +17,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from incidents import selectors
+from incidents.validators import without_control_characters
 
 PAGE_TITLE = "Service status"
 CACHE_SECONDS = 30
@@ -32,7 +33,8 @@ def status_page(request):
 @require_safe
 @cache_control(public=True, max_age=CACHE_SECONDS)
 def status_incident(request, reference: str):
-    incident = selectors.public_incident(reference=reference)
+    # A NUL cannot be in any reference, and PostgreSQL refuses to compare with one.
+    incident = None if "\x00" in reference else selectors.public_incident(reference=reference)
     if incident is None:
         raise Http404("No such public incident.")
     return render(
@@ -43,9 +45,9 @@ def status_incident(request, reference: str):
 
 
 def _entry_text(update: selectors.PublicUpdate) -> str:
-    if update.body:
-        return update.body
-    return f"Impact: {update.impact}\nAction: {update.action}\nETA: {update.eta}"
+    text = update.body or f"Impact: {update.impact}\nAction: {update.action}\nETA: {update.eta}"
+    # Updates posted before such characters were refused must not break the feed.
+    return without_control_characters(text)
 
 
 class StatusFeed(Feed):
@@ -74,7 +76,9 @@ class StatusFeed(Feed):
 
     def item_title(self, item):
         incident, update = item
-        return f"{update.status}: {', '.join(incident.services)} ({incident.reference})"
+        return without_control_characters(
+            f"{update.status}: {', '.join(incident.services)} ({incident.reference})"
+        )
 
     def item_description(self, item):
         return _entry_text(item[1])

@@ -1,3 +1,4 @@
+import re
 import zoneinfo
 from functools import lru_cache
 
@@ -18,3 +19,21 @@ def is_valid_time_zone(value: str) -> bool:
 def validate_time_zone(value: str) -> None:
     if not is_valid_time_zone(value):
         raise ValidationError(INVALID_TIME_ZONE, code="invalid_time_zone", params={"value": value})
+
+
+# Characters XML 1.0 cannot carry (C0 controls but tab, newline and carriage return; lone
+# surrogates; U+FFFE and U+FFFF). Pasted terminal output brings them (colour codes start
+# with ESC), and one in a public update would break the status page's Atom feed.
+NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+CONTROL_CHARACTERS = (
+    "Remove the control characters (such as a pasted terminal's colour codes): the status "
+    "page and its feed cannot show them."
+)
+
+
+def has_control_characters(value: str) -> bool:
+    return bool(NOT_XML.search(value or ""))
+
+
+def without_control_characters(value: str) -> str:
+    return NOT_XML.sub("", value or "")

@@ -34,6 +34,7 @@ from incidents.models import (
     TemplateKind,
     UpdateAudience,
 )
+from incidents.models.incident import OPEN_STATUSES
 from incidents.services import ResolutionChecklist
 
 LIST_FILTERS = {
@@ -140,6 +141,7 @@ def _detail_context(request, incident, bound: dict | None = None) -> dict:
         "checklist_labels": ResolutionChecklist.LABELS,
         "timeline": list(reversed(incident.timeline.all())),
         "is_closed": incident.status == IncidentStatus.CLOSED,
+        "is_open": incident.status in OPEN_STATUSES,
         "now": timezone.now(),
         "runs": runbooks.incident_runs(incident=incident),
         "suggested_runbooks": list(runbooks.runbooks_suggested(incident=incident)),

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from incidents import services as incident_services
 from incidents.events import timeline_event_record, timeline_events_record_once
-from incidents.models import Incident, IncidentStatus, TimelineEvent, TimelineEventKind
+from incidents.models import Incident, TimelineEvent, TimelineEventKind
+from incidents.models.incident import OPEN_STATUSES
 from incidents.notifications import notify
 from oncall import messages as oncall_messages
 from oncall import selectors
@@ -500,7 +501,7 @@ def page_acknowledge(*, page: Page, by, at: datetime | None = None) -> Page:
             author=by,
             payload={"page_id": page.pk, "acknowledged": True},
         )
-        if incident.acknowledged_at is None and incident.status != IncidentStatus.CLOSED:
+        if incident.acknowledged_at is None and incident.status in OPEN_STATUSES:
             incident_services.incident_acknowledge(incident=incident, by=by, at=at)
     return page
 

@@ -121,6 +121,8 @@ def compensation_engineer(request, user_id: int):
 @require_safe
 def calendar_feed(request, token: str):
     """An engineer's shifts as iCalendar, behind a private token (calendar apps cannot log in)."""
+    if "\x00" in token:  # in no token, and PostgreSQL refuses to compare with one
+        raise Http404
     feed = CalendarFeed.objects.select_related("user").filter(token=token).first()
     if feed is None or not feed.user.is_active:
         raise Http404

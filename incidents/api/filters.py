@@ -1,5 +1,6 @@
 from datetime import UTC
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 from django_filters import rest_framework as filters
@@ -49,6 +50,37 @@ class UTCDateTimeFilter(filters.IsoDateTimeFilter):
     field_class = UTCIsoDateTimeField
 
 
+NOT_A_BOOLEAN = "Use true or false."
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """``true``/``false`` (or ``1``/``0``, any letter case); anything else is an error rather
+    than django-filter's "no filter", which would answer ``?open=yes`` with closed ones too."""
+
+    def to_python(self, value):
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            return value
+        chosen = {"true": True, "1": True, "false": False, "0": False}.get(str(value).lower())
+        if chosen is None:
+            raise ValidationError(NOT_A_BOOLEAN, code="invalid")
+        return chosen
+
+    def validate(self, value):
+        pass
+
+
+class StrictBooleanFilter(filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+    def __init__(self, *args, **kwargs):
+        # The value as given: django-filter's boolean widget turns what it does not know into
+        # None before the field sees it.
+        kwargs.setdefault("widget", forms.TextInput)
+        super().__init__(*args, **kwargs)
+
+
 class IncidentFilter(filters.FilterSet):
     severity = filters.CharFilter(
         field_name="severity__name", lookup_expr="iexact", help_text="Severity name, e.g. SEV-1."
@@ -56,7 +88,7 @@ class IncidentFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(
         choices=IncidentStatus.choices, help_text="Repeat for several: ?status=a&status=b."
     )
-    open = filters.BooleanFilter(method="filter_open", help_text="Only open (or closed) ones.")
+    open = StrictBooleanFilter(method="filter_open", help_text="Only open (or closed) ones.")
     team = filters.CharFilter(
         field_name="team__name", lookup_expr="iexact", help_text="Responsible team's name."
     )

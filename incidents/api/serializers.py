@@ -5,6 +5,7 @@ become 400s with the same messages the admin shows)."""
 from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -22,7 +23,7 @@ from incidents.models import (
     TimelineEvent,
     UpdateAudience,
 )
-from incidents.selectors import INCIDENT_ROW_MOMENTS, moment_from
+from incidents.selectors import INCIDENT_ROW_MOMENTS, by_name, moment_from
 
 User = get_user_model()
 
@@ -48,8 +49,10 @@ class NameRelatedField(ReferenceField):
             self.fail("invalid")
         if "\x00" in data:
             raise serializers.ValidationError(NULL_CHARACTERS, code="null_characters")
-        found = self.get_queryset().filter(**{f"{self.slug_field}__iexact": data.strip()})
-        found = found.order_by("pk").first()
+        try:
+            found = by_name(self.get_queryset(), self.slug_field, data.strip())
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages, code="ambiguous") from None
         if found is None:
             self.fail("does_not_exist", slug_name=self.slug_field, value=data)
         return found

@@ -1,7 +1,7 @@
 from django import forms
 from django_filters import rest_framework as filters
 
-from incidents.api.filters import UTCDateTimeFilter
+from incidents.api.filters import StrictBooleanFilter, UTCDateTimeFilter
 from oncall.models import Page, PageSource, Shift, ShiftRole, ShiftSource
 
 
@@ -37,7 +37,7 @@ class PageFilter(filters.FilterSet):
     incident = filters.CharFilter(field_name="incident__reference")
     team = filters.CharFilter(field_name="team__name", lookup_expr="iexact")
     source = filters.ChoiceFilter(choices=PageSource.choices)
-    acknowledged = filters.BooleanFilter(
+    acknowledged = StrictBooleanFilter(
         field_name="acknowledged_at", lookup_expr="isnull", exclude=True
     )
     paged_after = UTCDateTimeFilter(field_name="paged_at", lookup_expr="gte")

@@ -1,7 +1,7 @@
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
-from incidents.api.filters import UTCDateTimeFilter
+from incidents.api.filters import StrictBooleanFilter, UTCDateTimeFilter
 from postmortems.models import (
     ActionItem,
     ActionItemKind,
@@ -18,7 +18,7 @@ class PostmortemFilter(filters.FilterSet):
     team = filters.CharFilter(field_name="incident__team__name", lookup_expr="iexact")
     severity = filters.CharFilter(field_name="incident__severity__name", lookup_expr="iexact")
     owner = filters.CharFilter(field_name="owner__username", lookup_expr="iexact")
-    overdue = filters.BooleanFilter(method="filter_overdue", help_text="Any deadline missed.")
+    overdue = StrictBooleanFilter(method="filter_overdue", help_text="Any deadline missed.")
     scheduled_after = UTCDateTimeFilter(field_name="scheduled_at", lookup_expr="gte")
     scheduled_before = UTCDateTimeFilter(field_name="scheduled_at", lookup_expr="lt")
 
@@ -42,7 +42,7 @@ class ActionItemFilter(filters.FilterSet):
     postmortem = filters.CharFilter(
         field_name="postmortem__incident__reference", help_text="Incident reference."
     )
-    overdue = filters.BooleanFilter(method="filter_overdue")
+    overdue = StrictBooleanFilter(method="filter_overdue")
     due_after = filters.DateFilter(field_name="due_date", lookup_expr="gte")
     due_before = filters.DateFilter(field_name="due_date", lookup_expr="lte")
 
