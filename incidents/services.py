@@ -772,7 +772,11 @@ def incident_update_details(
         author=by,
         payload={"changes": diff},
     )
-    if diff.get("postmortem_required", {}).get("to") is True:
+    # Customer impact recorded after the fact needs a post-mortem just as much (runbook:
+    # "any incident with customer impact"); the post-mortems app decides whether it does.
+    if any(
+        diff.get(name, {}).get("to") is True for name in ("postmortem_required", "customer_impact")
+    ):
         signals.incident_postmortem_required.send(sender=Incident, incident=incident, by=by, at=at)
     return incident
 

@@ -9,7 +9,8 @@ arguments:
 - ``incident_resolved``: ``incident``, ``by``, ``at``
 - ``incident_status_changed``: ``incident``, ``from_status``, ``to_status``, ``by``, ``at``
 - ``incident_severity_changed``: ``incident``, ``from_severity``, ``to_severity``, ``by``, ``at``
-- ``incident_postmortem_required``: ``incident``, ``by``, ``at`` (a manager asked for one)
+- ``incident_postmortem_required``: ``incident``, ``by``, ``at`` (a manager asked for one, or
+  customer impact was recorded)
 """
 
 from django.dispatch import Signal

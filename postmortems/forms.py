@@ -3,6 +3,9 @@ They check shape only; the rules live in ``postmortems.services``."""
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from incidents.access import responders
 from incidents.models import Incident
@@ -80,14 +83,33 @@ class WhyForm(forms.Form):
     )
 
 
+class WallClockDateTimeField(forms.DateTimeField):
+    """A date and time read in the reader's zone, as Django's field, but never refused for a
+    wall-clock time that happens twice or not at all at a DST change: in the hour the clocks
+    go back it is the first of the two; a time skipped when they go forward is read with the
+    offset before the change, as RFC 5545 reads it."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValidationError as error:
+            if error.code != "ambiguous_timezone":
+                raise
+        naive = parse_datetime(value.strip()) or forms.BaseTemporalField.to_python(self, value)
+        return naive.replace(tzinfo=timezone.get_current_timezone())
+
+
 class TimelineEntryForm(forms.Form):
-    occurred_at = forms.DateTimeField(
+    occurred_at = WallClockDateTimeField(
         label="When",
         # The browser's date-time picker reads only this form (a saved moment shown again).
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text="In your time zone.",
     )
-    text = forms.CharField(max_length=500, label="What happened")
+    # As long as the incident's notes it is copied from, lines and all.
+    text = forms.CharField(
+        label="What happened", widget=forms.Textarea(attrs={"rows": 2}), strip=True
+    )
 
 
 class OwnerField(forms.CharField):
@@ -152,7 +174,7 @@ class MyActionItemForm(forms.Form):
 
 
 class ReviewMeetingTimeForm(forms.Form):
-    held_at = forms.DateTimeField(
+    held_at = WallClockDateTimeField(
         label="Review meeting held at",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )

@@ -12,8 +12,9 @@ def schedule_on_resolution(sender, incident, by, at, **kwargs) -> None:
 
 
 def schedule_when_required(sender, incident, by, at, **kwargs) -> None:
-    """A manager ticked "post-mortem required" on an incident: one already resolved gets its
-    post-mortem now; an open one gets it when it is resolved."""
+    """A manager ticked "post-mortem required" on an incident, or recorded customer impact:
+    one already resolved gets its post-mortem now if it needs one; an open one gets it when
+    it is resolved."""
     if incident.resolved_at is not None:
         services.postmortem_schedule(incident=incident, by=by, at=at)
 

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents import services as incident_services
+from incidents.access import responders
 from incidents.events import timeline_event_record
 from incidents.models import Incident, TimelineEvent, TimelineEventKind
 from incidents.services import _who
@@ -61,6 +62,10 @@ MEETING_IN_FUTURE = "Record the review meeting once it has been held (not in the
 MEETING_BEFORE_RESOLUTION = "The review meeting cannot be before the incident was resolved."
 ENTRY_TEXT_REQUIRED = "A timeline entry needs some text."
 ENTRY_IN_FUTURE = "A timeline entry cannot be in the future."
+# A year half typed into the date picker (0001) lands before the Common Era once read in a zone
+# east of UTC, which PostgreSQL stores but Python cannot read back.
+EARLIEST_ENTRY = datetime(1900, 1, 1, tzinfo=UTC)
+ENTRY_TOO_EARLY = "A timeline entry cannot be before 1900; check the year."
 UNKNOWN_PHASE = "Unknown phase: choose detected, acknowledged, mitigated or resolved."
 WRONG_POSTMORTEM = "That {what} belongs to another post-mortem."
 QUESTION_REQUIRED = "Each of the 5 Whys needs a question."
@@ -77,6 +82,9 @@ PUBLISHED_ITEM_NEEDS = (
 ITEM_SAME_STATUS = "The action item is already {status}."
 ITEM_INVALID_MOVE = "An action item cannot move from {from_status} to {to_status}; reopen it first."
 REASSIGN_NEEDS_OWNER = "Choose the new owner."
+NOT_A_RESPONDER = (
+    "{user} cannot own an action item: only engineers and managers can see and complete them."
+)
 POLICY_NOT_POSITIVE = "Each deadline must be after the resolution."
 POLICY_OUT_OF_ORDER = "The deadlines must come in order: draft, then review, then publish."
 
@@ -542,6 +550,8 @@ def _clean_entry(*, text: str, occurred_at: datetime, phase: str, at: datetime) 
         errors["text"] = ENTRY_TEXT_REQUIRED
     if occurred_at > at:
         errors["occurred_at"] = ENTRY_IN_FUTURE
+    elif occurred_at < EARLIEST_ENTRY:
+        errors["occurred_at"] = ENTRY_TOO_EARLY
     if phase not in TimelinePhase.values:
         errors["phase"] = UNKNOWN_PHASE
     if errors:
@@ -707,6 +717,8 @@ def _clean_item_values(values: dict, *, published: bool) -> dict:
     owner = values.get("owner")
     if owner is not None and not owner.is_active:
         errors["owner"] = INACTIVE_USER.format(user=_who(owner))
+    elif owner is not None and not responders().filter(pk=owner.pk).exists():
+        errors["owner"] = NOT_A_RESPONDER.format(user=_who(owner))
     if published:
         for name in ("owner", "due_date"):
             if name in values and values[name] is None:
@@ -845,6 +857,8 @@ def action_items_reassign(
     if owner is None:
         raise ValidationError({"owner": REASSIGN_NEEDS_OWNER})
     _check_user(owner)
+    if not responders().filter(pk=owner.pk).exists():
+        raise ValidationError({"owner": NOT_A_RESPONDER.format(user=_who(owner))})
     ids = [item.pk for item in items]
     changed = 0
     for item in ActionItem.objects.select_for_update().filter(pk__in=ids).order_by("pk"):

@@ -311,8 +311,15 @@ def entry_edit(request, pk: int, entry_id: int):
     form = TimelineEntryForm(request.POST, prefix=f"entry-{entry.pk}")
     if form.is_valid():
         values = dict(form.cleaned_data)
-        if values["occurred_at"] == entry.occurred_at.replace(second=0, microsecond=0):
-            values["occurred_at"] = entry.occurred_at  # the picker shows minutes: unchanged
+        # The picker shows the stored moment to the minute in the reader's zone: the same text
+        # posted back is the same moment (its seconds kept, and the second of two 01:30s when
+        # the clocks went back), whatever the text would read as afresh.
+        shown = timezone.localtime(entry.occurred_at).strftime("%Y-%m-%dT%H:%M")
+        posted = request.POST.get(form.add_prefix("occurred_at"), "").strip()
+        if posted == shown or values["occurred_at"] == entry.occurred_at.replace(
+            second=0, microsecond=0
+        ):
+            values["occurred_at"] = entry.occurred_at
         try:
             services.timeline_entry_update(entry=entry, by=request.user, **values)
         except ValidationError as error:

@@ -72,6 +72,13 @@ def test_engineer_runs_an_incident_from_declaration_to_post_mortem(
     incident = Incident.objects.get()
     shot(page, "1-declared")
 
+    # The declaration paged Eddie (primary on call): acknowledge it while it is on.
+    page.get_by_role("link", name="My on-call").click()
+    page.locator("#pages").get_by_role("button", name="Acknowledge").click()
+    expect(page.locator(".messages")).to_contain_text("Page acknowledged")
+    assert Page.objects.get(engineer=eddie).acknowledged_at is not None
+    page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+
     # Take the incident commander role.
     page.locator("#take").get_by_label("Role").select_option("commander")
     page.locator("#take").get_by_role("button", name="Take this role").click()
@@ -161,11 +168,8 @@ def test_engineer_runs_an_incident_from_declaration_to_post_mortem(
     assert ActionItem.objects.get(title="Alert on 5xx rate").status == ActionItemStatus.DONE
     shot(page, "5-my-action-items")
 
-    # The declaration paged Eddie (primary on call): acknowledge it and write the handoff.
+    # Eddie's shift ends soon: write the handoff.
     page.get_by_role("link", name="My on-call").click()
-    page.locator("#pages").get_by_role("button", name="Acknowledge").click()
-    expect(page.locator(".messages")).to_contain_text("Page acknowledged")
-    assert Page.objects.get(engineer=eddie).acknowledged_at is not None
     handoff = page.locator("#handoff")
     handoff.get_by_label("Summary").fill("Checkout incident resolved; watch the 5xx rate.")
     handoff.get_by_role("button", name="Save handoff summary").click()

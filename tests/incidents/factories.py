@@ -31,6 +31,19 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("pw-for-tests-only")
 
 
+class EngineerFactory(UserFactory):
+    """A user in the Engineers group: someone who can hold a role or own an action item."""
+
+    @factory.post_generation
+    def engineers_group(self, create, extracted, **kwargs):
+        if create:
+            from django.contrib.auth.models import Group
+
+            from incidents.access import ENGINEERS
+
+            self.groups.add(Group.objects.get(name=ENGINEERS))
+
+
 class TeamFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Team

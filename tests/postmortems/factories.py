@@ -20,7 +20,7 @@ from postmortems.models import (
     PostmortemTimelineEntry,
     TimelinePhase,
 )
-from tests.incidents.factories import BASE_TIME, IncidentFactory, UserFactory
+from tests.incidents.factories import BASE_TIME, EngineerFactory, IncidentFactory
 
 DUE_DATE = date(2026, 3, 20)
 
@@ -76,7 +76,7 @@ class ActionItemFactory(factory.django.DjangoModelFactory):
 
     postmortem = factory.SubFactory(PostmortemFactory)
     title = factory.Sequence(lambda n: f"Action {n}")
-    owner = factory.SubFactory(UserFactory)
+    owner = factory.SubFactory(EngineerFactory)
     due_date = DUE_DATE
     kind = ActionItemKind.PREVENT
     priority = ActionItemPriority.P3

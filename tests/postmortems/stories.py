@@ -11,7 +11,12 @@ from incidents.models import IncidentStatus
 from incidents.services import ResolutionChecklist
 from postmortems import services
 from postmortems.models import ActionItemKind, ActionItemPriority, Postmortem
-from tests.incidents.factories import BASE_TIME, ServiceFactory, TeamFactory, UserFactory
+from tests.incidents.factories import (
+    BASE_TIME,
+    EngineerFactory,
+    ServiceFactory,
+    TeamFactory,
+)
 
 T0 = BASE_TIME  # 2026-03-02 09:00 UTC
 RESOLVED_AT = T0 + timedelta(hours=1, minutes=10)
@@ -19,10 +24,10 @@ RESOLVED_AT = T0 + timedelta(hours=1, minutes=10)
 
 def people():
     return {
-        "eddie": UserFactory(username="eddie.story", first_name="Eddie", last_name="Engineer"),
-        "ada": UserFactory(username="ada.story", first_name="Ada", last_name="Author"),
-        "rob": UserFactory(username="rob.story", first_name="Rob", last_name="Reviewer"),
-        "maria": UserFactory(username="maria.story", first_name="Maria", last_name="Manager"),
+        "eddie": EngineerFactory(username="eddie.story", first_name="Eddie", last_name="Engineer"),
+        "ada": EngineerFactory(username="ada.story", first_name="Ada", last_name="Author"),
+        "rob": EngineerFactory(username="rob.story", first_name="Rob", last_name="Reviewer"),
+        "maria": EngineerFactory(username="maria.story", first_name="Maria", last_name="Manager"),
     }
 
 

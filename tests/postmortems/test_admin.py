@@ -22,6 +22,7 @@ from postmortems.models import (
 )
 from tests.incidents.factories import (
     BASE_TIME,
+    EngineerFactory,
     IncidentFactory,
     ProfileFactory,
     TeamFactory,
@@ -534,7 +535,7 @@ class TestActionItemChangelist:
         page = response.content.decode()
         assert "Give these action items to a new owner" in page
         assert "admin-autocomplete" in page
-        new_owner = UserFactory(username="nora")
+        new_owner = EngineerFactory(username="nora")
         response = manager_client.post(
             ITEM_CHANGELIST,
             {

@@ -13,7 +13,7 @@ from postmortems.models import (
     PostmortemStatus,
     TimelinePhase,
 )
-from tests.incidents.factories import BASE_TIME, UserFactory
+from tests.incidents.factories import BASE_TIME, EngineerFactory, UserFactory
 from tests.postmortems.factories import ActionItemFactory, PostmortemFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,12 +24,12 @@ R = T0 + timedelta(hours=2)  # when the incidents below were resolved
 
 @pytest.fixture
 def author():
-    return UserFactory(username="author", first_name="Ada", last_name="Author")
+    return EngineerFactory(username="author", first_name="Ada", last_name="Author")
 
 
 @pytest.fixture
 def reviewer():
-    return UserFactory(username="reviewer", first_name="Rob", last_name="Reviewer")
+    return EngineerFactory(username="reviewer", first_name="Rob", last_name="Reviewer")
 
 
 def scheduled() -> Postmortem:
