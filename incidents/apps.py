@@ -11,6 +11,9 @@ class IncidentsConfig(AppConfig):
     def ready(self) -> None:
         from incidents.access import sync_groups_for_incidents
         from incidents.metrics import register_sqlite_functions
+        from incidents.reminders import register_send_checks
+
+        register_send_checks()
 
         # SQLite lacks percentile_cont; the metrics register one on every new connection.
         connection_created.connect(

@@ -13,6 +13,11 @@ Recording and sending are two steps:
    old their worker must be gone. A crash therefore costs at most one sweep interval and never
    loses a message; a worker killed after the remote end accepted a message but before the row
    was marked sent is the one case that can repeat it (no mail server offers exactly-once).
+
+A reminder can stop applying between its recording and its send (a retry comes up to an hour
+later): each app registers, per kind, a check of whether what it reminds of is still so
+(``register_still_applies``). A row that no longer applies is marked ``obsolete`` with the
+reason instead of being sent.
 """
 
 import json
@@ -20,7 +25,7 @@ import logging
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -36,6 +41,22 @@ from incidents.models import Incident, Notification, NotificationChannel, Notifi
 logger = logging.getLogger(__name__)
 
 DISPATCH_BATCH = 500
+
+# kind -> check(notification) returning None while the message still applies, else why not.
+_STILL_APPLIES: dict[str, Callable[[Notification], str | None]] = {}
+
+
+def register_still_applies(kind: str, check: Callable[[Notification], str | None]) -> None:
+    """Have ``check`` asked before each send of a ``kind`` notification (apps call this in
+    their ``ready()``; ``incidents`` knows nothing of the others' rules)."""
+    _STILL_APPLIES[kind] = check
+
+
+def _no_longer_applies(notification: Notification) -> str | None:
+    check = _STILL_APPLIES.get(notification.kind)
+    return check(notification) if check is not None else None
+
+
 NO_EMAIL_ADDRESS = "{user} has no email address."
 
 
@@ -142,7 +163,11 @@ def notification_send(*, notification_id: int, now: datetime | None = None) -> s
         )
         if notification is None:
             return "missing or locked"
-        if notification.status in (NotificationStatus.SENT, NotificationStatus.FAILED):
+        if notification.status in (
+            NotificationStatus.SENT,
+            NotificationStatus.FAILED,
+            NotificationStatus.OBSOLETE,
+        ):
             return notification.status
         if notification.status == NotificationStatus.SENDING and (
             notification.claimed_at and notification.claimed_at > now - claim_timeout
@@ -150,6 +175,13 @@ def notification_send(*, notification_id: int, now: datetime | None = None) -> s
             return "being sent"
         if notification.status == NotificationStatus.PENDING and notification.next_attempt_at > now:
             return "not due"
+        reason = _no_longer_applies(notification)
+        if reason is not None:
+            notification.status = NotificationStatus.OBSOLETE
+            notification.last_error = f"Not sent: {reason}"
+            notification.claimed_at = None
+            notification.save(update_fields=["status", "last_error", "claimed_at"])
+            return NotificationStatus.OBSOLETE
         notification.status = NotificationStatus.SENDING
         notification.claimed_at = now
         notification.attempts += 1

@@ -239,3 +239,36 @@ def sweep_escalations(*, now: datetime) -> int:
     recorded = notify(messages, now=now)
     timeline_events_record_once(events)
     return len(recorded)
+
+
+# --- Before sending: does a reminder still apply? ---------------------------------------------
+
+
+def _open_or_why(notification) -> str | None:
+    incident = notification.incident
+    if incident is not None and incident.status not in OPEN_STATUSES:
+        return f"{incident.reference} is {incident.get_status_display().lower()}"
+    return None
+
+
+def status_update_reminder_applies(notification) -> str | None:
+    """A status-update reminder still applies while its incident is open and nobody posted an
+    update after it was decided."""
+    why = _open_or_why(notification)
+    if why is None and notification.incident is not None:
+        posted = notification.incident.updates.filter(posted_at__gt=notification.created_at)
+        if posted.exists():
+            return "a status update was posted since"
+    return why
+
+
+def escalation_applies(notification) -> str | None:
+    """An escalation still applies while its incident is open."""
+    return _open_or_why(notification)
+
+
+def register_send_checks() -> None:
+    from incidents.notifications import register_still_applies
+
+    register_still_applies("status_update_overdue", status_update_reminder_applies)
+    register_still_applies("escalation", escalation_applies)

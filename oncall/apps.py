@@ -10,7 +10,9 @@ class OncallConfig(AppConfig):
     def ready(self) -> None:
         from incidents.signals import incident_declared
         from oncall.permissions import sync_groups_for_oncall
+        from oncall.reminders import register_send_checks
         from oncall.services import page_on_call_for_incident
 
         incident_declared.connect(page_on_call_for_incident, dispatch_uid="oncall.page_on_call")
+        register_send_checks()
         post_migrate.connect(sync_groups_for_oncall, sender=self, dispatch_uid="oncall.groups")

@@ -189,3 +189,44 @@ def sweep_shift_heads_up(*, now: datetime) -> int:
         if now >= heads_up_moment(shift, zone):
             messages.append(oncall_messages.shift_heads_up_message(shift))
     return len(notify(messages, now=now))
+
+
+# --- Before sending: does a message still apply? -----------------------------------------------
+
+
+def _page_answered_or_over(page_id) -> str | None:
+    page = Page.objects.filter(pk=page_id).select_related("incident").first()
+    if page is None:
+        return "the page was deleted"
+    if page.acknowledged_at is not None:
+        return "the page was acknowledged"
+    if page.incident is not None and page.incident.resolved_at is not None:
+        return f"{page.incident.reference} was resolved"
+    return None
+
+
+def page_applies(notification) -> str | None:
+    """Being paged still applies while the page is unanswered and its incident unresolved."""
+    return _page_answered_or_over(notification.payload.get("page_id"))
+
+
+def page_escalation_applies(notification) -> str | None:
+    """An escalated page still applies while the page it escalates is unanswered and its
+    incident unresolved."""
+    return _page_answered_or_over(notification.payload.get("escalated_page_id"))
+
+
+def handoff_request_applies(notification) -> str | None:
+    """Asking for the handoff summary applies until it is written."""
+    handoff_id = notification.payload.get("handoff_id")
+    if Handoff.objects.filter(pk=handoff_id, written_at__isnull=False).exists():
+        return "the handoff summary was written"
+    return None
+
+
+def register_send_checks() -> None:
+    from incidents.notifications import register_still_applies
+
+    register_still_applies("page", page_applies)
+    register_still_applies("page_escalation", page_escalation_applies)
+    register_still_applies("handoff_request", handoff_request_applies)

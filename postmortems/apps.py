@@ -33,3 +33,6 @@ class PostmortemsConfig(AppConfig):
         post_migrate.connect(
             sync_groups_for_postmortems, sender=self, dispatch_uid="postmortems.groups"
         )
+        from postmortems.reminders import register_send_checks
+
+        register_send_checks()

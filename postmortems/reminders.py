@@ -14,9 +14,9 @@ from django.db import transaction
 from incidents.events import timeline_events_record_once
 from incidents.models import IncidentRole, RoleAssignment, TimelineEvent, TimelineEventKind
 from incidents.notifications import Message, notify
-from postmortems.models import ActionItem, Stage
+from postmortems.models import ActionItem, ActionItemStatus, Postmortem, Stage
 from postmortems.models.action_item import OPEN_ITEM_STATUSES
-from postmortems.models.postmortem import STAGE_DUE_FIELD
+from postmortems.models.postmortem import STAGE_DUE_FIELD, STAGE_MET_FIELD
 from postmortems.selectors import (
     format_moment,
     overdue_before,
@@ -280,3 +280,42 @@ def send_action_item_digests(*, now: datetime) -> int:
             )
         )
     return len(notify(messages, now=now))
+
+
+# --- Before sending: does a reminder still apply? ---------------------------------------------
+
+
+def postmortem_reminder_applies(notification) -> str | None:
+    """A deadline reminder or overdue notice applies until its stage is reached."""
+    stage = notification.payload.get("stage")
+    if stage not in STAGE_MET_FIELD:
+        return None
+    met = (
+        Postmortem.objects.filter(pk=notification.payload.get("postmortem"))
+        .values_list(STAGE_MET_FIELD[stage], flat=True)
+        .first()
+    )
+    if met is not None:
+        return f"the {Stage(stage).label.lower()} stage was reached"
+    return None
+
+
+def action_item_reminder_applies(notification) -> str | None:
+    """An action item's reminder applies while the item is open."""
+    status = (
+        ActionItem.objects.filter(pk=notification.payload.get("action_item"))
+        .values_list("status", flat=True)
+        .first()
+    )
+    if status is not None and status not in OPEN_ITEM_STATUSES:
+        return f"the action item is {ActionItemStatus(status).label.lower()}"
+    return None
+
+
+def register_send_checks() -> None:
+    from incidents.notifications import register_still_applies
+
+    for kind in ("postmortem_due_soon", "postmortem_overdue"):
+        register_still_applies(kind, postmortem_reminder_applies)
+    for kind in ("action_item_due_soon", "action_item_overdue", "action_item_escalation"):
+        register_still_applies(kind, action_item_reminder_applies)

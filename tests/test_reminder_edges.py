@@ -15,6 +15,7 @@ from postmortems import reminders as postmortem_reminders
 from postmortems import services as postmortem_services
 from tests.incidents.factories import (
     BASE_TIME,
+    EngineerFactory,
     ProfileFactory,
     ServiceFactory,
     TeamFactory,
@@ -185,7 +186,7 @@ def test_an_action_items_new_owner_is_reminded(manager):
     item = ActionItemFactory(owner=alice, due_date=date(2026, 3, 20))
     postmortem_reminders.sweep_action_items(now=datetime(2026, 3, 18, 1, tzinfo=UTC))
     postmortem_reminders.sweep_action_items(now=datetime(2026, 3, 21, 1, tzinfo=UTC))
-    bob = UserFactory(username="bob")
+    bob = EngineerFactory(username="bob")
     postmortem_services.action_items_reassign(
         items=[item], owner=bob, by=manager, at=datetime(2026, 3, 22, tzinfo=UTC)
     )

@@ -15,6 +15,7 @@ class NotificationStatus(models.TextChoices):
     SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed (gave up)"
+    OBSOLETE = "obsolete", "Not sent: no longer applies"
 
 
 class Notification(models.Model):
