@@ -10,6 +10,7 @@ nothing: rows are matched by their natural keys.
 import csv
 import hashlib
 import io
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from django.db.models import Max
 
 from incidents import services as incident_services
 from incidents.models import Incident, Profile, Team
+from incidents.selectors import by_name
 from incidents.validators import is_valid_time_zone
 from oncall import services
 from oncall.models import Page, PageSource, Rotation, RotationMember, Shift, ShiftSource
@@ -45,6 +47,13 @@ FILES = {
     ),
     "pages.csv": ("username", "paged_at", "acknowledged_at", "incident_reference"),
 }
+
+
+# Moments in years outside these cannot be stored or computed with (a page's due moment is
+# minutes later; a year 1 moment east of UTC is before the Common Era).
+EARLIEST_YEAR, LATEST_YEAR = 1900, 9998
+# What a reference may hold: it is a segment of the API's URLs, where "." and "/" cannot be.
+REFERENCE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class ImportRowError(Exception):
@@ -88,6 +97,8 @@ class _Row:
             raise self.fail("not an ISO 8601 timestamp", column) from None
         if moment.tzinfo is None or moment.utcoffset() is None:
             raise self.fail("timestamp without an offset (add Z or +HH:MM)", column)
+        if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+            raise self.fail("a timestamp from 1900 to 9998 is expected", column)
         return moment
 
 
@@ -127,6 +138,11 @@ def _rows(path: Path, columns: tuple[str, ...]):
                 extra = ",".join(data[None])
                 raise ImportRowError(
                     name, reader.line_num, f"more values than columns (extra: {extra!r})"
+                )
+            nul = [column for column, value in data.items() if value and "\x00" in value]
+            if nul:
+                raise ImportRowError(
+                    name, reader.line_num, "a NUL character is not allowed", nul[0], ""
                 )
             short = [column for column, value in data.items() if value is None]
             if short:
@@ -173,10 +189,18 @@ class _Importer:
         self.users: dict[str, object] = {}
         self.teams: dict[str, Team] = {}
 
+    def find_user(self, row: _Row, column: str, username: str):
+        """The user named exactly, else the only one named so in another letter case (a twin
+        account would take their shifts and pay); None when there is none."""
+        try:
+            return by_name(User.objects, "username", username)
+        except ValidationError as error:
+            raise row.fail(_row_message("", error.messages[0]), column) from None
+
     def user(self, row: _Row, column: str = "username"):
         username = row.required(column)
         if username not in self.users:
-            user = User.objects.filter(username=username).first()
+            user = self.find_user(row, column, username)
             if user is None:
                 raise row.fail("unknown user", column)
             self.users[username] = user
@@ -216,6 +240,7 @@ class _Importer:
                 raise row.fail("not a known IANA time zone", "timezone")
             email = row.get("email")
             if email:
+                _check_length(row, "email", email, User._meta.get_field("email").max_length)
                 try:
                     validate_email(email)
                 except ValidationError:
@@ -224,7 +249,7 @@ class _Importer:
             _check_length(row, "full_name", first, 150)
             _check_length(row, "full_name", last, 150)
             team = self.team(row, create=True) if row.get("team") else None
-            user = User.objects.filter(username=username).first()
+            user = self.find_user(row, "username", username)
             if user is None:
                 user = User(username=username, email=email, first_name=first, last_name=last)
                 user.set_unusable_password()
@@ -242,6 +267,18 @@ class _Importer:
                 raise row.fail(f"reference also on line {seen[reference]}", "reference")
             seen[reference] = row.line
             _check_length(row, "reference", reference, 32)
+            if not REFERENCE.fullmatch(reference):
+                raise row.fail("only letters, digits, - and _ can be in a reference", "reference")
+            twin = (
+                Incident.objects.filter(reference__iexact=reference)
+                .exclude(reference=reference)
+                .values_list("reference", flat=True)
+                .first()
+            )
+            if twin is not None:
+                raise row.fail(
+                    f"{twin} exists: references may not differ only in case", "reference"
+                )
             title = row.required("title")
             _check_length(row, "title", title, 200)
             values = {
@@ -314,6 +351,16 @@ class _Importer:
                 RotationMember.objects.create(rotation=rotation, user=engineer, position=position)
             import_key = _shift_key(team, name, engineer.get_username(), starts_at, ends_at)
             if not Shift.objects.filter(import_key=import_key).exists():
+                # One person holds a role at a time: a shift given to someone else in a later
+                # export would pay both of them for the same week.
+                problem = services.shift_overlap_problem(
+                    rotation=rotation,
+                    role=Shift._meta.get_field("role").default,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                )
+                if problem is not None:
+                    raise row.fail(_row_message("", problem), "starts_at")
                 Shift.objects.create(
                     rotation=rotation,
                     engineer=engineer,
@@ -336,15 +383,38 @@ class _Importer:
             incident = None
             if reference:
                 if reference not in incidents:
-                    found = Incident.objects.filter(reference=reference).first()
+                    try:
+                        found = by_name(Incident.objects, "reference", reference)
+                    except ValidationError as error:
+                        message = _row_message("", error.messages[0])
+                        raise row.fail(message, "incident_reference") from None
                     if found is None:
                         raise row.fail("unknown incident", "incident_reference")
                     incidents[reference] = found
                 incident = incidents[reference]
-            exists = Page.objects.filter(
-                engineer=engineer, paged_at=paged_at, incident=incident
-            ).exists()
-            if not exists:
+            # A page is one engineer paged at one moment. A later export may add what an
+            # earlier one lacked (the incident it was for, the acknowledgement): that is
+            # recorded, and a closed period it changes gets its correction in the next open
+            # one. One that contradicts what is recorded is refused.
+            page = Page.objects.filter(engineer=engineer, paged_at=paged_at).first()
+            if page is not None:
+                changed = []
+                for field, value, column in (
+                    ("incident", incident, "incident_reference"),
+                    ("acknowledged_at", acknowledged_at, "acknowledged_at"),
+                ):
+                    stored = getattr(page, field)
+                    if value is None or stored == value:
+                        continue
+                    if stored is not None:
+                        shown = stored.reference if field == "incident" else stored.isoformat()
+                        raise row.fail(f"this page is already recorded with {shown}", column)
+                    setattr(page, field, value)
+                    changed.append(field)
+                if changed:
+                    page.save(update_fields=changed)
+                    self.created["pages updated"] += 1
+            else:
                 services.page_record(
                     engineer=engineer,
                     paged_at=paged_at,

@@ -551,3 +551,109 @@ def test_a_correction_in_the_old_currency_gets_its_own_row_and_reproduces(histor
     before = run(*args)
     services.pay_period_close(pay_period=april, **close)
     assert run(*args) == before
+
+
+class TestImportAgainWithMore:
+    """A later export may complete what an earlier one lacked; it may not contradict it."""
+
+    UNLINKED = "username,paged_at,acknowledged_at,incident_reference\nada,2026-03-03T23:00:00Z,,\n"
+    LINKED = (
+        "username,paged_at,acknowledged_at,incident_reference\n"
+        "ada,2026-03-03T23:00:00Z,2026-03-03T23:03:00Z,INC-2025-0007\n"
+    )
+
+    def march_row(self) -> list[str]:
+        text = run("compensation_report", "--start", "2026-03-01", "--end", "2026-03-31")
+        return next(line for line in text.splitlines() if line.startswith("ada,")).split(",")
+
+    def test_a_page_completed_later_is_one_page_paid_once(self, tmp_path):
+        write(tmp_path / "a", engineers=ENGINEERS, incidents=INCIDENTS, pages=self.UNLINKED)
+        run("import_oncall_history", str(tmp_path / "a"))
+        write(tmp_path / "b", engineers=ENGINEERS, incidents=INCIDENTS, pages=self.LINKED)
+        out = run("import_oncall_history", str(tmp_path / "b"))
+        assert "0 pages; completed 1 pages recorded before" in out
+        page = Page.objects.get()
+        assert page.incident.reference == "INC-2025-0007"
+        assert page.acknowledged_at == datetime(2026, 3, 3, 23, 3, tzinfo=UTC)
+        # One overnight page, one SEV-1 incident: 4 comp hours and one bonus.
+        assert self.march_row()[5:9] == ["1", "200.00", "1", "4.00"]
+        # The same files again change nothing.
+        assert "completed" not in run("import_oncall_history", str(tmp_path / "b"))
+
+    def test_the_same_page_twice_in_one_file_is_one_page(self, tmp_path):
+        pages = self.LINKED + "ada,2026-03-03T23:00:00Z,2026-03-03T23:03:00Z,\n"
+        write(tmp_path / "a", engineers=ENGINEERS, incidents=INCIDENTS, pages=pages)
+        run("import_oncall_history", str(tmp_path / "a"))
+        assert Page.objects.count() == 1
+
+    def test_a_contradicting_page_is_refused_naming_the_line(self, tmp_path):
+        write(tmp_path / "a", engineers=ENGINEERS, incidents=INCIDENTS, pages=self.LINKED)
+        run("import_oncall_history", str(tmp_path / "a"))
+        other = self.LINKED.replace("23:03:00Z", "23:04:00Z")
+        write(tmp_path / "b", pages=other)
+        with pytest.raises(CommandError, match=r"pages.csv, line 2: this page is already"):
+            run("import_oncall_history", str(tmp_path / "b"))
+        assert Page.objects.get().acknowledged_at == datetime(2026, 3, 3, 23, 3, tzinfo=UTC)
+
+    def test_a_shift_given_to_someone_else_is_refused_not_paid_twice(self, tmp_path):
+        shift = (
+            "team,rotation,username,starts_at,ends_at\n"
+            "{},2026-03-02T09:00:00Z,2026-03-09T09:00:00Z\n"
+        )
+        write(tmp_path / "a", engineers=ENGINEERS, shifts=shift.format("Platform,Primary,ada"))
+        run("import_oncall_history", str(tmp_path / "a"))
+        write(tmp_path / "b", shifts=shift.format("Platform,Primary,ravi"))
+        with pytest.raises(CommandError, match=r"shifts.csv, line 2: .*already primary"):
+            run("import_oncall_history", str(tmp_path / "b"))
+        assert list(Shift.objects.values_list("engineer__username", flat=True)) == ["ada"]
+
+    def test_a_user_in_another_letter_case_is_not_given_a_twin(self, tmp_path):
+        User.objects.create(username="Ada", email="ada@example.com")
+        write(tmp_path / "a", engineers=ENGINEERS, shifts=SHIFTS)
+        run("import_oncall_history", str(tmp_path / "a"))
+        assert not User.objects.filter(username="ada").exists()
+        assert Shift.objects.filter(engineer__username="Ada").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"engineers": ENGINEERS + "cy,C\x00Y,,UTC,Platform\n"}, "engineers.csv, line 5: a NUL"),
+        (
+            {"engineers": ENGINEERS + "cy,C Y," + "a" * 64 + "@" + "b" * 200 + ".com,UTC,\n"},
+            "engineers.csv, line 5: longer than 254 characters",
+        ),
+        (
+            {
+                "shifts": SHIFTS
+                + "Platform,Primary,ada,0001-01-01T00:30:00+01:00,2026-03-16T09:00Z\n"
+            },
+            "shifts.csv, line 5: a timestamp from 1900 to 9998",
+        ),
+        (
+            {
+                "pages": (
+                    "username,paged_at,acknowledged_at,incident_reference\n"
+                    "ada,9999-12-31T23:59Z,,\n"
+                )
+            },
+            "pages.csv, line 2: a timestamp from 1900 to 9998",
+        ),
+        (
+            {"incidents": INCIDENTS + "PD.123,Dotted,SEV-2,2026-03-10T10:00:00Z,,,\n"},
+            "incidents.csv, line 4: only letters, digits",
+        ),
+        (
+            {"incidents": INCIDENTS + "inc-2025-0007,Twin,SEV-2,2026-03-10T10:00:00Z,,,\n"},
+            "incidents.csv, line 4: INC-2025-0007 exists",
+        ),
+    ],
+)
+def test_more_bad_rows_name_their_file_and_line_and_change_nothing(tmp_path, files, message):
+    write(tmp_path / "before", engineers=ENGINEERS, shifts=SHIFTS, incidents=INCIDENTS)
+    run("import_oncall_history", str(tmp_path / "before"))
+    before = snapshot()
+    write(tmp_path / "bad", **files)
+    with pytest.raises(CommandError, match=re.escape(message)):
+        run("import_oncall_history", str(tmp_path / "bad"))
+    assert snapshot() == before
