@@ -84,6 +84,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.header",
             ],
+            # ``when``: times with their zone named, also in the hour the clocks go back.
+            "builtins": ["incidents.templatetags.moments"],
         },
     },
 ]

@@ -145,6 +145,19 @@ class ServiceAdmin(admin.ModelAdmin):
     autocomplete_fields = ["team"]
     list_select_related = ["team"]
 
+    def get_actions(self, request):
+        # No bulk delete: deleting a service would take it off every incident that recorded
+        # it (history rewritten, per-service figures changed) and off its runbooks.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_delete_permission(self, request, obj=None):
+        """Only a service nothing refers to yet (a typo fixed at once) can be deleted."""
+        if obj is not None and (obj.incidents.exists() or obj.runbooks.exists()):
+            return False
+        return super().has_delete_permission(request, obj)
+
 
 # --- Severity policy ---------------------------------------------------------------------------
 

@@ -92,7 +92,9 @@ def safe_format(text: str, context: dict[str, str]) -> str:
     """Fill ``{placeholders}``; unknown ones stay as typed instead of failing."""
     try:
         return text.format_map(_SafeDict(context))
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, KeyError, AttributeError, TypeError):
+        # A stray brace, or {severity.name} typed by a manager: the text as written rather
+        # than an incident page that fails for everyone (the admin refuses these now).
         return text
 
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from incidents import runbooks, selectors, services
+from incidents import once, runbooks, selectors, services
 from incidents.access import engineer_required, posted_id
 from incidents.forms import (
     DeclareIncidentForm,
@@ -96,18 +96,30 @@ def incident_list(request):
 def incident_declare(request):
     """Declare an incident; the declarer lands on its page."""
     form = DeclareIncidentForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            incident = services.incident_declare(declared_by=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(
-                request, f"{incident.reference} declared. Channel: {incident.channel_name}"
-            )
-            return redirect("incidents:detail", pk=incident.pk)
+    if request.method == "POST":
+        # A double click or the back button sends the page again: declare (and page) once.
+        first, earlier = once.claim(request, "declare")
+        if not first:
+            if isinstance(earlier, int):
+                messages.info(request, "This incident was already declared.")
+                return redirect("incidents:detail", pk=earlier)
+            messages.info(request, "This incident is being declared; it is in the list.")
+            return redirect("incidents:list")
+        if form.is_valid():
+            try:
+                incident = services.incident_declare(declared_by=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                once.done(request, "declare", incident.pk)
+                messages.success(
+                    request, f"{incident.reference} declared. Channel: {incident.channel_name}"
+                )
+                return redirect("incidents:detail", pk=incident.pk)
+        once.release(request, "declare")
     severities = Severity.objects.filter(is_active=True).order_by("rank")
-    return render(request, "incidents/declare.html", {"form": form, "severities": severities})
+    context = {"form": form, "severities": severities, "once": once.token_for(request)}
+    return render(request, "incidents/declare.html", context)
 
 
 def _update_initial(incident) -> dict:

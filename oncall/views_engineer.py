@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
+from incidents import once
 from incidents import services as incident_services
 from incidents.access import engineer_required, posted_id
 from incidents.forms import add_service_errors
@@ -34,6 +35,7 @@ def _my_context(request, bound: dict | None = None) -> dict:
         "balance": balance,
         "handoff_form": bound.get("handoff") or HandoffForm(initial=handoff_initial),
         "comp_form": bound.get("comp") or CompTimeForm(initial={"day": timezone.localdate()}),
+        "once": once.token_for(request) if bound.get("comp") else once.new_token(),
         "digest_form": DigestForm(initial={"mute_digest": profile.mute_digest}),
         "feed_url": request.build_absolute_uri(f"/oncall/calendar/{data.feed_token}.ics")
         if data.feed_token
@@ -111,14 +113,21 @@ def handoff_acknowledge(request, handoff_id: int):
 @engineer_required
 def comp_time_log(request):
     form = CompTimeForm(request.POST)
+    # The same page sent twice (a double click, the back button) logs the hours once.
+    first, _ = once.claim(request, "comp-time")
+    if not first:
+        messages.info(request, "These hours were already logged.")
+        return redirect("oncall:me")
     if form.is_valid():
         try:
             services.comp_time_log(engineer=request.user, **form.cleaned_data)
         except ValidationError as error:
             add_service_errors(form, error)
         else:
+            once.done(request, "comp-time", "logged")
             messages.success(request, "Comp time logged.")
             return redirect("oncall:me")
+    once.release(request, "comp-time")
     return render(request, "oncall/me.html", _my_context(request, {"comp": form}))
 
 

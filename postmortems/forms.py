@@ -140,7 +140,15 @@ class OwnerField(forms.CharField):
 
 
 class ActionItemForm(forms.Form):
-    """One row of the action items formset. Existing rows carry their id."""
+    """One row of the action items formset. Existing rows carry their id, and each field the
+    value the page showed (``show_hidden_initial``): only what the author changed on the page
+    is saved, so an owner's tracker link or a manager's new due date made meanwhile stands."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if name != "id":
+                field.show_hidden_initial = True
 
     id = forms.IntegerField(required=False, widget=forms.HiddenInput)
     title = forms.CharField(max_length=200)
@@ -152,7 +160,9 @@ class ActionItemForm(forms.Form):
     due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     kind = forms.ChoiceField(choices=ActionItemKind.choices, initial=ActionItemKind.PREVENT)
     priority = forms.ChoiceField(choices=ActionItemPriority.choices, initial=ActionItemPriority.P3)
-    tracker_url = forms.URLField(required=False, label="Tracker link", assume_scheme="https")
+    tracker_url = forms.URLField(
+        required=False, label="Tracker link", assume_scheme="https", max_length=500
+    )
 
 
 class BaseActionItemFormSet(forms.BaseFormSet):
@@ -170,7 +180,17 @@ class MyActionItemForm(forms.Form):
     """What an owner changes from "my action items": the status and the tracker link."""
 
     status = forms.ChoiceField(choices=ActionItemStatus.choices)
-    tracker_url = forms.URLField(required=False, label="Tracker link", assume_scheme="https")
+    tracker_url = forms.URLField(
+        required=False, label="Tracker link", assume_scheme="https", max_length=500
+    )
+
+    def changed_from_page(self, name: str, stored: str) -> bool:
+        """Whether the person changed ``name`` on the page: against what the page showed
+        (``loaded_<name>``), so a tab left open does not undo what was changed elsewhere
+        since; against ``stored`` when the page sent nothing to compare with."""
+        loaded = self.data.get(f"loaded_{name}")
+        shown = stored if loaded is None else loaded
+        return (self.cleaned_data.get(name) or "") != (shown or "")
 
 
 class ReviewMeetingTimeForm(forms.Form):

@@ -364,8 +364,11 @@ def items_save(request, pk: int):
                         if item_id:
                             if item_id not in existing:
                                 raise PermissionDenied
+                            # Only what was changed on this page: the rest may have been
+                            # changed elsewhere since it loaded.
+                            changed = {k: v for k, v in data.items() if k in form.changed_data}
                             services.action_item_update(
-                                item=existing[item_id], by=request.user, **data
+                                item=existing[item_id], by=request.user, **changed
                             )
                         else:
                             services.action_item_add(postmortem=postmortem, by=request.user, **data)
@@ -445,13 +448,15 @@ def my_action_item_update(request, item_id: int):
     if form.is_valid():
         try:
             with transaction.atomic():
-                services.action_item_update(
-                    item=item, by=request.user, tracker_url=form.cleaned_data["tracker_url"] or ""
-                )
-                if form.cleaned_data["status"] != item.status:
-                    services.action_item_set_status(
-                        item=item, status=form.cleaned_data["status"], by=request.user
+                if form.changed_from_page("tracker_url", item.tracker_url):
+                    services.action_item_update(
+                        item=item,
+                        by=request.user,
+                        tracker_url=form.cleaned_data["tracker_url"] or "",
                     )
+                status = form.cleaned_data["status"]
+                if form.changed_from_page("status", item.status) and status != item.status:
+                    services.action_item_set_status(item=item, status=status, by=request.user)
         except ValidationError as error:
             add_service_errors(form, error)
         else:

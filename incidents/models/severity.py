@@ -1,5 +1,8 @@
+from string import Formatter
+
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -120,3 +123,31 @@ class CommunicationTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.get_kind_display()
+
+    PLACEHOLDERS = (
+        "title",
+        "reference",
+        "severity",
+        "services",
+        "channel",
+        "impact",
+        "status",
+        "resolved_at",
+    )
+
+    def clean(self) -> None:
+        """Each text may use only the placeholders filled in, as ``{name}``; a brace meant as
+        text is written twice (``{{``)."""
+        known = " ".join(f"{{{name}}}" for name in self.PLACEHOLDERS)
+        errors = {}
+        for name in ("status", "impact", "action", "eta", "body"):
+            try:
+                used = [field for _, field, _, _ in Formatter().parse(getattr(self, name) or "")]
+            except ValueError:
+                errors[name] = "A lone { or }: write {{ or }} for a brace."
+                continue
+            unknown = [f for f in used if f is not None and f not in self.PLACEHOLDERS]
+            if unknown:
+                errors[name] = f"Unknown placeholder {{{unknown[0]}}}: use {known}."
+        if errors:
+            raise ValidationError(errors)

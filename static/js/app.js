@@ -25,4 +25,23 @@
       button.textContent = "Copied";
     });
   });
+
+  // Forms that must act once (<form data-once>): the button is disabled once the form is on
+  // its way, so a double click sends it once. The server refuses a repeat anyway.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-once")) return;
+    setTimeout(function () {
+      form.querySelectorAll("button[type=submit], button:not([type])").forEach(function (b) {
+        b.disabled = true;
+      });
+    }, 0);
+  });
+  // A page brought back by the back button keeps its disabled buttons: enable them again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    document.querySelectorAll("form[data-once] button[disabled]").forEach(function (b) {
+      b.disabled = false;
+    });
+  });
 })();

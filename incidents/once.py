@@ -1,0 +1,58 @@
+"""Forms whose second submission must not act again: declaring an incident (it pages the on-call
+engineer), logging comp time (it comes off the balance). A double click or the back button
+resubmits the same page; the page carries a single-use token (``once``) and the first request
+to claim it is the one that acts. Claims live in the cache (Redis in production), so two
+requests racing each other see the same claim."""
+
+import secrets
+
+from django.core.cache import cache
+
+FIELD = "once"
+CLAIM_SECONDS = 24 * 3600
+PENDING = "pending"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def token_for(request) -> str:
+    """The token the page should carry: the one posted (a form shown again with its errors),
+    else a new one."""
+    posted = request.POST.get(FIELD, "") if request.method == "POST" else ""
+    return posted if _valid(posted) else new_token()
+
+
+def _valid(token: str) -> bool:
+    return 8 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()
+
+
+def _key(request, scope: str, token: str) -> str:
+    return f"once:{scope}:{request.user.pk}:{token}"
+
+
+def claim(request, scope: str) -> tuple[bool, object]:
+    """``(True, None)`` when this request may act (no token at all counts: a page from before
+    tokens, or a script); ``(False, what the first one recorded)`` for a repeat: ``PENDING``
+    while it is still at work, then what ``done`` stored."""
+    token = request.POST.get(FIELD, "")
+    if not _valid(token):
+        return True, None
+    if cache.add(_key(request, scope, token), PENDING, CLAIM_SECONDS):
+        return True, None
+    return False, cache.get(_key(request, scope, token))
+
+
+def done(request, scope: str, result) -> None:
+    """Record what the claimed submission did, for its repeats to show."""
+    token = request.POST.get(FIELD, "")
+    if _valid(token):
+        cache.set(_key(request, scope, token), result, CLAIM_SECONDS)
+
+
+def release(request, scope: str) -> None:
+    """The submission was refused (a form error): the same page may be sent again."""
+    token = request.POST.get(FIELD, "")
+    if _valid(token):
+        cache.delete(_key(request, scope, token))

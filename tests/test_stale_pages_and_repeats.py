@@ -1,0 +1,156 @@
+"""Pages left open while things change elsewhere, pages sent twice, and other edges found in
+review: a template placeholder a manager mistyped, a service that incidents refer to, times in
+the hour the clocks go back."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from incidents.models import CommunicationTemplate, Incident, TemplateKind
+from incidents.templatetags.moments import when
+from oncall.models import CompTimeTaken
+from postmortems import services as postmortem_services
+from postmortems.models import ActionItemStatus
+from tests.incidents.factories import ProfileFactory, ServiceFactory, TeamFactory, severity
+from tests.pages import form_data
+from tests.postmortems.factories import ActionItemFactory, PostmortemFactory
+
+pytestmark = pytest.mark.django_db
+LINK = "https://tracker.example.com/T-9"
+
+
+class TestAPageLeftOpen:
+    def test_saving_action_items_keeps_what_others_changed_meanwhile(
+        self, client, engineer, other_engineer
+    ):
+        postmortem = PostmortemFactory()
+        postmortem_services.postmortem_start_draft(postmortem=postmortem, by=engineer)
+        item = ActionItemFactory(postmortem=postmortem, owner=other_engineer, title="Add alert")
+        client.force_login(engineer)
+        page = client.get(reverse("postmortems:detail", args=[postmortem.pk])).content.decode()
+        action = reverse("postmortems:items", args=[postmortem.pk])
+        data = form_data(page, action)
+        # Meanwhile the owner adds the tracker link from "My action items".
+        postmortem_services.action_item_update(item=item, by=other_engineer, tracker_url=LINK)
+        # The author, on the page loaded before, adds a second item and renames the first.
+        data |= {
+            "items-0-title": "Alert on the pool size",
+            "items-1-title": "Runbook for the pool",
+            "items-1-owner": engineer.username,
+            "items-1-due_date": "2030-04-01",
+        }
+        assert client.post(action, data).status_code == 302
+        item.refresh_from_db()
+        assert (item.title, item.tracker_url) == ("Alert on the pool size", LINK)
+        assert postmortem.action_items.count() == 2
+
+    def test_my_action_items_left_open_does_not_reopen_a_done_item(self, client, engineer):
+        item = ActionItemFactory(owner=engineer)
+        client.force_login(engineer)
+        page = client.get(reverse("actionitems:mine")).content.decode()
+        action = reverse("actionitems:update", args=[item.pk])
+        data = form_data(page, action)
+        assert data["status"] == "open"
+        postmortem_services.action_item_complete(item=item, by=engineer)
+        client.post(action, data | {"tracker_url": LINK})
+        item.refresh_from_db()
+        assert (item.status, item.tracker_url) == (ActionItemStatus.DONE, LINK)
+
+    def test_a_tracker_link_too_long_is_a_field_error(self, client, engineer):
+        item = ActionItemFactory(owner=engineer)
+        client.force_login(engineer)
+        long_link = "https://tracker.example.com/" + "x" * 500
+        response = client.post(
+            reverse("actionitems:update", args=[item.pk]),
+            {"status": "open", "tracker_url": long_link},
+        )
+        assert response.status_code == 200
+        assert "at most 500 characters" in response.content.decode()
+
+
+class TestSentTwice:
+    def test_declaring_twice_from_the_same_page_declares_once(self, client, engineer):
+        ServiceFactory(name="checkout", team=TeamFactory(name="Shop"))
+        client.force_login(engineer)
+        page = client.get(reverse("incidents:declare")).content.decode()
+        data = form_data(page, reverse("incidents:declare"))
+        data |= {"title": "Checkout returns 502", "severity": severity("SEV-2").pk}
+        first = client.post(reverse("incidents:declare"), data)
+        again = client.post(reverse("incidents:declare"), data)
+        incident = Incident.objects.get()
+        assert first.url == again.url == reverse("incidents:detail", args=[incident.pk])
+
+    def test_a_refused_declaration_can_be_sent_again(self, client, engineer):
+        client.force_login(engineer)
+        page = client.get(reverse("incidents:declare")).content.decode()
+        data = form_data(page, reverse("incidents:declare")) | {"severity": severity("SEV-2").pk}
+        refused = client.post(reverse("incidents:declare"), data)
+        assert refused.status_code == 200
+        data = form_data(refused.content.decode(), reverse("incidents:declare"))
+        assert (
+            client.post(reverse("incidents:declare"), data | {"title": "Late"}).status_code == 302
+        )
+        assert Incident.objects.count() == 1
+
+    def test_logging_comp_time_twice_from_the_same_page_logs_once(self, client, engineer):
+        client.force_login(engineer)
+        page = client.get(reverse("oncall:me")).content.decode()
+        data = form_data(page, reverse("oncall:comp_time_log"))
+        data |= {"day": "2026-03-02", "hours": "8"}
+        for _ in range(2):
+            assert client.post(reverse("oncall:comp_time_log"), data).status_code == 302
+        assert CompTimeTaken.objects.count() == 1
+
+
+class TestTemplatePlaceholders:
+    def test_a_mistyped_placeholder_is_refused_in_the_admin(self):
+        template = CommunicationTemplate(kind=TemplateKind.UPDATE, body="{severity.name} down")
+        with pytest.raises(ValidationError, match="Unknown placeholder"):
+            template.full_clean()
+
+    def test_one_saved_before_does_not_break_the_incident_page(self, client, engineer):
+        CommunicationTemplate.objects.update_or_create(
+            kind=TemplateKind.INITIAL, defaults={"status": "{severity.name}", "body": "{x[0]}"}
+        )
+        ServiceFactory(name="checkout", team=TeamFactory(name="Shop"), is_public=True)
+        from incidents import services
+
+        incident = services.incident_declare(
+            title="Checkout down", severity="SEV-1", declared_by=engineer
+        )
+        client.force_login(engineer)
+        response = client.get(reverse("incidents:detail", args=[incident.pk]))
+        assert response.status_code == 200
+        assert "{severity.name}" in response.content.decode()
+
+
+def test_a_service_incidents_refer_to_cannot_be_deleted(client, manager, engineer):
+    from incidents import services
+
+    used = ServiceFactory(name="checkout", team=TeamFactory(name="Shop"))
+    unused = ServiceFactory(name="chekcout", team=used.team)
+    services.incident_declare(
+        title="Checkout down", severity="SEV-2", declared_by=engineer, services=[used]
+    )
+    client.force_login(manager)
+    assert client.get(f"/admin/incidents/service/{used.pk}/delete/").status_code == 403
+    assert (
+        client.post(f"/admin/incidents/service/{unused.pk}/delete/", {"post": "yes"}).status_code
+        == 302
+    )
+    changelist = client.get("/admin/incidents/service/").content.decode()
+    assert "delete_selected" not in changelist
+
+
+def test_times_in_the_hour_the_clocks_go_back_name_their_zone(settings, engineer, client):
+    ProfileFactory(user=engineer, time_zone="America/New_York")
+    first = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT
+    second = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)  # 01:30 EST
+    from django.utils import timezone
+
+    with timezone.override("America/New_York"):
+        assert when(first) == "2026-11-01 01:30 EDT"
+        assert when(second) == "2026-11-01 01:30 EST"
+        assert when(date(2026, 1, 1), "Y-m-d") == "2026-01-01"
