@@ -235,7 +235,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "incidents.api.filters.FilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "incidents.api.filters.StrictOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "incidents.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,

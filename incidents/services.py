@@ -434,6 +434,12 @@ def incident_declare(
         )
     detected_at = detected_at or at
     started_at = started_at or detected_at
+    for name, moment, what in (
+        ("started_at", started_at, "The start"),
+        ("detected_at", detected_at, "Detection"),
+    ):
+        if validators.too_early(moment):
+            raise ValidationError({name: validators.TOO_EARLY.format(what=what)})
     if detected_at > at:
         raise ValidationError({"detected_at": MOMENT_IN_FUTURE.format(what="Detection")})
     if started_at > detected_at:
@@ -840,6 +846,14 @@ def incident_import(
         raise ValidationError({"title": TITLE_REQUIRED})
     severity = _resolve_severity(severity)
     detected_at = detected_at or started_at
+    for name, moment in (
+        ("started_at", started_at),
+        ("detected_at", detected_at),
+        ("acknowledged_at", acknowledged_at),
+        ("resolved_at", resolved_at),
+    ):
+        if validators.too_early(moment):
+            raise ValidationError({name: validators.TOO_EARLY.format(what=name)})
     order = [
         ("started_at", started_at),
         ("detected_at", detected_at),

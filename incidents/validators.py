@@ -1,5 +1,6 @@
 import re
 import zoneinfo
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
@@ -37,3 +38,13 @@ def has_control_characters(value: str) -> bool:
 
 def without_control_characters(value: str) -> str:
     return NOT_XML.sub("", value or "")
+
+
+# Moments before this are a default value sent by mistake (Go's zero time is year 1), not an
+# incident: stored, they would be rendered and subtracted at the edges of the calendar.
+EARLIEST_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
+TOO_EARLY = "{what} cannot be before 1900; check the year."
+
+
+def too_early(moment: datetime | None) -> bool:
+    return moment is not None and moment < EARLIEST_MOMENT

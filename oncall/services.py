@@ -11,6 +11,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from incidents import services as incident_services
+from incidents import validators
 from incidents.events import timeline_event_record, timeline_events_record_once
 from incidents.models import Incident, TimelineEvent, TimelineEventKind
 from incidents.models.incident import OPEN_STATUSES
@@ -384,6 +385,8 @@ def page_record(
     after the rotation's target (runbook: 5 minutes). A page for an incident is written to the
     incident's timeline."""
     paged_at = _now(paged_at)
+    if validators.too_early(paged_at):
+        raise ValidationError({"paged_at": validators.TOO_EARLY.format(what="A page")})
     ack_within = rotation.page_ack_within if rotation is not None else DEFAULT_PAGE_ACK_WITHIN
     if team is None and rotation is not None:
         team = rotation.team
@@ -507,6 +510,7 @@ def page_acknowledge(*, page: Page, by, at: datetime | None = None) -> Page:
 
 
 PAGED_IN_FUTURE = "A page cannot be recorded in the future."
+PAGE_FOR_RESOLVED = "{incident} is resolved: there is nothing left to page anyone for."
 
 
 @transaction.atomic
@@ -530,6 +534,11 @@ def page_from_paging_tool(
     paged_at = paged_at or now
     if paged_at > now:
         raise ValidationError({"paged_at": PAGED_IN_FUTURE})
+    if validators.too_early(paged_at):
+        raise ValidationError({"paged_at": validators.TOO_EARLY.format(what="A page")})
+    if incident is not None and incident.resolved_at is not None:
+        # Nobody could acknowledge it: a page is for something still going on.
+        raise ValidationError({"incident": PAGE_FOR_RESOLVED.format(incident=incident.reference)})
     if engineer is None or not engineer.is_active:
         raise ValidationError({"engineer": INACTIVE_ENGINEER.format(user=engineer)})
     if team is None and incident is not None:

@@ -29,6 +29,8 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             plain = parts[1].decode("ascii")
         except UnicodeDecodeError as error:
             raise exceptions.AuthenticationFailed(MALFORMED) from error
+        if not plain.isprintable():  # a NUL or another control character is in no token
+            raise exceptions.AuthenticationFailed(MALFORMED)
         token = selectors.api_token_lookup(plain)
         if token is None:
             raise exceptions.AuthenticationFailed(INVALID)

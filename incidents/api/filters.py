@@ -6,6 +6,8 @@ from django.db.models import Exists, OuterRef
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.filters import OrderingFilter
 
 from incidents.models import (
     DetectionMethod,
@@ -24,12 +26,44 @@ class FilterBackend(DjangoFilterBackend):
     filter on each request."""
 
     def filter_queryset(self, request, queryset, view):
+        # A list's filters filter lists: DRF's get_object() passes through here too, and a
+        # detail read or an action must find its row whatever the query string says.
+        if getattr(view, "action", "list") != "list":
+            return queryset
         filterset_class = self.get_filterset_class(view, queryset)
         if filterset_class is not None and request.query_params.keys().isdisjoint(
             filterset_class.base_filters
         ):
             return queryset
         return super().filter_queryset(request, queryset, view)
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """DRF's ordering, but a value that is not one of the list's fields is a 400 naming them,
+    not the default order answered as if it had been asked for."""
+
+    def filter_queryset(self, request, queryset, view):
+        if getattr(view, "action", "list") != "list":
+            return queryset  # one row has no order (see FilterBackend)
+        return super().filter_queryset(request, queryset, view)
+
+    def get_ordering(self, request, queryset, view):
+        params = request.query_params.get(self.ordering_param)
+        if params:
+            fields = [param.strip() for param in params.split(",")]
+            valid = self.remove_invalid_fields(queryset, fields, view, request)
+            if len(valid) != len([f for f in fields if f]):
+                allowed = [
+                    name for name, _ in self.get_valid_fields(queryset, view, {"request": request})
+                ]
+                raise DRFValidationError(
+                    {
+                        self.ordering_param: [
+                            f"Use one of: {', '.join(sorted(allowed))} (- for descending)."
+                        ]
+                    }
+                )
+        return super().get_ordering(request, queryset, view)
 
 
 class UTCIsoDateTimeField(IsoDateTimeField):

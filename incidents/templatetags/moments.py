@@ -21,7 +21,10 @@ def when(value: datetime | None, fmt: str = "Y-m-d H:i") -> str:
         return ""
     if not isinstance(value, datetime):
         return date_filter(value, fmt)  # a date: nothing to name
-    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    try:
+        local = timezone.localtime(value) if timezone.is_aware(value) else value
+    except OverflowError:  # at the edge of the calendar: shown as stored, in UTC
+        local = value
     zone = local.strftime("%Z")
     text = dateformat.format(local, fmt)
     return f"{text} {zone}" if zone else text

@@ -62,6 +62,16 @@ class ActionItemUpdateSerializer(serializers.Serializer):
         help_text="The ticket's full http(s) address; empty to remove the link.",
     )
 
+    def validate(self, attrs):
+        # A client sending other fields must not be told they changed.
+        if hasattr(self.initial_data, "keys"):
+            other = sorted(set(self.initial_data.keys()) - set(self.fields))
+            if other:
+                raise serializers.ValidationError(
+                    {name: ["Only status and tracker_url can be changed here."] for name in other}
+                )
+        return attrs
+
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
     class Meta:

@@ -153,3 +153,22 @@ def test_idempotent_pages(manager_api, rotation):
     assert again.status_code == 201
     assert again["Idempotent-Replayed"] == "true"
     assert Page.objects.count() == 1
+
+
+class TestWhatAPagingToolMayNotRecord:
+    def test_a_page_for_a_resolved_or_closed_incident_is_refused(self, manager_api, rotation):
+        for status in ("resolved", "closed"):
+            now = timezone.now()
+            closed_at = now if status == "closed" else None
+            incident = IncidentFactory(
+                team=rotation.team, status=status, resolved_at=now, closed_at=closed_at
+            )
+            response = manager_api.post(PAGES, {"engineer": "ada", "incident": incident.reference})
+            assert response.status_code == 400
+            assert "nothing left to page anyone for" in response.json()["incident"][0]
+        assert not Page.objects.exists()
+
+    def test_go_zero_time_is_refused(self, manager_api, rotation):
+        response = manager_api.post(PAGES, {"engineer": "ada", "paged_at": "0001-01-01T00:00:00Z"})
+        assert response.status_code == 400
+        assert response.json() == {"paged_at": ["A page cannot be before 1900; check the year."]}
