@@ -108,6 +108,9 @@ class TeamMemberInline(admin.TabularInline):
     verbose_name = "member"
     verbose_name_plural = "members"
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):

@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import (
     BooleanField,
     Case,
@@ -61,6 +61,14 @@ class RotationMemberInline(admin.TabularInline):
     autocomplete_fields = ["user"]
     ordering = ["position"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+
+# Members' positions are parked this far up while a reorder is saved (two members may swap
+# numbers, and each row is written while the other still holds its number).
+POSITION_PARKING = 10000
+
 
 class GenerateShiftsForm(forms.Form):
     weeks = forms.IntegerField(min_value=1, max_value=52, initial=8, help_text="From this week.")
@@ -74,6 +82,19 @@ class RotationAdmin(admin.ModelAdmin):
     list_select_related = ["team"]
     autocomplete_fields = ["team"]
     inlines = [RotationMemberInline]
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not RotationMember or form.instance.pk is None:
+            super().save_formset(request, form, formset, change)
+            return
+        members = RotationMember.objects.filter(rotation=form.instance)
+        members.update(position=F("position") + POSITION_PARKING)
+        super().save_formset(request, form, formset, change)
+        # Those left unchanged get their numbers back; the formset checked they are unique.
+        members.filter(position__gte=POSITION_PARKING).update(
+            position=F("position") - POSITION_PARKING
+        )
+
     actions = ["generate_shifts"]
 
     @admin.display(description="Handoff")
@@ -311,6 +332,9 @@ class HandoffAdmin(GrowingTableAdmin, admin.ModelAdmin):
         # managers read it; nobody rewrites it here.
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # nor erases it
+
 
 # --- Pages -----------------------------------------------------------------------------------
 
@@ -352,6 +376,15 @@ class PageAdmin(GrowingTableAdmin, admin.ModelAdmin):
     list_select_related = ["engineer", "incident"]
     autocomplete_fields = ["engineer", "incident"]
     readonly_fields = ["escalated_from"]
+
+    # Pages are recorded by the services (declaring, escalating, the paging tool's API), which
+    # write each on its incident's timeline and notify; the admin shows them. A recorded page
+    # is never deleted: the SEV-1 bonus and comp time rest on it.
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
@@ -583,6 +616,18 @@ class CompTimeTakenAdmin(GrowingTableAdmin, admin.ModelAdmin):
             engineer=obj.engineer, day=obj.date, hours=obj.hours, note=obj.note
         )
         obj.pk = entry.pk
+
+    def has_delete_permission(self, request, obj=None):
+        # Approved time off is a record finance relies on; a mistake is corrected by a new
+        # entry. One not approved yet may still be withdrawn.
+        if obj is not None and obj.approved_at is not None:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        if queryset.filter(approved_at__isnull=False).exists():
+            raise PermissionDenied
+        super().delete_queryset(request, queryset)
 
     @admin.action(description="Approve the selected comp time")
     def approve(self, request, queryset):

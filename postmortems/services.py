@@ -162,6 +162,18 @@ def _check_user(user) -> None:
         raise ValidationError(INACTIVE_USER.format(user=_who(user)))
 
 
+NOT_A_WRITER = (
+    "{user} cannot write or review a post-mortem: only engineers and managers can open it."
+)
+
+
+def _check_writer(user) -> None:
+    """An owner or reviewer must be able to open the editor (and act on its reminders)."""
+    _check_user(user)
+    if user is not None and not responders().filter(pk=user.pk).exists():
+        raise ValidationError(NOT_A_WRITER.format(user=_who(user)))
+
+
 # --- Scheduling -------------------------------------------------------------------------------
 
 
@@ -348,7 +360,7 @@ def postmortem_start_draft(
     owner = owner or postmortem.owner or by
     if owner is None:
         raise ValidationError(OWNER_REQUIRED)
-    _check_user(owner)
+    _check_writer(owner)
     postmortem.status = PostmortemStatus.DRAFT
     postmortem.owner = owner
     postmortem.draft_started_at = at
@@ -488,7 +500,7 @@ def postmortem_assign(
         raise ValidationError(PUBLISHED_IS_FINAL)
     if owner is None and postmortem.status != PostmortemStatus.SCHEDULED:
         raise ValidationError({"owner": OWNER_REQUIRED})
-    _check_user(owner)
+    _check_writer(owner)
     if postmortem.owner_id != (owner.pk if owner else None):
         postmortem.owner = owner
         _save(postmortem, by=by, at=at, update_fields=["owner"])
@@ -505,7 +517,7 @@ def postmortem_set_reviewers(*, postmortem: Postmortem, reviewers: Iterable, by)
         raise ValidationError(PUBLISHED_IS_FINAL)
     reviewers = list(reviewers)
     for reviewer in reviewers:
-        _check_user(reviewer)
+        _check_writer(reviewer)
     postmortem.reviewers.set(reviewers)
     return postmortem
 

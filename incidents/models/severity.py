@@ -1,3 +1,4 @@
+from datetime import timedelta
 from string import Formatter
 
 from django.conf import settings
@@ -92,6 +93,17 @@ class Severity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.label}"
+
+    def clean(self) -> None:
+        """Targets and cadences are lengths of time: zero or less would switch reminders off
+        (a SEV-1 left without updates) or make every incident miss or escalate at once."""
+        errors = {
+            name: "Enter a length of time greater than zero, e.g. 0:15:00."
+            for name in ("acknowledge_within", "update_every", "escalate_after")
+            if getattr(self, name) is not None and getattr(self, name) <= timedelta(0)
+        }
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def requires_postmortem(self) -> bool:

@@ -11,7 +11,7 @@ from incidents.models import IncidentStatus, TimelineEvent, TimelineEventKind
 from incidents.services import ResolutionChecklist
 from postmortems import services
 from postmortems.models import Postmortem, PostmortemStatus, TimelinePhase
-from tests.incidents.factories import BASE_TIME, UserFactory
+from tests.incidents.factories import BASE_TIME, EngineerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ RESOLVED_AT = T0 + timedelta(hours=2, minutes=17, seconds=31)
 
 @pytest.fixture
 def responder():
-    return UserFactory(username="responder", first_name="Rita", last_name="Responder")
+    return EngineerFactory(username="responder", first_name="Rita", last_name="Responder")
 
 
 def declare(severity: str, *, customer_impact: bool = False, by=None):
