@@ -6,6 +6,7 @@ app_name = "oncall"
 
 urlpatterns = [
     path("compensation/", views.compensation, name="compensation"),
+    path("compensation/periods/<int:pk>/close/", views.pay_period_close, name="pay_period_close"),
     path(
         "compensation/export.<str:fmt>", views.compensation_download, name="compensation_download"
     ),

@@ -2,20 +2,22 @@
 selector, render."""
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
 from incidents.forms import add_service_errors
-from oncall import exports, selectors
+from oncall import exports, selectors, services
 from oncall.calendar import shifts_ical
 from oncall.forms import ReportPeriodForm
-from oncall.models import CalendarFeed
+from oncall.models import CalendarFeed, PayPeriod
 from oncall.permissions import can_view_compensation
 
 User = get_user_model()
@@ -60,8 +62,31 @@ def compensation(request):
         "query": request.GET.urlencode(),
         "project_zone": settings.TIME_ZONE,
     }
+    period = report.pay_period if report is not None else None
+    # Finance closes a period once it is paid: after it ends, and only once.
+    context["can_close"] = (
+        period is not None and not period.is_closed and period.end_date < services.project_today()
+    )
     status = 200 if report is not None else 400
     return render(request, "oncall/compensation.html", context, status=status)
+
+
+@login_required
+@require_POST
+def pay_period_close(request, pk: int):
+    """Finance (or a manager) closes a pay period: its figures are frozen as they stand."""
+    _require_report_access(request)
+    period = get_object_or_404(PayPeriod, pk=pk)
+    try:
+        services.pay_period_close(pay_period=period, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            f"Pay period {period.start_date} to {period.end_date} closed: its figures are frozen.",
+        )
+    return redirect(f"{reverse('oncall:compensation')}?period={period.pk}")
 
 
 @never_cache  # payroll figures: never kept by browsers or proxies

@@ -17,11 +17,12 @@ from django.core.management import CommandError, call_command
 from incidents.access import ENGINEERS
 from incidents.models import IncidentStatus
 from oncall import services
-from oncall.models import Shift, ShiftRole
+from oncall.models import PayPeriod, PayPeriodStatus, Shift, ShiftRole
 from oncall.selectors import REPORT_TOO_LATE, REPORT_TOO_LONG, compensation_report, on_call_at
 from tests.incidents.factories import IncidentFactory, TeamFactory, severity
 from tests.oncall.factories import (
     PageFactory,
+    PayPeriodFactory,
     RotationFactory,
     RotationMemberFactory,
     ShiftFactory,
@@ -256,3 +257,31 @@ def test_the_drill_down_shows_every_currency(client, finance_user):
     assert set(listed) == {"EUR", "USD"}
     for currency, total in listed.items():
         assert f"total {total} {currency}" in text
+
+
+class TestFinanceClosesAPayPeriod:
+    def test_from_the_report_page(self, client, finance_user):
+        period = PayPeriodFactory()
+        client.force_login(finance_user)
+        page = client.get("/oncall/compensation/", {"period": period.pk}).content.decode()
+        close = f"/oncall/compensation/periods/{period.pk}/close/"
+        assert f'action="{close}"' in page
+        response = client.post(close, follow=True)
+        assert "closed: its figures are frozen" in response.content.decode()
+        assert PayPeriod.objects.get(pk=period.pk).status == PayPeriodStatus.CLOSED
+        assert f'action="{close}"' not in response.content.decode()
+        again = client.post(close, follow=True)
+        assert "already closed" in again.content.decode()
+
+    def test_not_before_it_ends_and_not_by_engineers(self, client, finance_user, engineer):
+        running = PayPeriodFactory(start_date=date(2026, 11, 1), end_date=date(2026, 11, 30))
+        client.force_login(finance_user)
+        with time_machine.travel(datetime(2026, 11, 23, 12, tzinfo=UTC), tick=False):
+            page = client.get("/oncall/compensation/", {"period": running.pk}).content.decode()
+            assert "/close/" not in page
+            client.post(f"/oncall/compensation/periods/{running.pk}/close/")
+        running.refresh_from_db()
+        assert running.status == PayPeriodStatus.OPEN
+        client.force_login(engineer)
+        ended = PayPeriodFactory()
+        assert client.post(f"/oncall/compensation/periods/{ended.pk}/close/").status_code == 403
