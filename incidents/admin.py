@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from incidents import notifications, runbooks, selectors, services
+from incidents import notifications, runbooks, selectors, services, validators
 from incidents.admin_paging import GrowingTableAdmin, ServiceNameFilter, TeamNameFilter
 from incidents.forms import (
     NoteForm,
@@ -289,6 +289,10 @@ class IncidentDeclareForm(forms.ModelForm):
         started = cleaned.get("started_at") or detected
         if detected > now:
             self.add_error("detected_at", services.MOMENT_IN_FUTURE.format(what="Detection"))
+        elif validators.too_early(started):
+            self.add_error("started_at", validators.TOO_EARLY.format(what="The start"))
+        elif validators.too_early(detected):
+            self.add_error("detected_at", validators.TOO_EARLY.format(what="Detection"))
         elif started > detected:
             self.add_error("started_at", services.DETECTED_BEFORE_STARTED)
         # The model's constraints are checked against the moments the service will stamp.

@@ -4,9 +4,12 @@ resubmits the same page; the page carries a single-use token (``once``) and the 
 to claim it is the one that acts. Claims live in the cache (Redis in production), so two
 requests racing each other see the same claim."""
 
+import logging
 import secrets
 
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
 
 FIELD = "once"
 CLAIM_SECONDS = 24 * 3600
@@ -39,20 +42,30 @@ def claim(request, scope: str) -> tuple[bool, object]:
     token = request.POST.get(FIELD, "")
     if not _valid(token):
         return True, None
-    if cache.add(_key(request, scope, token), PENDING, CLAIM_SECONDS):
+    try:
+        if cache.add(_key(request, scope, token), PENDING, CLAIM_SECONDS):
+            return True, None
+        return False, cache.get(_key(request, scope, token))
+    except Exception:  # the cache is down: declaring must not depend on it (fail open)
+        logger.exception("once: cannot claim %s; acting without the guard", scope)
         return True, None
-    return False, cache.get(_key(request, scope, token))
 
 
 def done(request, scope: str, result) -> None:
     """Record what the claimed submission did, for its repeats to show."""
     token = request.POST.get(FIELD, "")
     if _valid(token):
-        cache.set(_key(request, scope, token), result, CLAIM_SECONDS)
+        try:
+            cache.set(_key(request, scope, token), result, CLAIM_SECONDS)
+        except Exception:
+            logger.exception("once: cannot record %s", scope)
 
 
 def release(request, scope: str) -> None:
     """The submission was refused (a form error): the same page may be sent again."""
     token = request.POST.get(FIELD, "")
     if _valid(token):
-        cache.delete(_key(request, scope, token))
+        try:
+            cache.delete(_key(request, scope, token))
+        except Exception:
+            logger.exception("once: cannot release %s", scope)

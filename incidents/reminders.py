@@ -141,7 +141,12 @@ def sweep_status_updates(*, now: datetime) -> int:
             )
         )
     recorded = notify(messages, now=now)
-    timeline_events_record_once(events)
+    # On the timeline when this run sent it (or there was nobody to send it to): a reminder
+    # recorded before, under the keys of an earlier version, is not written twice.
+    addressed = {m.key for m in messages if m.recipient is not None}
+    timeline_events_record_once(
+        [e for e in events if e.dedup_key in recorded or e.dedup_key not in addressed]
+    )
     return len(recorded)
 
 

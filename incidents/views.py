@@ -110,6 +110,9 @@ def incident_declare(request):
                 incident = services.incident_declare(declared_by=request.user, **form.cleaned_data)
             except ValidationError as error:
                 add_service_errors(form, error)
+            except Exception:
+                once.release(request, "declare")  # nothing was declared: it may be sent again
+                raise
             else:
                 once.done(request, "declare", incident.pk)
                 messages.success(

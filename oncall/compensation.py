@@ -128,7 +128,10 @@ def split_at(intervals: Iterable[Interval], cuts: Iterable[datetime]) -> list[In
 
 
 def elapsed_seconds(intervals: Iterable[Interval]) -> int:
-    return sum(int((b - a).total_seconds()) for a, b in intervals)
+    """Real elapsed seconds. Each end is taken to UTC first: Python subtracts two datetimes
+    that share a tzinfo object as wall-clock times, and a period's bounds (midnights in the
+    project's zone) share one, so an hour the clocks skip or repeat would be lost."""
+    return sum(int((b.astimezone(UTC) - a.astimezone(UTC)).total_seconds()) for a, b in intervals)
 
 
 def _transition_before(moment: datetime, zone: zoneinfo.ZoneInfo, span: timedelta) -> datetime:

@@ -6,11 +6,12 @@ from django.utils import timezone
 
 from incidents.models import Team
 from oncall.models import PayPeriod
-from oncall.selectors import MAX_REPORT_DAYS, REPORT_TOO_LATE, REPORT_TOO_LONG
+from oncall.selectors import MAX_REPORT_DAYS, REPORT_TOO_LATE, REPORT_TOO_LONG, project_zone
 
 
 def previous_month() -> tuple[date, date]:
-    first_this_month = timezone.localdate().replace(day=1)
+    """The last whole month in the project's zone, where periods start at 00:00."""
+    first_this_month = timezone.localdate(timezone=project_zone()).replace(day=1)
     end = first_this_month - timedelta(days=1)
     return end.replace(day=1), end
 

@@ -24,7 +24,8 @@ from django.db import transaction
 from django.db.models import Max
 
 from incidents import services as incident_services
-from incidents.models import Incident, Profile, Team
+from incidents.events import timeline_event_record
+from incidents.models import Incident, Profile, Team, TimelineEventKind
 from incidents.selectors import by_name
 from incidents.validators import is_valid_time_zone
 from oncall import services
@@ -97,7 +98,16 @@ class _Row:
             raise self.fail("not an ISO 8601 timestamp", column) from None
         if moment.tzinfo is None or moment.utcoffset() is None:
             raise self.fail("timestamp without an offset (add Z or +HH:MM)", column)
-        if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        try:
+            utc_year = moment.astimezone(UTC).year
+        except OverflowError:
+            utc_year = 0
+        if (
+            not EARLIEST_YEAR
+            <= min(moment.year, utc_year)
+            <= max(moment.year, utc_year)
+            <= LATEST_YEAR
+        ):
             raise self.fail("a timestamp from 1900 to 9998 is expected", column)
         return moment
 
@@ -413,16 +423,34 @@ class _Importer:
                     changed.append(field)
                 if changed:
                     page.save(update_fields=changed)
+                    if "incident" in changed:
+                        # Now the incident's page: on its timeline, as if imported with it.
+                        timeline_event_record(
+                            incident=incident,
+                            kind=TimelineEventKind.PAGE,
+                            message=f"Paged {engineer.get_full_name() or engineer.username}",
+                            at=paged_at,
+                            payload={
+                                "page_id": page.pk,
+                                "engineer": engineer.get_username(),
+                                "source": page.source,
+                            },
+                        )
                     self.created["pages updated"] += 1
             else:
-                services.page_record(
-                    engineer=engineer,
-                    paged_at=paged_at,
-                    incident=incident,
-                    source=PageSource.IMPORTED,
-                    acknowledged_at=acknowledged_at,
-                    send=False,
-                )
+                try:
+                    services.page_record(
+                        engineer=engineer,
+                        paged_at=paged_at,
+                        incident=incident,
+                        source=PageSource.IMPORTED,
+                        acknowledged_at=acknowledged_at,
+                        send=False,
+                    )
+                except ValidationError as error:
+                    column, message = _first_error(error)
+                    column = column if column in FILES["pages.csv"] else ""
+                    raise row.fail(_row_message(column, message), column) from None
                 self.created["pages"] += 1
 
 

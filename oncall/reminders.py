@@ -211,9 +211,14 @@ def page_applies(notification) -> str | None:
 
 
 def page_escalation_applies(notification) -> str | None:
-    """An escalated page still applies while the page it escalates is unanswered and its
-    incident unresolved."""
-    return _page_answered_or_over(notification.payload.get("escalated_page_id"))
+    """An escalated page still applies while the page it escalates is unanswered, by the
+    sweep's own rule (``STILL_UNANSWERED``: nobody answered the incident since it went out,
+    and it is not resolved)."""
+    page_id = notification.payload.get("escalated_page_id")
+    why = _page_answered_or_over(page_id)
+    if why is None and not Page.objects.filter(STILL_UNANSWERED, pk=page_id).exists():
+        return "somebody answered since"
+    return why
 
 
 def handoff_request_applies(notification) -> str | None:

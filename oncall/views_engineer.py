@@ -123,6 +123,9 @@ def comp_time_log(request):
             services.comp_time_log(engineer=request.user, **form.cleaned_data)
         except ValidationError as error:
             add_service_errors(form, error)
+        except Exception:
+            once.release(request, "comp-time")
+            raise
         else:
             once.done(request, "comp-time", "logged")
             messages.success(request, "Comp time logged.")

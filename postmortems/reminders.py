@@ -124,12 +124,13 @@ def sweep_postmortem_deadlines(*, now: datetime) -> int:
             label = f"Reminder: post-mortem {stage} deadline missed"
         else:
             person = pm.owner or manager
-            # For whom, too: a post-mortem handed to someone else reminds its new owner.
-            key = f"pm-due-soon:{pm.pk}:{stage}:{_stamp(due)}:{person.pk if person else ''}"
+            # The timeline says it once per deadline; the message is also for whom (a
+            # post-mortem handed to someone else reminds its new owner).
+            key = f"pm-due-soon:{pm.pk}:{stage}:{_stamp(due)}"
             if person is not None:
                 messages.append(
                     Message(
-                        key=key,
+                        key=f"{key}:{person.pk}",
                         kind="postmortem_due_soon",
                         subject=f"Due {when}: {what} ({stage})",
                         body=f"The {stage} deadline of {what} is {when}: {STAGE_WORDS[stage]}.",

@@ -106,3 +106,17 @@ def test_finance_cannot_own_or_review_a_post_mortem(finance_user, engineer, mana
     postmortem.refresh_from_db()
     assert postmortem.owner == engineer
     assert list(postmortem.reviewers.all()) == []
+
+
+def test_an_incident_added_in_the_admin_before_1900_is_a_form_error(client, manager):
+    client.force_login(manager)
+    data = form_data(client.get("/admin/incidents/incident/add/").content.decode(), None)
+    data |= {
+        "title": "Typo in the year",
+        "severity": Severity.objects.get(name="SEV-2").pk,
+        "started_at_0": "1026-03-02",
+        "started_at_1": "09:00:00",
+    }
+    response = client.post("/admin/incidents/incident/add/", data)
+    assert response.status_code == 200
+    assert "The start cannot be before 1900" in response.content.decode()

@@ -170,6 +170,32 @@ class TestPageEscalation:
         assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 10 * MINUTE) == 1
         assert Page.objects.filter(engineer__username="boss", escalation_level=2).exists()
 
+    def test_an_escalation_retried_after_the_incident_was_answered_is_not_sent(
+        self, rotation, manager, settings, django_capture_on_commit_callbacks
+    ):
+        from incidents import notifications
+
+        incident = incident_services.incident_declare(
+            title="Database down",
+            severity="SEV-1",
+            declared_by=None,
+            services=[ServiceFactory(team=rotation.team)],
+            at=self.AT,
+        )
+        settings.EMAIL_BACKEND = "tests.email_backends.RefusingBackend"
+        with django_capture_on_commit_callbacks(execute=True):
+            oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 5 * MINUTE)
+        settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+        escalation = Notification.objects.get(kind="page_escalation")
+        incident_services.incident_acknowledge(
+            incident=incident, by=manager, at=self.AT + 6 * MINUTE
+        )
+        escalation.refresh_from_db()
+        result = notifications.notification_send(
+            notification_id=escalation.pk, now=escalation.next_attempt_at
+        )
+        assert result == "obsolete"
+
     def test_a_retired_rotation_gets_no_heads_up(self, rotation):
         evening = datetime(2026, 3, 8, 18, tzinfo=UTC)
         assert oncall_reminders.sweep_shift_heads_up(now=evening) == 2
@@ -204,3 +230,40 @@ def test_the_weekly_digest_comes_every_monday_west_of_utc(settings):
     mondays = [datetime(2026, 10, 26, 7, tzinfo=UTC) + timedelta(weeks=n) for n in range(3)]
     sent = [postmortem_reminders.send_action_item_digests(now=monday) for monday in mondays]
     assert sent == [1, 1, 1]
+
+
+def test_reminders_recorded_under_the_old_keys_are_not_sent_again_after_the_upgrade(manager):
+    import importlib
+
+    from django.apps import apps
+
+    upgrade = importlib.import_module(
+        "incidents.migrations.0016_reminder_keys_with_due_moment_and_owner"
+    )
+    team = TeamFactory(name="Payments", engineering_manager=UserFactory(username="em"))
+    incident = incident_services.incident_declare(
+        title="Checkout down",
+        severity="SEV-1",
+        declared_by=manager,
+        services=[ServiceFactory(team=team)],
+        at=BASE_TIME,
+    )
+    owner = EngineerFactory(username="alice")
+    item = ActionItemFactory(owner=owner, due_date=date(2026, 3, 20))
+    assert incident_reminders.sweep_status_updates(now=BASE_TIME + 16 * MINUTE) == 1
+    assert postmortem_reminders.sweep_action_items(now=datetime(2026, 3, 18, 1, tzinfo=UTC)) == 1
+    # As the version before recorded them: the interval's number, no owner.
+    status_row = Notification.objects.get(kind="status_update_overdue")
+    since = status_row.key.split(":")[2]
+    status_row.key = f"status-update-overdue:{incident.pk}:{since}:1"
+    status_row.save()
+    item_row = Notification.objects.get(kind="action_item_due_soon")
+    item_row.key = f"ai-due-soon:{item.pk}:2026-03-20"
+    item_row.save()
+
+    upgrade.rewrite(apps, None)
+
+    assert incident_reminders.sweep_status_updates(now=BASE_TIME + 17 * MINUTE) == 0
+    assert postmortem_reminders.sweep_action_items(now=datetime(2026, 3, 18, 2, tzinfo=UTC)) == 0
+    reminders_on_the_timeline = incident.timeline.filter(kind=TimelineEventKind.REMINDER)
+    assert reminders_on_the_timeline.count() == 1

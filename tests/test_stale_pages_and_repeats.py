@@ -2,6 +2,7 @@
 review: a template placeholder a manager mistyped, a service that incidents refer to, times in
 the hour the clocks go back."""
 
+import contextlib
 from datetime import UTC, date, datetime
 
 import pytest
@@ -154,3 +155,45 @@ def test_times_in_the_hour_the_clocks_go_back_name_their_zone(settings, engineer
         assert when(first) == "2026-11-01 01:30 EDT"
         assert when(second) == "2026-11-01 01:30 EST"
         assert when(date(2026, 1, 1), "Y-m-d") == "2026-01-01"
+
+
+class TestTheGuardNeverStandsInTheWay:
+    def _declare_page(self, client):
+        page = client.get(reverse("incidents:declare")).content.decode()
+        data = form_data(page, reverse("incidents:declare"))
+        return data | {"title": "Checkout returns 502", "severity": severity("SEV-2").pk}
+
+    def test_declaring_works_with_the_cache_down(self, client, engineer, settings):
+        client.force_login(engineer)
+        data = self._declare_page(client)
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": "redis://127.0.0.1:1/0",
+            }
+        }
+        from django.core.cache import caches
+
+        caches._settings = None  # read the settings above
+        with contextlib.suppress(AttributeError, KeyError):
+            del caches["default"]
+        response = client.post(reverse("incidents:declare"), data)
+        assert response.status_code == 302
+        assert Incident.objects.count() == 1
+
+    def test_a_declaration_that_failed_can_be_sent_again(self, client, engineer, monkeypatch):
+        from incidents import services
+
+        client.force_login(engineer)
+        data = self._declare_page(client)
+        real = services.incident_declare
+
+        def fails_once(**kwargs):
+            monkeypatch.setattr(services, "incident_declare", real)
+            raise ConnectionError("database went away")
+
+        monkeypatch.setattr(services, "incident_declare", fails_once)
+        client.raise_request_exception = False
+        assert client.post(reverse("incidents:declare"), data).status_code == 500
+        assert client.post(reverse("incidents:declare"), data).status_code == 302
+        assert Incident.objects.count() == 1

@@ -77,6 +77,9 @@ class Rotation(models.Model):
         return week
 
     def clean(self) -> None:
+        if self.starts_on is not None and not 1970 <= self.starts_on.year <= 2999:
+            # Weeks are counted from it, years ahead: keep clear of the calendar's end.
+            raise ValidationError({"starts_on": "Enter a date from 1970 to 2999."})
         if self.starts_on is not None and self.starts_on.weekday() != self.handoff_weekday:
             raise ValidationError(
                 {"starts_on": "The first handoff must fall on the handoff weekday."}

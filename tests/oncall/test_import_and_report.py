@@ -580,6 +580,14 @@ class TestImportAgainWithMore:
         # The same files again change nothing.
         assert "completed" not in run("import_oncall_history", str(tmp_path / "b"))
 
+    def test_a_page_linked_later_is_on_its_incidents_timeline(self, tmp_path):
+        write(tmp_path / "a", engineers=ENGINEERS, incidents=INCIDENTS, pages=self.UNLINKED)
+        run("import_oncall_history", str(tmp_path / "a"))
+        write(tmp_path / "b", pages=self.LINKED)
+        run("import_oncall_history", str(tmp_path / "b"))
+        incident = Incident.objects.get(reference="INC-2025-0007")
+        assert incident.timeline.filter(kind="page").count() == 1
+
     def test_the_same_page_twice_in_one_file_is_one_page(self, tmp_path):
         pages = self.LINKED + "ada,2026-03-03T23:00:00Z,2026-03-03T23:03:00Z,\n"
         write(tmp_path / "a", engineers=ENGINEERS, incidents=INCIDENTS, pages=pages)
@@ -635,6 +643,15 @@ class TestImportAgainWithMore:
                 "pages": (
                     "username,paged_at,acknowledged_at,incident_reference\n"
                     "ada,9999-12-31T23:59Z,,\n"
+                )
+            },
+            "pages.csv, line 2: a timestamp from 1900 to 9998",
+        ),
+        (
+            {
+                "pages": (
+                    "username,paged_at,acknowledged_at,incident_reference\n"
+                    "ada,1900-01-01T00:30:00+01:00,,\n"
                 )
             },
             "pages.csv, line 2: a timestamp from 1900 to 9998",

@@ -285,3 +285,42 @@ class TestFinanceClosesAPayPeriod:
         client.force_login(engineer)
         ended = PayPeriodFactory()
         assert client.post(f"/oncall/compensation/periods/{ended.pk}/close/").status_code == 403
+
+
+class TestAProjectZoneWithDaylightSaving:
+    def test_on_call_hours_are_real_hours_across_the_change(self, settings):
+        settings.TIME_ZONE = "Europe/Dublin"
+        ada = engineer("ada", "Europe/Dublin")
+        ShiftFactory(
+            engineer=ada,
+            starts_at=datetime(2026, 2, 25, 9, tzinfo=UTC),
+            ends_at=datetime(2026, 4, 5, 9, tzinfo=UTC),
+        )
+        [row] = compensation_report(**MARCH).rows
+        # March in Dublin is 31 days less the hour the clocks skip on the 29th.
+        assert row.on_call_hours == Decimal("743.00")
+
+    def test_the_default_period_is_the_last_month_in_the_project_zone(
+        self, client, finance_user, settings
+    ):
+        from incidents.services import profile_get_or_create
+
+        profile = profile_get_or_create(user=finance_user)
+        profile.time_zone = "America/St_Johns"
+        profile.save()
+        client.force_login(finance_user)
+        # 01:00 UTC on 1 April: March is over in UTC (the project's zone), not yet in St John's.
+        with time_machine.travel(datetime(2026, 4, 1, 1, tzinfo=UTC), tick=False):
+            report = client.get("/oncall/compensation/").context["report"]
+        assert (report.start, report.end) == (date(2026, 3, 1), date(2026, 3, 31))
+
+    def test_the_drill_down_shows_the_engineers_own_clock(self, client, finance_user):
+        ravi = engineer("ravi", "Asia/Kathmandu")
+        paged = datetime(2026, 3, 10, 17, tzinfo=UTC)  # 22:45 in Kathmandu
+        PageFactory(engineer=ravi, paged_at=paged, acknowledged_at=paged + timedelta(minutes=2))
+        client.force_login(finance_user)
+        page = client.get(
+            f"/oncall/compensation/engineer/{ravi.pk}/",
+            {"start": "2026-03-01", "end": "2026-03-31"},
+        ).content.decode()
+        assert "2026-03-10 22:45:00 Asia/Kathmandu" in page
