@@ -18,6 +18,13 @@ class IncidentDeskAdminSite(admin.AdminSite):
     index_title = "Incidents, post-mortems and on-call"
     index_template = "admin/incidentdesk/index.html"  # links the metrics dashboard
 
+    @property
+    def login_form(self):
+        # Failed sign-ins are limited here as on the engineers' login page (config.login).
+        from config.login import ThrottledAdminAuthenticationForm
+
+        return ThrottledAdminAuthenticationForm
+
     def has_permission(self, request) -> bool:
         user = request.user
         return bool(user.is_active and user.is_staff and is_manager(user))

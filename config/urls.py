@@ -1,11 +1,18 @@
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path
 
+from config.login import ThrottledAuthenticationForm
 from config.views import healthz, home
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path(
+        "accounts/login/",
+        LoginView.as_view(authentication_form=ThrottledAuthenticationForm),
+        name="login",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("incidents/", include("incidents.urls")),
     path("postmortems/", include("postmortems.urls")),

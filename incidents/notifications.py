@@ -224,7 +224,9 @@ def _send_email(notification: Notification) -> None:
     text = render_to_string("incidents/email/notification.txt", context)
     html = render_to_string("incidents/email/notification.html", context)
     email = EmailMultiAlternatives(
-        subject=f"[IncidentDesk] {notification.subject}",
+        # One line: a title or page message may hold line breaks (a multi-line alert summary),
+        # and a header cannot; Django would refuse the mail and the page would never go out.
+        subject=f"[IncidentDesk] {' '.join(notification.subject.split())}",
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[user.email],

@@ -135,3 +135,24 @@ def test_an_action_item_reminder_is_not_sent_once_it_is_done(
     assert _retry(rows) == [NotificationStatus.OBSOLETE]
     rows[0].refresh_from_db()
     assert rows[0].last_error == "Not sent: the action item is done"
+
+
+def test_a_subject_with_line_breaks_is_still_sent(django_capture_on_commit_callbacks):
+    """A page's subject carries the incident's title or the paging tool's message, which may
+    be a multi-line alert summary; a mail header cannot hold a line break."""
+    person = UserFactory(username="bob")
+    message = notifications.Message(
+        key="notice:1",
+        kind="notice",
+        subject="PAGE: INC-2026-0001 SEV-1: Checkout 5xx above 5%\r\nsince 09:00",
+        body="Acknowledge it now.",
+        recipient=person,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.notify([message], now=BASE_TIME)
+    [sent] = mail.outbox
+    assert (
+        sent.subject
+        == "[IncidentDesk] PAGE: INC-2026-0001 SEV-1: Checkout 5xx above 5% since 09:00"
+    )
+    assert Notification.objects.get().status == NotificationStatus.SENT
