@@ -65,9 +65,10 @@ class RotationMemberInline(admin.TabularInline):
         return super().get_queryset(request).select_related("user")
 
 
-# Members' positions are parked this far up while a reorder is saved (two members may swap
-# numbers, and each row is written while the other still holds its number).
-POSITION_PARKING = 10000
+# While a reorder is saved, the members whose position changes are first moved to spare
+# numbers at the top of the field's range (two members may swap numbers, and each row is
+# written while the other still holds its number).
+POSITION_TOP = 32767
 
 
 class GenerateShiftsForm(forms.Form):
@@ -84,16 +85,23 @@ class RotationAdmin(admin.ModelAdmin):
     inlines = [RotationMemberInline]
 
     def save_formset(self, request, form, formset, change):
-        if formset.model is not RotationMember or form.instance.pk is None:
-            super().save_formset(request, form, formset, change)
-            return
-        members = RotationMember.objects.filter(rotation=form.instance)
-        members.update(position=F("position") + POSITION_PARKING)
+        if formset.model is RotationMember and form.instance.pk is not None:
+            # Rows taking a new number, and rows about to go (their number may be taken).
+            moving = [
+                f.instance.pk
+                for f in formset.initial_forms
+                if f.instance.pk and ("position" in f.changed_data or f in formset.deleted_forms)
+            ]
+            if moving:
+                members = RotationMember.objects.filter(rotation=form.instance)
+                used = set(members.values_list("position", flat=True)) | {
+                    f.cleaned_data.get("position") for f in formset.forms if f.cleaned_data
+                }
+                spare = (n for n in range(POSITION_TOP, -1, -1) if n not in used)
+                for pk in moving:
+                    members.filter(pk=pk).update(position=next(spare))
+        # The formset then writes the final numbers; it has checked they are unique.
         super().save_formset(request, form, formset, change)
-        # Those left unchanged get their numbers back; the formset checked they are unique.
-        members.filter(position__gte=POSITION_PARKING).update(
-            position=F("position") - POSITION_PARKING
-        )
 
     actions = ["generate_shifts"]
 

@@ -120,3 +120,24 @@ def test_an_incident_added_in_the_admin_before_1900_is_a_form_error(client, mana
     response = client.post("/admin/incidents/incident/add/", data)
     assert response.status_code == 200
     assert "The start cannot be before 1900" in response.content.decode()
+
+
+@pytest.mark.parametrize("far", [10000, 32000])
+def test_members_keep_any_position_the_field_takes(client, manager, far):
+    rotation = RotationFactory()
+    ada = RotationMemberFactory(rotation=rotation, user=engineer("ada"), position=0)
+    bob = RotationMemberFactory(rotation=rotation, user=engineer("bob"), position=1)
+    client.force_login(manager)
+    url = reverse("admin:oncall_rotation_change", args=[rotation.pk])
+    data = form_data(client.get(url).content.decode(), None)
+    index = {data[f"members-{n}-id"]: n for n in range(2)}
+    data[f"members-{index[str(bob.pk)]}-position"] = str(far)
+    assert client.post(url, data).status_code == 302
+    data = form_data(client.get(url).content.decode(), None)
+    index = {data[f"members-{n}-id"]: n for n in range(2)}
+    data[f"members-{index[str(ada.pk)]}-position"] = str(far + 1)
+    assert client.post(url, data).status_code == 302
+    positions = dict(
+        RotationMember.objects.filter(rotation=rotation).values_list("user__username", "position")
+    )
+    assert positions == {"ada": far + 1, "bob": far}

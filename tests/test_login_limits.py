@@ -45,3 +45,13 @@ def test_a_good_sign_in_clears_the_count(client, manager):
         "/accounts/login/", {"username": "maria", "password": "right-password-1"}
     )
     assert response.status_code == 302
+
+
+def test_failures_on_other_accounts_do_not_lock_anyone_else_out(client, manager):
+    manager.set_password(GOOD)
+    manager.save()
+    # Behind the TLS proxy every request has the proxy's address.
+    for n in range(60):
+        client.post("/accounts/login/", {"username": f"nobody{n}", "password": "wrong"})
+    response = client.post("/accounts/login/", {"username": "maria", "password": GOOD})
+    assert response.status_code == 302
