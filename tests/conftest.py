@@ -38,6 +38,32 @@ def finance_user(db):
 
 
 @pytest.fixture
+def sev1(manager):
+    """A SEV-1 declared at ``BASE_TIME`` on a Payments service (manager ``em``), with ``comms``
+    as its communications lead: what the reminder and escalation tests start from."""
+    from incidents import services
+    from incidents.models import IncidentRole
+    from tests.incidents.factories import BASE_TIME, ServiceFactory, TeamFactory
+
+    team = TeamFactory(name="Payments", engineering_manager=UserFactory(username="em"))
+    incident = services.incident_declare(
+        title="Checkout down",
+        severity="SEV-1",
+        declared_by=manager,
+        services=[ServiceFactory(team=team)],
+        at=BASE_TIME,
+    )
+    services.role_assign(
+        incident=incident,
+        role=IncidentRole.COMMUNICATIONS_LEAD,
+        user=UserFactory(username="comms"),
+        by=manager,
+        at=BASE_TIME,
+    )
+    return incident
+
+
+@pytest.fixture
 def manager_client(client, manager):
     client.force_login(manager)
     return client

@@ -9,10 +9,10 @@ from django.core import mail
 from incidents import notifications
 from incidents import reminders as incident_reminders
 from incidents import services as incident_services
-from incidents.models import IncidentRole, Notification, NotificationStatus
+from incidents.models import Notification, NotificationStatus
 from postmortems import reminders as postmortem_reminders
 from postmortems import services as postmortem_services
-from tests.incidents.factories import BASE_TIME, ServiceFactory, TeamFactory, UserFactory
+from tests.incidents.factories import BASE_TIME, UserFactory
 from tests.postmortems.factories import ActionItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -38,26 +38,6 @@ def _retry(rows):
             notifications.notification_send(notification_id=row.pk, now=row.next_attempt_at)
         )
     return results
-
-
-@pytest.fixture
-def sev1(manager):
-    team = TeamFactory(name="Payments", engineering_manager=UserFactory(username="em"))
-    incident = incident_services.incident_declare(
-        title="Checkout down",
-        severity="SEV-1",
-        declared_by=manager,
-        services=[ServiceFactory(team=team)],
-        at=BASE_TIME,
-    )
-    incident_services.role_assign(
-        incident=incident,
-        role=IncidentRole.COMMUNICATIONS_LEAD,
-        user=UserFactory(username="comms"),
-        by=manager,
-        at=BASE_TIME,
-    )
-    return incident
 
 
 class TestStatusUpdateReminder:

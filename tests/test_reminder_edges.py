@@ -7,7 +7,7 @@ import pytest
 
 from incidents import reminders as incident_reminders
 from incidents import services as incident_services
-from incidents.models import EscalationLevel, IncidentRole, Notification, TimelineEventKind
+from incidents.models import EscalationLevel, Notification, TimelineEventKind
 from oncall import reminders as oncall_reminders
 from oncall import services as oncall_services
 from oncall.models import Page
@@ -37,25 +37,6 @@ def _sent(kind: str) -> list:
 
 
 class TestStatusUpdateCadenceChanges:
-    @pytest.fixture
-    def sev1(self, manager):
-        team = TeamFactory(name="Payments", engineering_manager=UserFactory(username="em"))
-        incident = incident_services.incident_declare(
-            title="Checkout down",
-            severity="SEV-1",
-            declared_by=manager,
-            services=[ServiceFactory(team=team)],
-            at=BASE_TIME,
-        )
-        incident_services.role_assign(
-            incident=incident,
-            role=IncidentRole.COMMUNICATIONS_LEAD,
-            user=UserFactory(username="comms"),
-            by=manager,
-            at=BASE_TIME,
-        )
-        return incident
-
     def _sweep(self, start, end):
         moment = start
         while moment <= end:

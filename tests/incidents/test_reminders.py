@@ -24,26 +24,6 @@ T0 = BASE_TIME
 SECOND = timedelta(seconds=1)
 
 
-@pytest.fixture
-def sev1(manager):
-    team = TeamFactory(name="Payments", engineering_manager=UserFactory(username="em"))
-    incident = services.incident_declare(
-        title="Checkout down",
-        severity="SEV-1",
-        declared_by=manager,
-        services=[ServiceFactory(team=team)],
-        at=T0,
-    )
-    services.role_assign(
-        incident=incident,
-        role=IncidentRole.COMMUNICATIONS_LEAD,
-        user=UserFactory(username="comms"),
-        by=manager,
-        at=T0,
-    )
-    return incident
-
-
 def reminders_for(incident):
     return list(
         Notification.objects.filter(incident=incident, kind="status_update_overdue")
