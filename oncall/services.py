@@ -752,6 +752,17 @@ def pay_period_monthly(*, year: int, month: int) -> PayPeriod:
 
 
 @transaction.atomic
+def pay_period_close_problem(pay_period: PayPeriod, at: datetime | None = None) -> str | None:
+    """Why ``pay_period`` cannot be closed at ``at``, or None: it is closed already, or it has
+    not ended yet (its last day runs to midnight in the project's zone)."""
+    if pay_period.is_closed:
+        return PERIOD_ALREADY_CLOSED
+    ends = day_start(pay_period.end_date + timedelta(days=1), selectors.project_zone())
+    if _now(at) < ends:
+        return PERIOD_NOT_OVER.format(end=pay_period.end_date)
+    return None
+
+
 def pay_period_close(*, pay_period: PayPeriod, by, at: datetime | None = None) -> PayPeriod:
     """Close (freeze) a pay period once it has ended.
 
@@ -761,11 +772,9 @@ def pay_period_close(*, pay_period: PayPeriod, by, at: datetime | None = None) -
     """
     at = _now(at)
     pay_period = PayPeriod.objects.select_for_update().get(pk=pay_period.pk)
-    if pay_period.is_closed:
-        raise ValidationError(PERIOD_ALREADY_CLOSED)
-    ends = day_start(pay_period.end_date + timedelta(days=1), selectors.project_zone())
-    if at < ends:
-        raise ValidationError(PERIOD_NOT_OVER.format(end=pay_period.end_date))
+    problem = pay_period_close_problem(pay_period, at)
+    if problem is not None:
+        raise ValidationError(problem)
     own, corrections = selectors.pending_adjustments(pay_period=pay_period)
     lines = [_line(pay_period, row, adjusts=None) for row in own.values()]
     # One currency per line: a policy that changed currency gives an engineer two lines.

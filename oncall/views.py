@@ -63,10 +63,8 @@ def compensation(request):
         "project_zone": settings.TIME_ZONE,
     }
     period = report.pay_period if report is not None else None
-    # Finance closes a period once it is paid: after it ends, and only once.
-    context["can_close"] = (
-        period is not None and not period.is_closed and period.end_date < services.project_today()
-    )
+    # Finance closes a period once it is paid: the button shows when the service would.
+    context["can_close"] = period is not None and services.pay_period_close_problem(period) is None
     status = 200 if report is not None else 400
     return render(request, "oncall/compensation.html", context, status=status)
 
