@@ -751,7 +751,6 @@ def pay_period_monthly(*, year: int, month: int) -> PayPeriod:
     return existing or pay_period_create(start_date=start, end_date=end)
 
 
-@transaction.atomic
 def pay_period_close_problem(pay_period: PayPeriod, at: datetime | None = None) -> str | None:
     """Why ``pay_period`` cannot be closed at ``at``, or None: it is closed already, or it has
     not ended yet (its last day runs to midnight in the project's zone)."""
@@ -763,6 +762,7 @@ def pay_period_close_problem(pay_period: PayPeriod, at: datetime | None = None) 
     return None
 
 
+@transaction.atomic
 def pay_period_close(*, pay_period: PayPeriod, by, at: datetime | None = None) -> PayPeriod:
     """Close (freeze) a pay period once it has ended.
 

@@ -274,6 +274,8 @@ def test_withdrawing_a_future_policy_leaves_the_one_before_in_force(manager_clie
     assert manager_client.post(url, {"post": "yes"}).status_code == 403
 
 
+# Outside a test transaction, as the admin action runs in production (it is not atomic).
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_close_pay_period_action_freezes_it(manager_client):
     ada = engineer("ada")
     ShiftFactory(engineer=ada)
