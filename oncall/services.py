@@ -577,10 +577,25 @@ def page_on_call_for_incident(sender, incident: Incident, by=None, at=None, **kw
     with_rotation = set(
         Rotation.objects.filter(team__in=teams, is_active=True).values_list("team_id", flat=True)
     )
+    paged: dict[int, str] = {}  # engineer id -> the team they were paged for
     for team in sorted(teams, key=lambda t: t.name):
         if team.pk not in with_rotation:
             continue
         shift = selectors.on_call_shift(team=team, role=ShiftRole.PRIMARY, at=at)
+        if shift is not None and shift.engineer_id in paged:
+            # On call for two of the affected teams: one person is woken once, and one page
+            # is what they acknowledge and what their comp time counts.
+            timeline_event_record(
+                incident=incident,
+                kind=TimelineEventKind.PAGE,
+                message=(
+                    f"{shift.engineer.get_username()} is on call for {team.name} too; "
+                    f"already paged for {paged[shift.engineer_id]}"
+                ),
+                at=at,
+                payload={"team": team.name, "paged": None},
+            )
+            continue
         if shift is None:
             timeline_event_record(
                 incident=incident,
@@ -598,6 +613,7 @@ def page_on_call_for_incident(sender, incident: Incident, by=None, at=None, **kw
             message=f"{incident.reference} {incident.severity.name}: {incident.title}",
             rotation=shift.rotation,
         )
+        paged[shift.engineer_id] = team.name
 
 
 # --- Comp time -----------------------------------------------------------------------------

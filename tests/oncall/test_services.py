@@ -241,6 +241,31 @@ class TestPaging:
         assert page.ack_due_at == at + timedelta(minutes=5)
         assert incident.timeline.filter(kind=TimelineEventKind.PAGE).count() == 1
 
+    def test_one_engineer_on_call_for_two_affected_teams_is_paged_once(self):
+        ada = engineer("ada")
+        services_hit = []
+        for name in ("Checkout", "Payments"):
+            rotation = RotationFactory(team=TeamFactory(name=name), starts_on=date(2026, 3, 2))
+            RotationMemberFactory(rotation=rotation, user=ada, position=0)
+            services.rotation_generate_shifts(
+                rotation=rotation, weeks=1, now=datetime(2026, 3, 3, tzinfo=UTC)
+            )
+            services_hit.append(ServiceFactory(team=rotation.team))
+        incident = incident_services.incident_declare(
+            title="x",
+            severity="SEV-1",
+            declared_by=None,
+            services=services_hit,
+            at=datetime(2026, 3, 4, 2, tzinfo=UTC),
+        )
+        page = Page.objects.get()
+        assert page.engineer == ada
+        assert page.team.name == "Checkout"
+        messages = list(
+            incident.timeline.filter(kind=TimelineEventKind.PAGE).values_list("message", flat=True)
+        )
+        assert "ada is on call for Payments too; already paged for Checkout" in messages
+
     def test_nobody_on_call_is_written_to_the_timeline(self):
         rotation = rotation_with("ada", starts_on=date(2026, 3, 2))
         service = ServiceFactory(team=rotation.team)
