@@ -678,6 +678,12 @@ class Generator:
             or User.objects.filter(username=f"{PREFIX}00000").exists()
         ):
             raise ValueError("Generated data is already here: run on a freshly migrated database.")
+        if Incident.objects.exists():
+            # Its references are numbered from 1 in each year: they would collide.
+            raise ValueError(
+                "This database already holds incidents (demo data?): run on a freshly "
+                "migrated database."
+            )
         with transaction.atomic():
             self.people()
             self.rotations()

@@ -834,9 +834,12 @@ def incident_import(
 ) -> tuple[Incident, bool]:
     """Bring in an incident from another tool, keeping its reference.
 
-    Idempotent by reference: an incident that exists is returned unchanged with ``False``.
     A new one gets a timeline built from its moments (imported, acknowledged, resolved) and
     no signals are sent: it is history, nobody is paged and no post-mortem is scheduled.
+
+    Idempotent by reference: for an incident that exists, ``False`` is returned. A later
+    export of it may add what the earlier one lacked (``incident_import_complete``); one that
+    contradicts what is recorded is refused.
     """
     reference = (reference or "").strip()
     if not reference:
@@ -854,6 +857,8 @@ def incident_import(
     ):
         if validators.too_early(moment):
             raise ValidationError({name: validators.TOO_EARLY.format(what=name)})
+        if moment is not None and moment > timezone.now():
+            raise ValidationError({name: MOMENT_IN_FUTURE.format(what=name)})
     order = [
         ("started_at", started_at),
         ("detected_at", detected_at),
@@ -869,9 +874,15 @@ def incident_import(
         raise ValidationError(
             {"resolved_at": IMPORT_ORDER.format(later="resolved_at", earlier=earlier)}
         )
-    # The row is checked in full before it is skipped, so a bad row never passes unnoticed.
-    existing = Incident.objects.filter(reference=reference).first()
+    # The row is checked in full before it is compared, so a bad row never passes unnoticed.
+    existing = Incident.objects.select_for_update().filter(reference=reference).first()
     if existing is not None:
+        incident_import_complete(
+            incident=existing,
+            started_at=started_at,
+            acknowledged_at=acknowledged_at,
+            resolved_at=resolved_at,
+        )
         return existing, False
     incident = Incident(
         reference=reference,
@@ -911,6 +922,87 @@ def incident_import(
             payload={"from": IncidentStatus.INVESTIGATING, "to": IncidentStatus.RESOLVED},
         )
     return incident, True
+
+
+IMPORT_CONTRADICTS = "{reference} is already recorded with {field} {value}."
+IMPORT_NOT_IMPORTED = "{reference} was declared here, not imported: its {field} is not imported."
+
+
+def incident_import_complete(
+    *,
+    incident: Incident,
+    started_at: datetime,
+    acknowledged_at: datetime | None,
+    resolved_at: datetime | None,
+) -> list[str]:
+    """A later export of an incident already here: record the moments it adds (acknowledged,
+    resolved) with their timeline entries, and refuse one that contradicts a recorded moment.
+    Returns the fields it set. Title and severity are not compared: they may have been edited
+    here since, and the incident here is the record. Locks nothing itself: the caller holds
+    the incident's row (``incident_import``)."""
+    imported = (
+        incident.timeline.filter(kind=TimelineEventKind.IMPORTED).values_list("payload", flat=True)
+    ).first()
+    # The start the first export gave is the incident's identity in the other tool.
+    first_start = (imported or {}).get("started_at")
+    recorded_start = datetime.fromisoformat(first_start) if first_start else incident.started_at
+    if started_at != recorded_start:
+        raise ValidationError(
+            {
+                "started_at": IMPORT_CONTRADICTS.format(
+                    reference=incident.reference,
+                    field="started_at",
+                    value=recorded_start.isoformat(),
+                )
+            }
+        )
+    changed: list[str] = []
+    for field, value in (("acknowledged_at", acknowledged_at), ("resolved_at", resolved_at)):
+        stored = getattr(incident, field)
+        if value is None or stored == value:
+            continue
+        if stored is not None:
+            raise ValidationError(
+                {
+                    field: IMPORT_CONTRADICTS.format(
+                        reference=incident.reference, field=field, value=stored.isoformat()
+                    )
+                }
+            )
+        if imported is None:
+            raise ValidationError(
+                {field: IMPORT_NOT_IMPORTED.format(reference=incident.reference, field=field)}
+            )
+        if value < incident.detected_at or (
+            field == "resolved_at" and value < (incident.acknowledged_at or incident.detected_at)
+        ):
+            earlier = "detected_at" if value < incident.detected_at else "acknowledged_at"
+            raise ValidationError({field: IMPORT_ORDER.format(later=field, earlier=earlier)})
+        if field == "acknowledged_at":
+            incident.acknowledged_at = value
+            changed.append(field)
+            timeline_event_record(
+                incident=incident,
+                kind=TimelineEventKind.ACKNOWLEDGED,
+                message="Acknowledged (imported)",
+                at=value,
+            )
+        else:
+            before = incident.status
+            incident.resolved_at = value
+            incident.mitigated_at = incident.mitigated_at or value
+            incident.status = IncidentStatus.RESOLVED
+            changed += ["resolved_at", "mitigated_at", "status"]
+            timeline_event_record(
+                incident=incident,
+                kind=TimelineEventKind.STATUS_CHANGED,
+                message=(f"Status: {IncidentStatus(before).label} → Resolved (imported)"),
+                at=value,
+                payload={"from": before, "to": IncidentStatus.RESOLVED},
+            )
+    if changed:
+        incident.save(update_fields=changed)
+    return changed
 
 
 def profile_set_digest_muted(*, user, muted: bool) -> Profile:

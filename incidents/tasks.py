@@ -14,10 +14,12 @@ from django.utils import timezone
 from incidents import notifications, reminders, runbooks, services
 
 
-def moment(now: str | None) -> datetime:
+def moment(now: str | datetime | None) -> datetime:
+    """The moment a task runs at: now, or ``now`` given as an aware datetime or as ISO 8601
+    (what a task's arguments carry through the broker)."""
     if not now:
         return timezone.now()
-    value = datetime.fromisoformat(now)
+    value = now if isinstance(now, datetime) else datetime.fromisoformat(now)
     if timezone.is_naive(value):
         raise ValueError(f"'now' needs a UTC offset: {now!r}")
     return value

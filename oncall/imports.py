@@ -18,12 +18,15 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from incidents import services as incident_services
+from incidents.access import ENGINEERS
 from incidents.events import timeline_event_record
 from incidents.models import Incident, Profile, Team, TimelineEventKind
 from incidents.selectors import by_name
@@ -198,6 +201,13 @@ class _Importer:
         self.created: Counter[str] = Counter()
         self.users: dict[str, object] = {}
         self.teams: dict[str, Team] = {}
+        self.now = timezone.now()
+        self._engineers_group: Group | None = None
+
+    def engineers_group(self) -> Group:
+        if self._engineers_group is None:
+            self._engineers_group, _ = Group.objects.get_or_create(name=ENGINEERS)
+        return self._engineers_group
 
     def find_user(self, row: _Row, column: str, username: str):
         """The user named exactly, else the only one named so in another letter case (a twin
@@ -264,6 +274,9 @@ class _Importer:
                 user = User(username=username, email=email, first_name=first, last_name=last)
                 user.set_unusable_password()
                 user.save()
+                # They go on call here: they are engineers, who sign in after a password
+                # reset to acknowledge their pages and work their incidents.
+                user.groups.add(self.engineers_group())
                 self.created["users"] += 1
             if not Profile.objects.filter(user=user).exists():
                 Profile.objects.create(user=user, time_zone=time_zone, team=team)
@@ -300,14 +313,21 @@ class _Importer:
                 "acknowledged_at": row.moment("acknowledged_at", required=False),
                 "resolved_at": row.moment("resolved_at", required=False),
             }
+            before = (
+                Incident.objects.filter(reference=reference)
+                .values_list("acknowledged_at", "resolved_at")
+                .first()
+            )
             try:
-                _, created = incident_services.incident_import(**values)
+                incident, created = incident_services.incident_import(**values)
             except ValidationError as error:
                 column, message = _first_error(error)
                 column = column if column in FILES["incidents.csv"] else ""
                 raise row.fail(_row_message(column, message), column) from None
             if created:
                 self.created["incidents"] += 1
+            elif before != (incident.acknowledged_at, incident.resolved_at):
+                self.created["incidents updated"] += 1
 
     def shifts(self, rows) -> None:
         parsed = []
@@ -389,6 +409,11 @@ class _Importer:
             acknowledged_at = row.moment("acknowledged_at", required=False)
             if acknowledged_at is not None and acknowledged_at < paged_at:
                 raise row.fail("acknowledged before it was paged", "acknowledged_at")
+            for column, moment in (("paged_at", paged_at), ("acknowledged_at", acknowledged_at)):
+                if moment is not None and moment > self.now:
+                    raise row.fail("in the future: history is what happened", column)
+            if problem := services.page_moment_problem(paged_at):
+                raise row.fail(_row_message("paged_at", problem), "paged_at")
             reference = row.get("incident_reference")
             incident = None
             if reference:
@@ -462,7 +487,12 @@ def _first_error(error: ValidationError) -> tuple[str, str]:
 
 
 def _row_message(column: str, message: str) -> str:
-    return message[0].lower() + message[1:] if message else message
+    """A service's sentence as the rest of a row's error: its first word in lower case,
+    unless that word is a name or a reference (INC-2026-0001, SEV-1)."""
+    first = message.split(" ", 1)[0]
+    if not first or (len(first) > 1 and not first[1].islower()):
+        return message
+    return message[0].lower() + message[1:]
 
 
 @transaction.atomic

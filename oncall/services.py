@@ -510,6 +510,26 @@ def page_acknowledge(*, page: Page, by, at: datetime | None = None) -> Page:
 
 
 PAGED_IN_FUTURE = "A page cannot be recorded in the future."
+PAGED_BEFORE_POLICY = (
+    "No compensation policy is in force at {moment}: the first starts on {first}, so a page "
+    "then could not be paid. Is the year right?"
+)
+
+
+def page_moment_problem(paged_at: datetime) -> str | None:
+    """Why a page from outside (an import, another paging tool) cannot be recorded at
+    ``paged_at``, or None: every page is paid under the policy in force when it was sent, so
+    one from before the first policy would leave every later comp-time balance unpriceable."""
+    first = (
+        CompensationPolicy.objects.order_by("effective_from")
+        .values_list("effective_from", flat=True)
+        .first()
+    )
+    if first is None or paged_at < day_start(first, selectors.project_zone()):
+        return PAGED_BEFORE_POLICY.format(moment=paged_at.isoformat(), first=first)
+    return None
+
+
 PAGE_FOR_RESOLVED = "{incident} is resolved: there is nothing left to page anyone for."
 
 
@@ -536,6 +556,8 @@ def page_from_paging_tool(
         raise ValidationError({"paged_at": PAGED_IN_FUTURE})
     if validators.too_early(paged_at):
         raise ValidationError({"paged_at": validators.TOO_EARLY.format(what="A page")})
+    if problem := page_moment_problem(paged_at):
+        raise ValidationError({"paged_at": problem})
     if incident is not None and incident.resolved_at is not None:
         # Nobody could acknowledge it: a page is for something still going on.
         raise ValidationError({"incident": PAGE_FOR_RESOLVED.format(incident=incident.reference)})

@@ -106,6 +106,10 @@ def test_page_validation(manager_api, rotation):
     assert response.json() == {"paged_at": [PAGED_IN_FUTURE]}
     response = manager_api.post(PAGES, {"engineer": "ada", "incident": "INC-0000-0000"})
     assert list(response.json()) == ["incident"]
+    # 1926 for 2026: no policy could pay it, and it would leave every balance unpriceable.
+    response = manager_api.post(PAGES, {"engineer": "ada", "paged_at": "1926-03-03T02:00:00Z"})
+    assert response.status_code == 400
+    assert "No compensation policy is in force at 1926-03-03" in response.json()["paged_at"][0]
 
 
 def test_recording_pages_needs_the_permission(engineer_api, finance_api, rotation):

@@ -59,3 +59,11 @@ def test_the_command_prints_progress_and_refuses_a_second_run():
     assert "Created" in out.getvalue()
     with pytest.raises(CommandError, match="already here"):
         call_command("generate_history", *args, stdout=io.StringIO())
+
+
+def test_the_command_refuses_a_database_that_holds_incidents():
+    services.incident_declare(title="Demo outage", severity="SEV-2", declared_by=None)
+    args = ["--incidents", "10", "--engineers", "3", "--months", "1", "--until", "2026-11-01"]
+    with pytest.raises(CommandError, match="already holds incidents"):
+        call_command("generate_history", *args, stdout=io.StringIO())
+    assert Incident.objects.count() == 1

@@ -1,6 +1,6 @@
 """Status-update reminders and escalations at their boundaries, with explicit moments."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Group
@@ -92,6 +92,11 @@ class TestStatusUpdateReminders:
         assert sweep_status_updates((T0 + timedelta(minutes=15)).isoformat()) == 1
         with pytest.raises(ValueError, match="offset"):
             sweep_status_updates("2026-03-02T10:00:00")
+
+    def test_task_takes_an_aware_datetime_too(self, sev1):
+        assert sweep_status_updates(T0 + timedelta(minutes=15)) == 1
+        with pytest.raises(ValueError, match="offset"):
+            sweep_status_updates(datetime(2026, 3, 2, 10))  # noqa: DTZ001 (naive on purpose)
 
 
 class TestEscalations:

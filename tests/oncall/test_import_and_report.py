@@ -603,6 +603,59 @@ class TestImportAgainWithMore:
             run("import_oncall_history", str(tmp_path / "b"))
         assert Page.objects.get().acknowledged_at == datetime(2026, 3, 3, 23, 3, tzinfo=UTC)
 
+    def test_an_incident_resolved_in_a_later_export_is_resolved_here(self, history, tmp_path):
+        run("import_oncall_history", str(history))
+        later = INCIDENTS.replace(
+            "INC-2025-0008,Slow search,SEV-3,2026-03-10T10:00:00Z,,,",
+            "INC-2025-0008,Slow search,SEV-3,2026-03-10T10:00:00Z,,"
+            "2026-03-10T10:20:00Z,2026-03-10T12:00:00Z",
+        )
+        write(tmp_path / "later", incidents=later)
+        out = run("import_oncall_history", str(tmp_path / "later"))
+        assert "completed 1 incidents recorded before (acknowledged or resolved)" in out
+        incident = Incident.objects.get(reference="INC-2025-0008")
+        assert incident.status == "resolved"
+        assert incident.acknowledged_at == datetime(2026, 3, 10, 10, 20, tzinfo=UTC)
+        assert incident.resolved_at == datetime(2026, 3, 10, 12, tzinfo=UTC)
+        events = list(incident.timeline.values_list("kind", "message"))
+        assert ("acknowledged", "Acknowledged (imported)") in events
+        assert ("status_changed", "Status: Investigating → Resolved (imported)") in events
+        # The same later export again changes nothing.
+        before = snapshot()
+        assert "completed" not in run("import_oncall_history", str(tmp_path / "later"))
+        assert snapshot() == before
+
+    @pytest.mark.parametrize(
+        ("row", "message"),
+        [
+            (
+                "INC-2025-0007,Checkout down,SEV-1,2026-03-04T22:55:00Z,,,",
+                "incidents.csv, line 2: INC-2025-0007 is already recorded with "
+                "started_at 2026-03-03T22:55:00+00:00",
+            ),
+            (
+                "INC-2025-0007,Checkout down,SEV-1,2026-03-03T22:55:00Z,,,2026-03-04T01:00:00Z",
+                "incidents.csv, line 2: INC-2025-0007 is already recorded with "
+                "resolved_at 2026-03-04T00:10:00+00:00",
+            ),
+        ],
+    )
+    def test_a_contradicting_incident_is_refused(self, history, tmp_path, row, message):
+        run("import_oncall_history", str(history))
+        before = snapshot()
+        header = INCIDENTS.splitlines()[0]
+        write(tmp_path / "later", incidents=f"{header}\n{row}\n")
+        with pytest.raises(CommandError, match=re.escape(message)):
+            run("import_oncall_history", str(tmp_path / "later"))
+        assert snapshot() == before
+
+    def test_imported_engineers_can_work_here(self, history, client):
+        run("import_oncall_history", str(history))
+        ada = User.objects.get(username="ada")
+        assert list(ada.groups.values_list("name", flat=True)) == ["Engineers"]
+        client.force_login(ada)  # after the password reset the docs describe
+        assert client.get("/oncall/me/").status_code == 200
+
     def test_a_shift_given_to_someone_else_is_refused_not_paid_twice(self, tmp_path):
         shift = (
             "team,rotation,username,starts_at,ends_at\n"
@@ -655,6 +708,29 @@ class TestImportAgainWithMore:
                 )
             },
             "pages.csv, line 2: a timestamp from 1900 to 9998",
+        ),
+        (
+            {
+                "pages": (
+                    "username,paged_at,acknowledged_at,incident_reference\n"
+                    "ada,2026-03-05T12:00:00Z,,\n"
+                    "ada,2031-01-01T02:00:00Z,,\n"
+                )
+            },
+            "pages.csv, line 3: in the future: history is what happened (column 'paged_at'",
+        ),
+        (
+            {
+                "pages": (
+                    "username,paged_at,acknowledged_at,incident_reference\n"
+                    "ada,1926-03-03T02:00:00Z,,\n"
+                )
+            },
+            "pages.csv, line 2: no compensation policy is in force at 1926-03-03",
+        ),
+        (
+            {"incidents": INCIDENTS + "INC-2031-0001,Later,SEV-2,2031-03-10T10:00:00Z,,,\n"},
+            "incidents.csv, line 4: started_at cannot be in the future",
         ),
         (
             {"incidents": INCIDENTS + "PD.123,Dotted,SEV-2,2026-03-10T10:00:00Z,,,\n"},

@@ -67,3 +67,9 @@ class TestCommand:
             call_command("postmortem_export", "INC-1999-0001")
         with pytest.raises(CommandError, match="Unknown time zone"):
             call_command("postmortem_export", postmortem.incident.reference, "--time-zone", "Mars")
+
+    def test_an_output_path_that_cannot_be_written_is_named(self, tmp_path):
+        published_checkout_postmortem()
+        target = tmp_path / "missing" / "pm.md"
+        with pytest.raises(CommandError, match=f"Cannot write {target}: No such file"):
+            call_command("postmortem_export", "INC-2026-0001", "--output", str(target))

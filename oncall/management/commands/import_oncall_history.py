@@ -22,6 +22,9 @@ class Command(BaseCommand):
             raise CommandError(f"{error} - nothing was imported.") from None
         kinds = ("users", "teams", "rotations", "incidents", "shifts", "pages")
         summary = ", ".join(f"{created.get(kind, 0)} {kind}" for kind in kinds)
+        updated = created.get("incidents updated", 0)
+        if updated:
+            summary += f"; completed {updated} incidents recorded before (acknowledged or resolved)"
         updated = created.get("pages updated", 0)
         if updated:
             summary += f"; completed {updated} pages recorded before (incident or acknowledgement)"

@@ -41,7 +41,12 @@ class Command(BaseCommand):
         except ExportRefused as error:
             raise CommandError(" ".join(error.messages)) from error
         if options["output"]:
-            Path(options["output"]).write_text(markdown, encoding="utf-8")
+            try:
+                Path(options["output"]).write_text(markdown, encoding="utf-8")
+            except OSError as error:
+                raise CommandError(
+                    f"Cannot write {options['output']}: {error.strerror or error}"
+                ) from error
             self.stderr.write(f"Wrote {options['output']}")
         else:
             self.stdout.write(markdown, ending="")
