@@ -71,30 +71,27 @@ def status_update_reminders_due(*, now: datetime) -> list[tuple[Incident, int, d
 
 @transaction.atomic
 def sweep_status_updates(*, now: datetime) -> int:
-    """Remind the communications lead (else the commander, else whoever declared it, else the
-    team's manager) that an open incident's status update is overdue, again each further
+    """Remind the first reachable of ``_update_chain`` (the communications lead, else the
+    commander, ...) that an open incident's status update is overdue, again each further
     interval while it stays overdue. Posting an update resets the clock. Returns how many
     reminders this run recorded."""
     due = status_update_reminders_due(now=now)
     if not due:
         return 0
-    wanted = set()
-    for incident, _, _ in due:
-        wanted |= {
-            incident.communications_lead_id,
-            incident.commander_id,
-            incident.declared_by_id,
-            incident.team.engineering_manager_id if incident.team else None,
-        }
-    users = User.objects.in_bulk([pk for pk in wanted if pk])
+    wanted = {pk for incident, _, _ in due for pk in _update_chain(incident) if pk}
+    users = User.objects.in_bulk(wanted)
     messages, events = [], []
     for incident, interval, due_at in due:
         since = incident.last_update_at or incident.declared_at
-        recipient_id = (
-            incident.communications_lead_id
-            or incident.commander_id
-            or incident.declared_by_id
-            or (incident.team.engineering_manager_id if incident.team else None)
+        # The first of the chain who can be reached: an account switched off, or one with no
+        # address (a monitoring system that declared it), passes it on.
+        recipient_id = next(
+            (
+                pk
+                for pk in _update_chain(incident)
+                if pk in users and users[pk].is_active and users[pk].email
+            ),
+            None,
         )
         # Keyed by the moment it fell due, not the interval's number: that number restarts
         # when the severity (and so the cadence) changes, and would match reminders sent
@@ -150,6 +147,18 @@ def sweep_status_updates(*, now: datetime) -> int:
     return len(recorded)
 
 
+def _update_chain(incident: Incident) -> tuple[int | None, ...]:
+    """Who is reminded of a status update, in order: the communications lead, the commander,
+    the on-call engineer who acknowledged it, whoever declared it, the team's manager."""
+    return (
+        incident.communications_lead_id,
+        incident.commander_id,
+        incident.acknowledged_by_id,
+        incident.declared_by_id,
+        incident.team.engineering_manager_id if incident.team else None,
+    )
+
+
 def escalation_recipients(level: EscalationLevel, incident: Incident) -> list:
     """The active people an escalation to ``level`` reaches for this incident (uses the
     prefetched users and groups)."""
@@ -167,8 +176,9 @@ def escalation_recipients(level: EscalationLevel, incident: Incident) -> list:
 @transaction.atomic
 def sweep_escalations(*, now: datetime) -> int:
     """Escalate each open incident that is still unresolved its severity's threshold after it
-    was detected to the severity's level (a person or group, or the team's manager), once per
-    level; a severity raised later escalates to the new level too. Written to the timeline.
+    was detected (or last reopened) to the severity's level (a person or group, or the team's
+    manager), once per level and reopening; a severity raised later escalates to the new level
+    too. Written to the timeline.
     Returns how many notifications this run recorded. Five queries whatever the counts."""
     candidates = (
         Incident.objects.filter(
@@ -185,7 +195,10 @@ def sweep_escalations(*, now: datetime) -> int:
     messages, events = [], []
     for incident in candidates:
         severity = incident.severity
-        if now < incident.detected_at + severity.escalate_after:
+        # Unresolved since detection, or since it was last reopened: a reopened incident
+        # escalates again once it has stayed open the threshold anew.
+        since = incident.reopened_at or incident.detected_at
+        if now < since + severity.escalate_after:
             continue
         level = severity.escalation_level
         people = escalation_recipients(level, incident)
@@ -195,9 +208,12 @@ def sweep_escalations(*, now: datetime) -> int:
         body = (
             f"{incident.reference} {incident.title} is a {severity.name} that is still "
             f"{incident.get_status_display().lower()} more than {threshold} after it was "
-            f"detected. It is escalated to you as {level.name}."
+            f"{'reopened' if incident.reopened_at else 'detected'}. It is escalated to you as "
+            f"{level.name}."
         )
         key = f"escalation:{incident.pk}:{level.pk}"
+        if incident.reopened_at is not None:
+            key += f":reopened-{_stamp(incident.reopened_at)}"
         for person in people:
             messages.append(
                 Message(

@@ -35,7 +35,6 @@ from incidents.models import (
     CommunicationTemplate,
     Incident,
     IncidentRole,
-    IncidentStatus,
     Profile,
     RoleAssignment,
     Service,
@@ -44,7 +43,6 @@ from incidents.models import (
     Team,
     TemplateKind,
     TimelineEvent,
-    TimelineEventKind,
     UpdateAudience,
 )
 from incidents.models.api import KEY_MARKER, hash_token
@@ -715,7 +713,7 @@ def _public_incident(incident: Incident, levels, templates: dict) -> PublicIncid
         initial = wording(TemplateKind.INITIAL, f"initial-{incident.pk}", incident.declared_at)
         updates += [initial] if initial else []
     resolved = incident.resolved_at
-    reopened = getattr(incident, "reopened_at", None)
+    reopened = incident.reopened_at
     if (
         resolved is None
         and reopened is not None
@@ -743,29 +741,19 @@ def _public_incident(incident: Incident, levels, templates: dict) -> PublicIncid
 
 
 def _with_public_parts(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
-    reopenings = TimelineEvent.objects.filter(
-        incident_id=OuterRef("pk"),
-        kind=TimelineEventKind.STATUS_CHANGED,
-        payload__from=IncidentStatus.RESOLVED,
-    ).exclude(payload__to=IncidentStatus.CLOSED)
-    latest_reopening = reopenings.order_by("-occurred_at", "-id").values("occurred_at")[:1]
-    return (
-        queryset.select_related(None)
-        .annotate(reopened_at=Subquery(latest_reopening))
-        .prefetch_related(
-            Prefetch(
-                "services",
-                queryset=Service.objects.filter(is_public=True).order_by("name"),
-                to_attr="public_services",
+    return queryset.select_related(None).prefetch_related(
+        Prefetch(
+            "services",
+            queryset=Service.objects.filter(is_public=True).order_by("name"),
+            to_attr="public_services",
+        ),
+        Prefetch(
+            "updates",
+            queryset=StatusUpdate.objects.filter(audience=UpdateAudience.STATUS_PAGE).order_by(
+                "-posted_at", "-id"
             ),
-            Prefetch(
-                "updates",
-                queryset=StatusUpdate.objects.filter(audience=UpdateAudience.STATUS_PAGE).order_by(
-                    "-posted_at", "-id"
-                ),
-                to_attr="public_updates",
-            ),
-        )
+            to_attr="public_updates",
+        ),
     )
 
 

@@ -275,7 +275,8 @@ def incident_change_status(
     elif from_status == IncidentStatus.RESOLVED:
         # Reopened: it is not resolved any more. The timeline keeps the earlier resolution.
         incident.resolved_at = None
-        changed.append("resolved_at")
+        incident.reopened_at = at
+        changed += ["resolved_at", "reopened_at"]
     incident.save(update_fields=changed)
 
     payload = {"from": from_status, "to": to_status}

@@ -129,6 +129,9 @@ class Incident(models.Model):
     mitigation_action = models.TextField(blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # When it was last reopened after a resolution: escalation counts from here (the time it
+    # spent resolved is not time left unresolved).
+    reopened_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     declared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -72,6 +72,27 @@ class TestStatusUpdateReminders:
         reminders.sweep_status_updates(now=T0 + timedelta(minutes=15))
         assert reminders_for(sev1) == ["ic"]
 
+    def test_an_address_nobody_reads_passes_it_down_the_chain(self, manager):
+        # An alert opened it (a monitoring account with no address); ada, on call,
+        # acknowledged it. She is reminded, not the bot and not the manager yet.
+        bot = UserFactory(username="alertmanager", email="")
+        incident = services.incident_declare(
+            title="Checkout down", severity="SEV-1", declared_by=bot, at=T0
+        )
+        ada = UserFactory(username="ada")
+        services.incident_acknowledge(incident=incident, by=ada, at=T0 + timedelta(minutes=2))
+        reminders.sweep_status_updates(now=T0 + timedelta(minutes=15))
+        assert reminders_for(incident) == ["ada"]
+        # A communications lead whose account was switched off passes it on too.
+        comms = UserFactory(username="comms")
+        services.role_assign(
+            incident=incident, role=IncidentRole.COMMUNICATIONS_LEAD, user=comms, by=manager
+        )
+        comms.is_active = False
+        comms.save()
+        reminders.sweep_status_updates(now=T0 + timedelta(minutes=30))
+        assert reminders_for(incident) == ["ada", "ada"]
+
     def test_no_reminder_once_resolved(self, sev1):
         services.incident_resolve(
             incident=sev1,
@@ -149,6 +170,33 @@ class TestEscalations:
         )
         assert sweep_escalations((T0 + timedelta(days=2)).isoformat()) == 0
         assert not TimelineEvent.objects.filter(kind=TimelineEventKind.ESCALATION).exists()
+
+    def test_a_reopened_incident_escalates_when_it_has_been_open_the_threshold_anew(
+        self, sev1, manager
+    ):
+        EscalationLevel.objects.get(name="VP Engineering").users.add(UserFactory(username="vp"))
+        resolve = {"by": None, "checklist": ResolutionChecklist.all_confirmed()}
+        services.incident_resolve(incident=sev1, at=T0 + timedelta(minutes=20), **resolve)
+        reopened = T0 + timedelta(days=2)
+        services.incident_change_status(
+            incident=sev1, to_status="investigating", by=manager, at=reopened
+        )
+        # Twenty minutes open before, one second now: not 30 minutes unresolved.
+        assert reminders.sweep_escalations(now=reopened + SECOND) == 0
+        assert reminders.sweep_escalations(now=reopened + timedelta(minutes=30) - SECOND) == 0
+        assert reminders.sweep_escalations(now=reopened + timedelta(minutes=30)) == 1
+        assert reminders.sweep_escalations(now=reopened + timedelta(hours=5)) == 0
+        # Escalated in this episode; reopened once more, it escalates again.
+        services.incident_resolve(incident=sev1, at=reopened + timedelta(hours=6), **resolve)
+        again = reopened + timedelta(days=1)
+        services.incident_change_status(
+            incident=sev1, to_status="investigating", by=manager, at=again
+        )
+        assert reminders.sweep_escalations(now=again + timedelta(minutes=30)) == 1
+        escalations = sev1.timeline.filter(kind=TimelineEventKind.ESCALATION)
+        assert escalations.count() == 2
+        mail = Notification.objects.filter(kind="escalation").order_by("created_at").last()
+        assert "more than 30 min after it was reopened" in mail.body
 
 
 @pytest.mark.parametrize("sweep", [reminders.sweep_status_updates, reminders.sweep_escalations])
