@@ -50,7 +50,7 @@ def sweep_unacknowledged_pages(*, now: datetime) -> int:
         Page.objects.filter(
             STILL_UNANSWERED,
             acknowledged_at__isnull=True,
-            ack_due_at__lte=now,
+            ack_due_at__lt=now,  # acknowledged at the due moment is in time
             paged_at__gte=now - ESCALATION_WINDOW,
             escalation_level__lt=2,
             escalations__isnull=True,

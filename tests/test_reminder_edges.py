@@ -128,10 +128,10 @@ class TestPageEscalation:
             message="Help with the database",
         )
         # Nobody answers the call for help in time: it goes to the secondary ...
-        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 25 * MINUTE) == 1
+        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 25.5 * MINUTE) == 1
         # ... then cy answers after all: the secondary's page does not go to the manager.
         oncall_services.page_acknowledge(page=for_help, by=cy, at=self.AT + 26 * MINUTE)
-        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 30 * MINUTE) == 0
+        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 31 * MINUTE) == 0
         assert not Page.objects.filter(engineer__username="boss").exists()
 
     def test_a_page_without_an_incident_stops_when_the_first_one_is_answered(self, rotation):
@@ -139,16 +139,16 @@ class TestPageEscalation:
         page = oncall_services.page_record(
             engineer=ada, team=rotation.team, paged_at=self.AT, message="Disk full"
         )
-        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 5 * MINUTE) == 1
-        oncall_services.page_acknowledge(page=page, by=ada, at=self.AT + 6 * MINUTE)
-        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 10 * MINUTE) == 0
+        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 6 * MINUTE) == 1
+        oncall_services.page_acknowledge(page=page, by=ada, at=self.AT + 7 * MINUTE)
+        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 12 * MINUTE) == 0
 
     def test_unanswered_it_still_goes_to_the_manager(self, rotation):
         oncall_services.page_record(
             engineer=engineer("ada"), team=rotation.team, paged_at=self.AT, message="Disk full"
         )
-        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 5 * MINUTE) == 1
-        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 10 * MINUTE) == 1
+        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 6 * MINUTE) == 1
+        assert oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 12 * MINUTE) == 1
         assert Page.objects.filter(engineer__username="boss", escalation_level=2).exists()
 
     def test_an_escalation_retried_after_the_incident_was_answered_is_not_sent(
@@ -165,11 +165,11 @@ class TestPageEscalation:
         )
         settings.EMAIL_BACKEND = "tests.email_backends.RefusingBackend"
         with django_capture_on_commit_callbacks(execute=True):
-            oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 5 * MINUTE)
+            oncall_reminders.sweep_unacknowledged_pages(now=self.AT + 6 * MINUTE)
         settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
         escalation = Notification.objects.get(kind="page_escalation")
         incident_services.incident_acknowledge(
-            incident=incident, by=manager, at=self.AT + 6 * MINUTE
+            incident=incident, by=manager, at=self.AT + 7 * MINUTE
         )
         escalation.refresh_from_db()
         result = notifications.notification_send(

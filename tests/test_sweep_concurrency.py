@@ -99,7 +99,7 @@ def test_concurrent_page_escalation_sweeps_page_the_secondary_once():
         at=at,
     )
     errors = race(
-        lambda: oncall_reminders.sweep_unacknowledged_pages(now=at + timedelta(minutes=5)),
+        lambda: oncall_reminders.sweep_unacknowledged_pages(now=at + timedelta(minutes=6)),
         threads=4,
     )
     assert errors == []

@@ -61,15 +61,17 @@ class TestPageEscalation:
         at = datetime(2026, 3, 3, 12, tzinfo=UTC)
         incident = declare(rotation, at)
         first = Page.objects.get()
-        assert reminders.sweep_unacknowledged_pages(now=at + timedelta(minutes=5) - SECOND) == 0
-        assert reminders.sweep_unacknowledged_pages(now=at + timedelta(minutes=5)) == 1
+        # "Within 5 minutes": an acknowledgement at 5:00 is in time, so 5:00 does not escalate.
+        assert reminders.sweep_unacknowledged_pages(now=at + timedelta(minutes=5)) == 0
+        assert reminders.sweep_unacknowledged_pages(now=at + timedelta(minutes=5) + SECOND) == 1
         assert reminders.sweep_unacknowledged_pages(now=at + timedelta(minutes=6)) == 0
         second = Page.objects.get(escalated_from=first)
         assert (second.engineer.username, second.escalation_level) == ("bob", 1)
         assert second.source == PageSource.ESCALATION
         # The secondary does not answer either: the team's manager is paged.
-        later = at + timedelta(minutes=10)
-        assert reminders.sweep_unacknowledged_pages(now=later) == 1
+        assert second.ack_due_at == at + timedelta(minutes=10) + SECOND
+        assert reminders.sweep_unacknowledged_pages(now=second.ack_due_at) == 0
+        assert reminders.sweep_unacknowledged_pages(now=second.ack_due_at + SECOND) == 1
         third = Page.objects.get(escalated_from=second)
         assert (third.engineer.username, third.escalation_level) == ("boss", 2)
         assert reminders.sweep_unacknowledged_pages(now=at + timedelta(hours=1)) == 0
@@ -118,7 +120,7 @@ class TestPageEscalation:
             acknowledged_at=None,
             paged_at=help_at,
         )
-        assert reminders.sweep_unacknowledged_pages(now=help_at + timedelta(minutes=5)) == 1
+        assert reminders.sweep_unacknowledged_pages(now=help_at + timedelta(minutes=6)) == 1
         assert Page.objects.get(escalation_level=1).engineer.username == "bob"
 
     def test_a_resolved_incident_stops_its_pages_escalating(self, rotation):
@@ -146,7 +148,7 @@ class TestPageEscalation:
         at = datetime(2026, 3, 3, 12, tzinfo=UTC)
         rotation.shifts.filter(role=ShiftRole.SECONDARY).delete()
         declare(rotation, at)
-        reminders.sweep_unacknowledged_pages(now=at + timedelta(minutes=5))
+        reminders.sweep_unacknowledged_pages(now=at + timedelta(minutes=6))
         assert Page.objects.get(escalation_level=2).engineer.username == "boss"
 
     def test_nobody_left_is_written_to_the_timeline_once(self, rotation):
