@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -33,7 +34,7 @@ from incidents.metrics import (
     severity_levels,
 )
 from incidents.models import Service, Team
-from incidents.selectors import format_duration, format_ratio
+from incidents.selectors import by_name, format_duration, format_ratio
 from oncall.exports import neutralise
 from oncall.selectors import OncallBurden, oncall_burden
 from postmortems.selectors import (
@@ -72,6 +73,26 @@ def parse_quarter(value: str) -> Period:
     return Period.quarter(int(year), int(number))
 
 
+class IdOrNameChoiceField(forms.ModelChoiceField):
+    """A team or service picked by id (the select's values) or by name, as the compensation
+    report, its command and the API take a team: ``?team=Payments`` in any letter case."""
+
+    def to_python(self, value):
+        if value in self.empty_values or str(value).isdigit():
+            return super().to_python(value)
+        try:
+            found = by_name(self.queryset, "name", str(value).strip())
+        except ValidationError as error:
+            raise ValidationError(error.messages[0], code="invalid_choice") from None
+        if found is None:
+            raise ValidationError(
+                self.error_messages["invalid_choice"],
+                code="invalid_choice",
+                params={"value": value},
+            )
+        return found
+
+
 class MetricsForm(forms.Form):
     """The dashboard's pickers: a quarter, or custom dates (end excluded); a team and/or a
     service. Nothing chosen: the current quarter."""
@@ -86,10 +107,10 @@ class MetricsForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="The period runs up to, not including, this day.",
     )
-    team = forms.ModelChoiceField(
+    team = IdOrNameChoiceField(
         queryset=Team.objects.order_by("name"), required=False, empty_label="All teams"
     )
-    service = forms.ModelChoiceField(
+    service = IdOrNameChoiceField(
         queryset=Service.objects.order_by("name"), required=False, empty_label="All services"
     )
 

@@ -121,6 +121,13 @@ class TestDashboard:
         assert f"{team.name}" in response.content.decode()
         response = manager_client.get(DASHBOARD, {"quarter": "2026-Q1", "service": service.pk})
         assert response.context["review"].incidents.total.incidents == 1
+        # By name too, in any letter case, as the compensation report takes a team.
+        for params in ({"team": team.name.upper()}, {"service": "Checkout"}):
+            response = manager_client.get(DASHBOARD, {"quarter": "2026-Q1", **params})
+            assert response.context["review"].incidents.total.incidents == 1
+        response = manager_client.get(DASHBOARD, {"quarter": "2026-Q1", "team": "Nobody"})
+        assert response.status_code == 400
+        assert "Select a valid choice" in response.content.decode()
 
     @pytest.mark.parametrize(
         ("params", "message"),
