@@ -38,6 +38,15 @@ v1 = [pattern for app in APPS for pattern in app.urlpatterns] + router.urls
 urlpatterns = [
     path("v1/", include(v1)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("schema/swagger-ui/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("schema/redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # Pages for people: GET only (their HTML renderer has no OPTIONS page to show).
+    path(
+        "schema/swagger-ui/",
+        SpectacularSwaggerView.as_view(url_name="api:schema", http_method_names=["get", "head"]),
+        name="docs",
+    ),
+    path(
+        "schema/redoc/",
+        SpectacularRedocView.as_view(url_name="api:schema", http_method_names=["get", "head"]),
+        name="redoc",
+    ),
 ]

@@ -232,7 +232,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["incidents.api.parsers.StrictJSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "incidents.api.filters.FilterBackend",
         "incidents.api.filters.StrictOrderingFilter",

@@ -1,6 +1,6 @@
 import re
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
@@ -46,5 +46,16 @@ EARLIEST_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
 TOO_EARLY = "{what} cannot be before 1900; check the year."
 
 
-def too_early(moment: datetime | None) -> bool:
-    return moment is not None and moment < EARLIEST_MOMENT
+def validate_day_not_too_early(value: date) -> None:
+    """A model field's validator: the admin's forms and ``full_clean`` refuse a day before
+    1900 as the services do."""
+    if too_early(value):
+        raise ValidationError(TOO_EARLY.format(what="A date"), code="too_early")
+
+
+def too_early(moment: datetime | date | None) -> bool:
+    """Whether a moment, or a day (a due date, a day off), is before 1900: a year typed with
+    two digits (0026) that the date pickers accept."""
+    if isinstance(moment, datetime):
+        return moment < EARLIEST_MOMENT
+    return moment is not None and moment < EARLIEST_MOMENT.date()

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from incidents.validators import without_control_characters
 from oncall.selectors import COUNTS, CSV_COLUMNS, MONEY_AND_HOURS, CompensationReport
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -75,4 +76,6 @@ def _cell(name: str, value, row):
         return getattr(row, name)
     if name in COUNTS:
         return int(value)
-    return value
+    # A workbook is XML: a control character (a name pasted with a terminal's colour code)
+    # cannot be written, and a closed period keeps the name as it was then.
+    return without_control_characters(value) if isinstance(value, str) else value

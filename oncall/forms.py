@@ -22,6 +22,10 @@ class TeamNameField(forms.ModelChoiceField):
     def to_python(self, value):
         if value in self.empty_values:
             return None
+        if "\x00" in str(value):  # PostgreSQL cannot compare it; no name holds one
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            )
         team = self.queryset.filter(name__iexact=str(value)).first()
         if team is None:
             raise forms.ValidationError(

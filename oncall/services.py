@@ -531,6 +531,10 @@ def page_moment_problem(paged_at: datetime) -> str | None:
 
 
 PAGE_FOR_RESOLVED = "{incident} is resolved: there is nothing left to page anyone for."
+PAGE_AT_SAME_MOMENT = (
+    "This engineer's page at {moment} is already recorded, for {what}: one page is one "
+    "engineer paged at one moment."
+)
 
 
 @transaction.atomic
@@ -542,8 +546,13 @@ def page_from_paging_tool(
     message: str = "",
     paged_at: datetime | None = None,
     notify_engineer: bool = False,
-) -> Page:
-    """Record a page another tool sent (source ``api``).
+) -> tuple[Page, bool]:
+    """Record a page another tool sent (source ``api``); returns it and whether it is new.
+
+    A page is one engineer paged at one moment, as in the history import: the same page sent
+    again (a paging tool retrying after a timeout) is the page already recorded, not a second
+    one to acknowledge and be paid comp time for; one at that moment for another incident is
+    refused.
 
     The team defaults to the incident's; the team's active rotation (first by name) sets the
     acknowledgement target, else the runbook's 5 minutes. The paging tool has already reached
@@ -563,6 +572,19 @@ def page_from_paging_tool(
         raise ValidationError({"incident": PAGE_FOR_RESOLVED.format(incident=incident.reference)})
     if engineer is None or not engineer.is_active:
         raise ValidationError({"engineer": INACTIVE_ENGINEER.format(user=engineer)})
+    same = (
+        Page.objects.select_related("incident")
+        .filter(engineer=engineer, paged_at=paged_at)
+        .order_by("pk")
+        .first()
+    )
+    if same is not None:
+        if same.incident_id != (incident.pk if incident is not None else None):
+            recorded = same.incident.reference if same.incident else "no incident"
+            raise ValidationError(
+                {"paged_at": PAGE_AT_SAME_MOMENT.format(moment=paged_at.isoformat(), what=recorded)}
+            )
+        return same, False
     if team is None and incident is not None:
         team = incident.team
     rotation = (
@@ -573,7 +595,7 @@ def page_from_paging_tool(
         if team is not None
         else None
     )
-    return page_record(
+    page = page_record(
         engineer=engineer,
         paged_at=paged_at,
         incident=incident,
@@ -583,6 +605,7 @@ def page_from_paging_tool(
         team=team,
         send=notify_engineer,
     )
+    return page, True
 
 
 def page_on_call_for_incident(sender, incident: Incident, by=None, at=None, **kwargs) -> None:
@@ -660,6 +683,8 @@ def comp_time_log(*, engineer, day: date, hours: Decimal, note: str = "") -> Com
     entries logged at once are counted together."""
     if hours is None or hours <= 0 or hours > DAY_HOURS:
         raise ValidationError({"hours": COMP_TIME_HOURS})
+    if validators.too_early(day):
+        raise ValidationError({"day": validators.TOO_EARLY.format(what="A day off")})
     list(get_user_model().objects.select_for_update().filter(pk=engineer.pk).values("pk"))
     problem = comp_time_day_problem(engineer=engineer, day=day, hours=hours)
     if problem:

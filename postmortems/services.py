@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents import services as incident_services
+from incidents import validators
 from incidents.access import responders
 from incidents.events import timeline_event_record
 from incidents.models import Incident, TimelineEvent, TimelineEventKind
@@ -726,6 +727,8 @@ def _clean_item_values(values: dict, *, published: bool) -> dict:
             errors["tracker_url"] = INVALID_TRACKER_URL
     elif "tracker_url" in values:
         values["tracker_url"] = ""
+    if validators.too_early(values.get("due_date")):
+        errors["due_date"] = validators.TOO_EARLY.format(what="A due date")
     owner = values.get("owner")
     if owner is not None and not owner.is_active:
         errors["owner"] = INACTIVE_USER.format(user=_who(owner))

@@ -72,8 +72,13 @@ class IsPagedEngineer(BasePermission):
 @extend_schema_view(
     create=extend_schema(
         summary="Record a page sent by a paging tool",
+        description=(
+            "A page is one engineer paged at one moment: the same engineer and `paged_at` "
+            "sent again answer 200 with the page already recorded (400 when it was for "
+            "another incident)."
+        ),
         request=s.PageCreateSerializer,
-        responses={201: s.PageSerializer},
+        responses={201: s.PageSerializer, 200: s.PageSerializer},
     ),
 )
 class PageViewSet(ETagRetrieveMixin, mixins.ListModelMixin, ApiViewSet):
@@ -97,7 +102,7 @@ class PageViewSet(ETagRetrieveMixin, mixins.ListModelMixin, ApiViewSet):
         serializer = s.PageCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        page = services.page_from_paging_tool(
+        page, created = services.page_from_paging_tool(
             engineer=data["engineer"],
             incident=data["incident"],
             team=data["team"],
@@ -106,7 +111,9 @@ class PageViewSet(ETagRetrieveMixin, mixins.ListModelMixin, ApiViewSet):
             notify_engineer=data["notify_engineer"],
         )
         fresh = selectors.page_list().get(pk=page.pk)
-        return Response(s.PageSerializer(fresh).data, status=status.HTTP_201_CREATED)
+        # The same page sent again (engineer and moment) is the one recorded: 200, not a twin.
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(s.PageSerializer(fresh).data, status=code)
 
     @extend_schema(
         summary="Acknowledge a page (the paged engineer only)",

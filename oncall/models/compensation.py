@@ -7,6 +7,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from incidents.validators import validate_day_not_too_early
+
 
 class CompensationPolicy(models.Model):
     """On-call pay rules in force from ``effective_from`` (00:00 in the project's TIME_ZONE)
@@ -184,7 +186,7 @@ class CompTimeTaken(models.Model):
     engineer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="comp_time_taken"
     )
-    date = models.DateField()
+    date = models.DateField(validators=[validate_day_not_too_early])
     hours = models.DecimalField(
         max_digits=5, decimal_places=2, validators=[MinValueValidator(Decimal("0.25"))]
     )

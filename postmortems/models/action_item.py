@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from incidents.validators import validate_day_not_too_early
 from postmortems.models.postmortem import Postmortem
 
 
@@ -55,6 +56,7 @@ class ActionItem(models.Model):
     due_date = models.DateField(
         null=True,
         blank=True,
+        validators=[validate_day_not_too_early],
         help_text="Required to publish. Overdue from the end of this day in the project's "
         "time zone.",
     )

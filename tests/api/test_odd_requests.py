@@ -68,3 +68,41 @@ def test_head_is_answered_like_get(finance_api, engineer_api):
     assert finance_api.head(report).status_code == 200
     assert engineer_api.head("/api/v1/oncall/now/").status_code == 200
     assert engineer_api.head(report).status_code == 403  # still the GET's permissions
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/incidents/", '{"title": "t", "severity": "SEV-2", "team": "\\ud800"}'),
+        ("/api/v1/incidents/", '{"title": "t", "severity": "SEV-2", "services": ["\\udfff"]}'),
+        (
+            "/api/v1/incidents/",
+            '{"title": "t", "severity": "SEV-2", "detection_method": "\\ud800"}',
+        ),
+        ("/api/v1/pages/", '{"engineer": "\\ud800"}'),
+        ("/api/v1/incidents/", '{"title": "t", "severity": "SEV-2", "\\ud800": 1}'),
+    ],
+)
+def test_a_lone_surrogate_is_a_400_and_writes_nothing(manager_api, platform, path, body):
+    """Valid JSON, not text: PostgreSQL cannot compare it and no message can quote it."""
+    from incidents.models import Incident
+
+    response = manager_api.generic("POST", path, body, content_type="application/json")
+    assert_problem(response, 400)
+    assert "lone surrogate" in response.json()["detail"]
+    assert not Incident.objects.exists()
+
+
+@pytest.mark.parametrize("depth", [1000, 5000])
+def test_json_nested_too_deeply_is_a_400(manager_api, depth):
+    body = "[" * depth + "]" * depth
+    for path in ("/api/v1/incidents/", "/api/v1/alerts/"):
+        response = manager_api.generic("POST", path, body, content_type="application/json")
+        assert_problem(response, 400)
+        assert "nested too deeply" in response.json()["detail"]
+
+
+def test_the_documentation_pages_answer_options_without_an_error(anon_api):
+    for path in ("/api/schema/swagger-ui/", "/api/schema/redoc/"):
+        assert anon_api.options(path).status_code == 405
+        assert anon_api.get(path).status_code == 200

@@ -176,3 +176,19 @@ class TestWhatAPagingToolMayNotRecord:
         response = manager_api.post(PAGES, {"engineer": "ada", "paged_at": "0001-01-01T00:00:00Z"})
         assert response.status_code == 400
         assert response.json() == {"paged_at": ["A page cannot be before 1900; check the year."]}
+
+
+def test_the_same_page_sent_again_is_the_page_recorded(manager_api, rotation):
+    """A paging tool retrying after a timeout: one page to acknowledge, one page paid."""
+    incident = IncidentFactory(team=rotation.team)
+    body = {"engineer": "ada", "incident": incident.reference, "paged_at": "2026-03-03T23:00:00Z"}
+    first = manager_api.post(PAGES, body, format="json")
+    again = manager_api.post(PAGES, body, format="json")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert Page.objects.count() == 1
+    other = IncidentFactory(team=rotation.team)
+    clash = manager_api.post(PAGES, {**body, "incident": other.reference}, format="json")
+    assert clash.status_code == 400
+    assert f"already recorded, for {incident.reference}" in clash.json()["paged_at"][0]
+    assert Page.objects.count() == 1

@@ -65,6 +65,26 @@ def test_finance_downloads_xlsx(client, finance_user, data):
     assert rows[-1][0] == "TOTAL"
 
 
+def test_a_control_character_in_a_name_still_downloads(client, finance_user, data):
+    """A workbook is XML: a name pasted with a terminal's colour code is written without it
+    (the CSV keeps every character)."""
+    ada, _ = data
+    ada.first_name = "Ada\x0b\x1b[0m"
+    ada.save()
+    client.force_login(finance_user)
+    response = client.get(reverse("oncall:compensation_download", args=["xlsx"]), MARCH)
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    assert list(sheet.iter_rows(values_only=True))[1][1] == "Ada[0m Oncall"
+
+
+def test_a_nul_in_the_team_picker_is_an_unknown_team(client, finance_user, data):
+    client.force_login(finance_user)
+    response = client.get(REPORT, {**MARCH, "team": "Pay\x00ments"})
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+
+
 def test_managers_see_it_engineers_and_anonymous_do_not(client, manager, engineer, data):
     client.force_login(manager)
     assert client.get(REPORT, MARCH).status_code == 200

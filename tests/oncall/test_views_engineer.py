@@ -128,6 +128,11 @@ def test_log_comp_time_and_bad_hours(client, engineer):
     assert response.status_code == 200
     assert "greater than or equal to 0.25" in response.content.decode()
     assert CompTimeTaken.objects.count() == 1
+    # A year typed with two digits: the date picker sends 0026, which no day off is in.
+    response = client.post(reverse("oncall:comp_time_log"), {"day": "0026-11-20", "hours": "4"})
+    assert response.status_code == 200
+    assert "cannot be before 1900; check the year" in response.content.decode()
+    assert CompTimeTaken.objects.count() == 1
 
 
 def test_a_day_off_booked_ahead_lowers_my_balance_at_once(client, engineer):

@@ -243,6 +243,12 @@ class TestEditing:
         assert f'<option value="{finance_user.username}"' not in page
         assert not ActionItem.objects.exists()
         data["items-1-owner"] = engineer.username
+        # A year typed with two digits (0026): never reminded, it would be lost.
+        data["items-1-due_date"] = "0026-04-01"
+        page = client.post(url("items", postmortem.pk), data).content.decode()
+        assert "cannot be before 1900; check the year" in page
+        assert not ActionItem.objects.exists()
+        data["items-1-due_date"] = ""
         response = client.post(url("items", postmortem.pk), data)
         assert response.status_code == 302
         assert sorted(ActionItem.objects.values_list("title", "owner__username")) == [
