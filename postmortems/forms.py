@@ -76,6 +76,20 @@ class SectionsForm(forms.Form):
     lessons_learned = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class EditsWhatChanged:
+    """A form that edits a row already there: each field also carries, hidden, the value the
+    page was loaded with, so ``changed`` gives only what the writer changed. Saving one field
+    from a tab left open then never puts back what a co-author changed in another."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.show_hidden_initial = True
+
+    def changed(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if k in self.changed_data}
+
+
 class WhyForm(forms.Form):
     question = forms.CharField(max_length=500, widget=forms.TextInput(attrs={"size": 60}))
     answer = forms.CharField(
@@ -83,11 +97,26 @@ class WhyForm(forms.Form):
     )
 
 
+class WhyEditForm(EditsWhatChanged, WhyForm):
+    pass
+
+
+class HiddenMinuteInput(forms.DateTimeInput):
+    """The moment a page was loaded with, hidden, to the minute as the picker shows it."""
+
+    input_type = "hidden"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%dT%H:%M")
+
+
 class WallClockDateTimeField(forms.DateTimeField):
     """A date and time read in the reader's zone, as Django's field, but never refused for a
     wall-clock time that happens twice or not at all at a DST change: in the hour the clocks
     go back it is the first of the two; a time skipped when they go forward is read with the
     offset before the change, as RFC 5545 reads it."""
+
+    hidden_widget = HiddenMinuteInput
 
     def to_python(self, value):
         try:
@@ -110,6 +139,10 @@ class TimelineEntryForm(forms.Form):
     text = forms.CharField(
         label="What happened", widget=forms.Textarea(attrs={"rows": 2}), strip=True
     )
+
+
+class TimelineEntryEditForm(EditsWhatChanged, TimelineEntryForm):
+    pass
 
 
 class OwnerField(forms.CharField):

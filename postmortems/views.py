@@ -25,7 +25,9 @@ from postmortems.forms import (
     MyActionItemForm,
     ReviewMeetingTimeForm,
     SectionsForm,
+    TimelineEntryEditForm,
     TimelineEntryForm,
+    WhyEditForm,
     WhyForm,
 )
 from postmortems.models import SECTION_FIELDS, ActionItem, FiveWhy, Postmortem, PostmortemStatus
@@ -220,10 +222,10 @@ def why_add(request, pk: int):
     return _again(request, pk, why=form)
 
 
-def _why_edit_form(why: FiveWhy, refused: WhyForm | None) -> WhyForm:
+def _why_edit_form(why: FiveWhy, refused: WhyEditForm | None) -> WhyEditForm:
     form = refused
     if refused is None or refused.prefix != f"why-{why.pk}":
-        form = WhyForm(
+        form = WhyEditForm(
             prefix=f"why-{why.pk}", initial={"question": why.question, "answer": why.answer}
         )
     _label_for(form, f"why {why.position}")
@@ -242,10 +244,10 @@ def why_edit(request, pk: int, why_id: int):
     """Change a why's question or answer (a why added before its answer was known)."""
     postmortem = _load_for_write(request, pk)
     why = get_object_or_404(FiveWhy, pk=why_id, postmortem=postmortem)
-    form = WhyForm(request.POST, prefix=f"why-{why.pk}")
+    form = WhyEditForm(request.POST, prefix=f"why-{why.pk}")
     if form.is_valid():
         try:
-            services.five_why_update(why=why, by=request.user, **form.cleaned_data)
+            services.five_why_update(why=why, by=request.user, **form.changed())
         except ValidationError as error:
             add_service_errors(form, error)
         else:
@@ -291,10 +293,10 @@ def entry_add(request, pk: int):
     return _again(request, pk, entry=form)
 
 
-def _entry_edit_form(entry, refused: TimelineEntryForm | None) -> TimelineEntryForm:
+def _entry_edit_form(entry, refused: TimelineEntryEditForm | None) -> TimelineEntryEditForm:
     form = refused
     if refused is None or refused.prefix != f"entry-{entry.pk}":
-        form = TimelineEntryForm(
+        form = TimelineEntryEditForm(
             prefix=f"entry-{entry.pk}",
             initial={"occurred_at": entry.occurred_at, "text": entry.text},
         )
@@ -308,18 +310,19 @@ def entry_edit(request, pk: int, entry_id: int):
     """Correct a line of the post-mortem's copy of the timeline (never the incident's)."""
     postmortem = _load_for_write(request, pk)
     entry = get_object_or_404(Entry, pk=entry_id, postmortem=postmortem)
-    form = TimelineEntryForm(request.POST, prefix=f"entry-{entry.pk}")
+    form = TimelineEntryEditForm(request.POST, prefix=f"entry-{entry.pk}")
     if form.is_valid():
-        values = dict(form.cleaned_data)
+        values = form.changed()
         # The picker shows the stored moment to the minute in the reader's zone: the same text
         # posted back is the same moment (its seconds kept, and the second of two 01:30s when
         # the clocks went back), whatever the text would read as afresh.
         shown = timezone.localtime(entry.occurred_at).strftime("%Y-%m-%dT%H:%M")
         posted = request.POST.get(form.add_prefix("occurred_at"), "").strip()
-        if posted == shown or values["occurred_at"] == entry.occurred_at.replace(
-            second=0, microsecond=0
+        if "occurred_at" in values and (
+            posted == shown
+            or values["occurred_at"] == entry.occurred_at.replace(second=0, microsecond=0)
         ):
-            values["occurred_at"] = entry.occurred_at
+            del values["occurred_at"]
         try:
             services.timeline_entry_update(entry=entry, by=request.user, **values)
         except ValidationError as error:

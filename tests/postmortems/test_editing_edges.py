@@ -13,6 +13,7 @@ from postmortems import services
 from postmortems.models import ActionItem, Postmortem
 from postmortems.services import ENTRY_TOO_EARLY, NOT_A_RESPONDER
 from tests.incidents.factories import ProfileFactory, TeamFactory
+from tests.pages import form_data
 from tests.postmortems.factories import ActionItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -159,3 +160,48 @@ class TestWhoOwnsAnActionItem:
         name = finance_user.get_full_name()
         assert NOT_A_RESPONDER.format(user=name) in response.content.decode().replace("&#x27;", "'")
         assert ActionItem.objects.get(pk=item.pk).owner == engineer
+
+
+class TestTwoTabsOpen:
+    """Each edit form posts every field as the page showed it; only what the writer changed
+    is saved, so a tab left open never puts back what a co-author changed meanwhile."""
+
+    def test_a_why_keeps_the_answer_written_in_another_tab(self, client, engineer, manager):
+        _, postmortem = _drafting(engineer, datetime(2026, 3, 2, 10, tzinfo=UTC))
+        why = services.five_why_add(
+            postmortem=postmortem, by=engineer, question="Why did checkout fail?", answer=""
+        )
+        action = f"/postmortems/{postmortem.pk}/whys/{why.pk}/edit/"
+        client.force_login(manager)
+        stale = form_data(client.get(f"/postmortems/{postmortem.pk}/").content.decode(), action)
+        services.five_why_update(why=why, by=engineer, answer="The pool was exhausted.")
+        stale[f"why-{why.pk}-question"] = "Why did checkout return 502?"
+        assert client.post(action, stale).status_code == 302
+        why.refresh_from_db()
+        assert (why.question, why.answer) == (
+            "Why did checkout return 502?",
+            "The pool was exhausted.",
+        )
+
+    def test_an_entry_keeps_the_text_corrected_in_another_tab(self, client, engineer, manager):
+        _, postmortem = _drafting(engineer, datetime(2026, 3, 2, 10, tzinfo=UTC))
+        entry = services.timeline_entry_add(
+            postmortem=postmortem,
+            by=engineer,
+            occurred_at=datetime(2026, 3, 2, 10, 20, 30, tzinfo=UTC),
+            text="Rolled back deploy 41",
+        )
+        action = _entry_url(postmortem, entry)
+        client.force_login(manager)
+        stale = form_data(client.get(f"/postmortems/{postmortem.pk}/").content.decode(), action)
+        services.timeline_entry_update(entry=entry, by=engineer, text="Rolled back deploy 42")
+        # Saved untouched: nothing changes, the seconds of the moment included.
+        assert client.post(action, stale).status_code == 302
+        entry.refresh_from_db()
+        assert (entry.occurred_at.second, entry.text) == (30, "Rolled back deploy 42")
+        # Only the time corrected: the text another tab wrote stands.
+        stale[f"entry-{entry.pk}-occurred_at"] = "2026-03-02T10:10"  # UTC, the reader's zone
+        assert client.post(action, stale).status_code == 302
+        entry.refresh_from_db()
+        assert entry.occurred_at == datetime(2026, 3, 2, 10, 10, tzinfo=UTC)
+        assert entry.text == "Rolled back deploy 42"
