@@ -69,3 +69,23 @@ def release(request, scope: str) -> None:
             cache.delete(_key(request, scope, token))
         except Exception:
             logger.exception("once: cannot release %s", scope)
+
+
+def act_once(request, scope: str, act, *, repeated):
+    """Run ``act()`` (a view's work, returning its response) unless this page was sent before:
+    then ``repeated()``. A redirect means it acted, and its repeats are refused from then on;
+    any other response (the form shown again with its errors) or an exception releases the
+    token, so the corrected page may be sent."""
+    first, _ = claim(request, scope)
+    if not first:
+        return repeated()
+    try:
+        response = act()
+    except Exception:
+        release(request, scope)
+        raise
+    if response.status_code in (301, 302, 303):
+        done(request, scope, "done")
+    else:
+        release(request, scope)
+    return response

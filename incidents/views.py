@@ -153,6 +153,7 @@ def _detail_context(request, incident, bound: dict | None = None) -> dict:
         or SeverityChangeForm(initial={"severity": incident.severity_id}),
         "take_form": bound.get("take") or TakeRoleForm(prefix="take"),
         "handover_form": bound.get("handover") or RoleAssignForm(prefix="handover"),
+        "once": once.token_for(request),
         "checklist_labels": ResolutionChecklist.LABELS,
         "timeline": list(reversed(incident.timeline.all())),
         "is_closed": incident.status == IncidentStatus.CLOSED,
@@ -243,6 +244,29 @@ def incident_act(request, pk: int, action: str):
     if action not in ACTIONS:
         return HttpResponseNotAllowed(["POST"])
     incident = get_object_or_404(Incident, pk=pk)
+    # Updates and notes add to the incident: the same page sent twice (a double click, the
+    # back button) adds once, or a public update would be published (and in the feed) twice.
+    if action not in ONCE_ACTIONS:
+        return _act(request, incident, action)
+
+    def repeated():
+        messages.info(request, ONCE_REPEATED[action])
+        return redirect(reverse("incidents:detail", args=[pk]) + f"#{action}")
+
+    return once.act_once(
+        request, f"{action}:{pk}", lambda: _act(request, incident, action), repeated=repeated
+    )
+
+
+ONCE_ACTIONS = ("update", "note")
+ONCE_REPEATED = {
+    "update": "This update was already posted.",
+    "note": "This note was already added.",
+}
+
+
+def _act(request, incident: Incident, action: str):
+    pk = incident.pk
     form_class = ACTIONS[action]
     form = None
     prefix = action if action in PREFIXED else None

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
+from incidents import once
 from incidents.access import engineer_required, responders
 from incidents.forms import add_service_errors
 from incidents.selectors import user_time_zone
@@ -88,6 +89,8 @@ def _editor_context(request, postmortem, bound: dict | None = None) -> dict:
         "entry_form": bound.get("entry") or TimelineEntryForm(),
         "items_formset": bound.get("items")
         or ActionItemFormSet(initial=_items_initial(postmortem), prefix="items"),
+        # The forms that add rows act once however often the page is sent (a double click).
+        "once": once.token_for(request),
         "timeline": selectors.postmortem_timeline(postmortem=postmortem, zone=zone),
         "entries": list(postmortem.timeline_entries.all()),
         "entries_open": bool(bound.get("entry") or bound.get("entry_edit")),
@@ -207,10 +210,28 @@ def postmortem_sections(request, pk: int):
     return _again(request, pk, sections=form)
 
 
+def _added_already(request, pk: int, what: str, anchor: str):
+    def repeated():
+        messages.info(request, f"This {what} was already added.")
+        return _back(pk, anchor)
+
+    return repeated
+
+
 @require_POST
 @engineer_required
 def why_add(request, pk: int):
     postmortem = _load_for_write(request, pk)
+    return once.act_once(
+        request,
+        f"why:{pk}",
+        lambda: _add_why(request, postmortem),
+        repeated=_added_already(request, pk, "why", "whys"),
+    )
+
+
+def _add_why(request, postmortem):
+    pk = postmortem.pk
     form = WhyForm(request.POST)
     if form.is_valid():
         try:
@@ -282,6 +303,16 @@ def why_change(request, pk: int, why_id: int, action: str):
 @engineer_required
 def entry_add(request, pk: int):
     postmortem = _load_for_write(request, pk)
+    return once.act_once(
+        request,
+        f"entry:{pk}",
+        lambda: _add_entry(request, postmortem),
+        repeated=_added_already(request, pk, "entry", "timeline"),
+    )
+
+
+def _add_entry(request, postmortem):
+    pk = postmortem.pk
     form = TimelineEntryForm(request.POST)
     if form.is_valid():
         try:
@@ -350,8 +381,21 @@ ITEM_FIELDS = ("title", "owner", "due_date", "kind", "priority", "tracker_url")
 @require_POST
 @engineer_required
 def items_save(request, pk: int):
-    """Save the action items formset: new rows are added, changed rows updated, all or nothing."""
+    """Save the action items formset: new rows are added, changed rows updated, all or nothing.
+    The same page sent twice (a double click) adds its new items once."""
     postmortem = _load_for_write(request, pk)
+
+    def repeated():
+        messages.info(request, "These action items were already saved.")
+        return _back(pk, "items")
+
+    return once.act_once(
+        request, f"items:{pk}", lambda: _save_items(request, postmortem), repeated=repeated
+    )
+
+
+def _save_items(request, postmortem):
+    pk = postmortem.pk
     formset = ActionItemFormSet(request.POST, prefix="items")
     if formset.is_valid():
         existing = {item.pk: item for item in postmortem.action_items.all()}

@@ -14,7 +14,13 @@ from incidents.templatetags.moments import when
 from oncall.models import CompTimeTaken
 from postmortems import services as postmortem_services
 from postmortems.models import ActionItemStatus
-from tests.incidents.factories import ProfileFactory, ServiceFactory, TeamFactory, severity
+from tests.incidents.factories import (
+    IncidentFactory,
+    ProfileFactory,
+    ServiceFactory,
+    TeamFactory,
+    severity,
+)
 from tests.pages import form_data
 from tests.postmortems.factories import ActionItemFactory, PostmortemFactory
 
@@ -103,6 +109,51 @@ class TestSentTwice:
         for _ in range(2):
             assert client.post(reverse("oncall:comp_time_log"), data).status_code == 302
         assert CompTimeTaken.objects.count() == 1
+
+    def test_a_status_update_and_a_note_sent_twice_are_posted_once(self, client, engineer):
+        incident = IncidentFactory(team=TeamFactory(name="Shop"))
+        client.force_login(engineer)
+        page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+        update = reverse("incidents:act", args=[incident.pk, "update"])
+        data = form_data(page, update) | {
+            "audience": "status_page",
+            "status": "Investigating",
+            "impact": "Checkout fails",
+            "action": "Rolling back",
+            "eta": "unknown",
+        }
+        for _ in range(2):
+            assert client.post(update, data).status_code == 302
+        assert incident.updates.count() == 1
+        note = reverse("incidents:act", args=[incident.pk, "note"])
+        data = form_data(page, note) | {"text": "Rolled back deploy 41"}
+        for _ in range(2):
+            assert client.post(note, data).status_code == 302
+        assert incident.timeline.filter(kind="note").count() == 1
+        # A new page carries a new token: the next note is added.
+        page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+        client.post(note, form_data(page, note) | {"text": "Error rate back to normal"})
+        assert incident.timeline.filter(kind="note").count() == 2
+
+    def test_post_mortem_rows_sent_twice_are_added_once(self, client, engineer):
+        postmortem = PostmortemFactory()
+        postmortem_services.postmortem_start_draft(postmortem=postmortem, by=engineer)
+        client.force_login(engineer)
+        page = client.get(reverse("postmortems:detail", args=[postmortem.pk])).content.decode()
+        items = reverse("postmortems:items", args=[postmortem.pk])
+        data = form_data(page, items) | {
+            "items-TOTAL_FORMS": "1",
+            "items-0-title": "Add a canary stage",
+            "items-0-kind": "prevent",
+            "items-0-priority": "p2",
+        }
+        why = reverse("postmortems:why_add", args=[postmortem.pk])
+        asked = form_data(page, why) | {"question": "Why did checkout fail?"}
+        for _ in range(2):
+            assert client.post(items, data).status_code == 302
+            assert client.post(why, asked).status_code == 302
+        assert postmortem.action_items.count() == 1
+        assert postmortem.five_whys.count() == 1
 
 
 class TestTemplatePlaceholders:
