@@ -288,16 +288,18 @@ class Levels:
     next_level: Severity | None
 
     def resolve_goal(self, severity_id: int) -> timedelta | None:
-        if self.most_severe is not None and severity_id == self.most_severe.pk:
-            return MTTR_GOALS[0]
-        if self.next_level is not None and severity_id == self.next_level.pk:
-            return MTTR_GOALS[1]
-        return None
+        tier = self.tier(severity_id)
+        return MTTR_GOALS[tier] if tier < len(MTTR_GOALS) else None
 
     def tier(self, severity_id: int) -> int:
-        """0 for the most severe level, 1 for the next, 2 for every other level."""
-        if self.most_severe is not None and severity_id == self.most_severe.pk:
-            return 0
+        """0 for the most severe level (and any a manager ranked above it, say a SEV-0 added
+        while the on-call bonus stays on SEV-1), 1 for the next, 2 for every other level."""
+        if self.most_severe is not None:
+            if severity_id == self.most_severe.pk:
+                return 0
+            rank = next((s.rank for s in self.severities if s.pk == severity_id), None)
+            if rank is not None and rank < self.most_severe.rank:
+                return 0
         if self.next_level is not None and severity_id == self.next_level.pk:
             return 1
         return 2
@@ -341,9 +343,9 @@ def _measured(queryset: QuerySet[Incident], *, levels: Levels, now: datetime) ->
     """Each incident's durations in seconds (NULL when a moment is missing), its response
     target, how long it has waited, and its MTTR goal (NULL for levels without one)."""
     goals = [
-        When(severity_id=s.pk, then=Value(levels.resolve_goal(s.pk).total_seconds()))
-        for s in (levels.most_severe, levels.next_level)
-        if s is not None
+        When(severity_id=s.pk, then=Value(goal.total_seconds()))
+        for s in levels.severities
+        if (goal := levels.resolve_goal(s.pk)) is not None
     ]
     return queryset.annotate(
         ttd=seconds_between("started_at", "detected_at"),
@@ -560,14 +562,20 @@ def incident_metrics(
         if figures.resolve_goal is not None:
             goals.append(
                 Goal(
-                    key=f"mttr-{levels.tier(figures.severity.pk)}",
+                    # A level ranked above the most severe one shares its goal, not its key.
+                    key=f"mttr-{levels.tier(figures.severity.pk)}"
+                    + (
+                        ""
+                        if figures.severity in (levels.most_severe, levels.next_level)
+                        else f"-{figures.severity.name}"
+                    ),
                     name=f"MTTR {figures.severity.name} under {_short(figures.resolve_goal)}",
                     target=figures.resolve_goal,
                     actual=figures.time_to_resolve.mean,
                     share=figures.resolve_goal_share,
                 )
             )
-    goals.sort(key=lambda g: g.key)
+    # The MTTD goal, then the MTTR goals from the most severe level down (levels are by rank).
     return IncidentMetrics(
         period=period,
         team=team,

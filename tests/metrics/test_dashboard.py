@@ -270,6 +270,18 @@ class TestExports:
         assert response["Content-Disposition"] == (
             'attachment; filename="incidentdesk-review-2026-02-01-to-2026-02-28-checkout_web.csv"'
         )
+        # A team named in another script: an ASCII fallback and the UTF-8 name (RFC 6266).
+        team = TeamFactory(name="Платформа")
+        response = manager_client.get(REVIEW, {**Q1, "team": team.pk})
+        assert response["Content-Disposition"] == (
+            "attachment; filename*=utf-8''incidentdesk-review-2026-Q1-"
+            "%D0%9F%D0%BB%D0%B0%D1%82%D1%84%D0%BE%D1%80%D0%BC%D0%B0.html"
+        )
+
+    def test_a_nul_in_a_picker_is_an_unknown_choice(self, manager_client):
+        for url in (DASHBOARD, REVIEW, CSV):
+            for params in ({"team": "Pay\x00ments"}, {"service": "\x00"}, {"team": "1\x00"}):
+                assert manager_client.get(url, params).status_code == 400
 
     def test_the_csv_holds_the_figures_and_neutralises_formulas(self, manager_client, quarter):
         response = manager_client.get(CSV, Q1)

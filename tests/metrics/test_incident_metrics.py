@@ -181,6 +181,30 @@ class TestFirstQuarter:
             True,
         )
 
+    def test_a_level_ranked_above_the_most_severe_one_shares_its_goal_and_tier(self):
+        # A manager adds SEV-0 above SEV-1 and leaves the on-call bonus flag on SEV-1.
+        sev1 = Severity.objects.get(name="SEV-1")
+        Severity.objects.create(
+            name="SEV-0",
+            label="Catastrophic",
+            rank=0,
+            description="Everything is down.",
+            acknowledge_within=sev1.acknowledge_within,
+            update_every=sev1.update_every,
+        )
+        incident("SEV-0", utc(2026, 2, 2, 10), ttd=MIN, tta=MIN, ttr=2 * HOUR)
+        levels = severity_levels()
+        sev0 = Severity.objects.get(name="SEV-0")
+        assert (levels.tier(sev0.pk), levels.resolve_goal(sev0.pk)) == (0, HOUR)
+        goals = incident_metrics(period=Q1, now=AFTER_Q1, levels=levels).goals
+        assert [g.name for g in goals] == [
+            "MTTD under 5 min",
+            "MTTR SEV-0 under 1 h",
+            "MTTR SEV-1 under 1 h",
+            "MTTR SEV-2 under 4 h",
+        ]
+        assert (goals[1].actual, goals[1].met) == (2 * HOUR, False)
+
     def test_unacknowledged_incident_within_its_target_is_pending(self):
         # Ten minutes after detection a SEV-2 (15 min target) is neither met nor missed.
         started = utc(2026, 3, 31, 12)
