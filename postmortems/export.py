@@ -65,6 +65,12 @@ def _section(title: str, text: str) -> list[str]:
     return [f"## {title}", "", _text(text) or "—", ""]
 
 
+def _timeline_line(moment: str, text: str) -> list[str]:
+    """A list item; a note's further lines stay lines of the item (indented under it)."""
+    first, *rest = [" ".join(part.split()) for part in _text(text).split("\n")] or [""]
+    return [f"- {moment} — {first}", *(f"  {part}" for part in rest if part)]
+
+
 def _whys(postmortem: Postmortem) -> list[str]:
     lines = ["### 5 Whys", ""]
     for why in postmortem.five_whys.all():
@@ -123,7 +129,8 @@ def postmortem_markdown(*, postmortem: Postmortem, zone: zoneinfo.ZoneInfo) -> s
     ]
     for group in selectors.postmortem_timeline(postmortem=postmortem, zone=zone):
         lines += [f"### {group.label}", ""]
-        lines += [f"- {line.moment} — {' '.join(line.text.split())}" for line in group.lines]
+        for line in group.lines:
+            lines += _timeline_line(line.moment, line.text)
         lines.append("")
     lines += _section("Root cause", postmortem.root_cause)
     lines += _whys(postmortem)

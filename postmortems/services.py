@@ -61,6 +61,13 @@ MISSING_ITEM_OWNER = "an owner for action item “{title}”"
 MISSING_ITEM_DUE = "a due date for action item “{title}”"
 MEETING_IN_FUTURE = "Record the review meeting once it has been held (not in the future)."
 MEETING_BEFORE_RESOLUTION = "The review meeting cannot be before the incident was resolved."
+MEETING_BEFORE_DRAFT = (
+    "The review meeting cannot be before the draft was started ({moment}): there was nothing "
+    "to review yet."
+)
+SUBMIT_NEEDS_SUMMARY = (
+    "Write the summary before submitting for review: the draft deadline asks for a written draft."
+)
 ENTRY_TEXT_REQUIRED = "A timeline entry needs some text."
 ENTRY_IN_FUTURE = "A timeline entry cannot be in the future."
 # A year half typed into the date picker (0001) lands before the Common Era once read in a zone
@@ -270,12 +277,16 @@ def postmortem_schedule(*, incident: Incident, by=None, at: datetime | None = No
         .get(pk=incident.pk)
     )
     reasons = postmortem_reasons(incident)
-    if not reasons:
+    # One scheduled before stays (a severity lowered since never withdraws it), and
+    # re-resolving recounts it: the reasons decide only whether a new one is scheduled.
+    existing = Postmortem.objects.select_for_update().filter(incident=incident).first()
+    if not reasons and existing is None:
         return None
     if incident.resolved_at is None:
+        if not reasons:
+            return None
         raise ValidationError(INCIDENT_NOT_RESOLVED.format(reference=incident.reference))
     policy = selectors.postmortem_policy()
-    existing = Postmortem.objects.select_for_update().filter(incident=incident).first()
     if existing is not None:
         if (
             existing.status == PostmortemStatus.SCHEDULED
@@ -373,12 +384,15 @@ def postmortem_start_draft(
 def postmortem_submit_for_review(
     *, postmortem: Postmortem, by, at: datetime | None = None
 ) -> Postmortem:
-    """Draft → in review. Stamps ``submitted_at``, which meets the draft deadline."""
+    """Draft → in review, once the summary is written (an empty draft would meet the draft
+    deadline). Stamps ``submitted_at``, which meets the draft deadline."""
     at = _now(at)
     postmortem = _lock(postmortem)
     _check_move(
         postmortem, from_status=PostmortemStatus.DRAFT, to_status=PostmortemStatus.IN_REVIEW
     )
+    if not postmortem.summary.strip():
+        raise ValidationError(SUBMIT_NEEDS_SUMMARY)
     postmortem.status = PostmortemStatus.IN_REVIEW
     postmortem.submitted_at = at
     _save(postmortem, by=by, at=at, update_fields=["status", "submitted_at"])
@@ -425,6 +439,9 @@ def postmortem_record_review_meeting(
     resolved_at = postmortem.incident.resolved_at or postmortem.deadlines_from
     if held_at < resolved_at:
         raise ValidationError({"held_at": MEETING_BEFORE_RESOLUTION})
+    if postmortem.draft_started_at is not None and held_at < postmortem.draft_started_at:
+        moment = postmortem.draft_started_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        raise ValidationError({"held_at": MEETING_BEFORE_DRAFT.format(moment=moment)})
     postmortem.review_meeting_at = held_at
     _save(postmortem, by=by, at=at, update_fields=["review_meeting_at"])
     return postmortem

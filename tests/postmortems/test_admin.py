@@ -331,10 +331,13 @@ class TestPostmortemChangePage:
 
     def test_status_buttons_and_the_publish_refusal(self, manager_client, manager, drafting):
         response = manager_client.post(act_url(drafting, "submit"), follow=True)
+        assert "Write the summary before submitting for review" in response.content.decode()
+        services.postmortem_update_sections(postmortem=drafting, by=manager, summary="Down.")
+        response = manager_client.post(act_url(drafting, "submit"), follow=True)
         assert "Submit for review: done." in response.content.decode()
         response = manager_client.post(act_url(drafting, "publish"), follow=True)
         page = response.content.decode()
-        assert "The post-mortem cannot be published yet. Missing: the summary section;" in page
+        assert "The post-mortem cannot be published yet. Missing: the impact section;" in page
         assert "the review meeting." in page
         drafting.refresh_from_db()
         assert drafting.status == PostmortemStatus.IN_REVIEW
@@ -356,6 +359,7 @@ class TestPostmortemChangePage:
         assert drafting.history.latest("history_id").history_user == manager
 
     def test_meeting_form_errors_are_reported(self, manager_client, drafting):
+        services.postmortem_update_sections(postmortem=drafting, by=None, summary="Down.")
         services.postmortem_submit_for_review(postmortem=drafting, by=None)
         response = manager_client.post(act_url(drafting, "meeting"), {}, follow=True)
         assert "This field is required." in response.content.decode()

@@ -73,3 +73,13 @@ class TestCommand:
         target = tmp_path / "missing" / "pm.md"
         with pytest.raises(CommandError, match=f"Cannot write {target}: No such file"):
             call_command("postmortem_export", "INC-2026-0001", "--output", str(target))
+
+
+def test_a_timeline_line_keeps_its_line_breaks():
+    from postmortems.export import _timeline_line
+
+    assert _timeline_line("08:56 GMT", "Rolled back:\r\n1. payments-api  v42\n\n2. the CDN") == [
+        "- 08:56 GMT — Rolled back:",
+        "  1. payments-api v42",
+        "  2. the CDN",
+    ]

@@ -125,6 +125,23 @@ class TestReResolving:
         texts = list(postmortem.timeline_entries.values_list("text", flat=True))
         assert "Reopened: Resolved → Investigating" in texts
 
+    def test_lowered_before_it_is_resolved_again_it_is_still_recounted(self, responder):
+        # A severity lowered since never withdraws the post-mortem, so it is still recounted:
+        # kept from the first resolution, its draft would be overdue on resolving.
+        incident = declare("SEV-2", by=responder)
+        resolve(incident, responder)
+        self.reopen(incident, responder, RESOLVED_AT + timedelta(hours=1))
+        incident_services.incident_change_severity(
+            incident=incident, severity="SEV-3", by=responder
+        )
+        second = RESOLVED_AT + timedelta(days=2)
+        resolve(incident, responder, at=second)
+        [postmortem] = Postmortem.objects.filter(incident=incident)
+        assert (postmortem.deadlines_from, postmortem.draft_due_at) == (
+            second,
+            second + timedelta(hours=24),
+        )
+
     def test_once_drafting_started_deadlines_and_text_are_kept(self, responder):
         incident = declare("SEV-2", by=responder)
         resolve(incident, responder)

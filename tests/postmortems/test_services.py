@@ -246,8 +246,20 @@ class TestReviewMeeting:
 
 
 class TestPublishRefusals:
+    def test_submitting_an_empty_draft_is_refused(self, author):
+        # An empty draft would meet the "draft within 24 hours" deadline.
+        postmortem = drafting(author)
+        with pytest.raises(ValidationError, match="Write the summary before submitting"):
+            services.postmortem_submit_for_review(postmortem=postmortem, by=author)
+        postmortem.refresh_from_db()
+        assert (postmortem.status, postmortem.submitted_at) == (PostmortemStatus.DRAFT, None)
+
     def test_an_empty_post_mortem_names_everything_missing(self, author):
-        postmortem = services.postmortem_submit_for_review(postmortem=drafting(author), by=author)
+        postmortem = drafting(author)
+        services.postmortem_update_sections(postmortem=postmortem, by=author, summary="Down.")
+        postmortem = services.postmortem_submit_for_review(postmortem=postmortem, by=author)
+        # The summary emptied again in review: publishing names it with the rest.
+        services.postmortem_update_sections(postmortem=postmortem, by=author, summary="")
         postmortem.timeline_entries.all().delete()
         with pytest.raises(ValidationError) as error:
             services.postmortem_publish(postmortem=postmortem, by=author)

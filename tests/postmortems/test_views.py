@@ -259,6 +259,9 @@ class TestEditing:
     def test_submit_for_review_and_refused_publish(self, client, engineer, postmortem):
         started(postmortem, engineer)
         client.force_login(engineer)
+        response = client.post(url("move", postmortem.pk, "submit"), follow=True)
+        assert "Write the summary before submitting for review" in response.content.decode()
+        services.postmortem_update_sections(postmortem=postmortem, by=engineer, summary="Down.")
         client.post(url("move", postmortem.pk, "submit"))
         postmortem.refresh_from_db()
         assert postmortem.status == PostmortemStatus.IN_REVIEW
@@ -268,7 +271,10 @@ class TestEditing:
         assert postmortem.status == PostmortemStatus.IN_REVIEW
 
     def test_a_refused_review_meeting_keeps_the_moment_typed(self, client, engineer, postmortem):
-        started(postmortem, engineer)
+        services.postmortem_start_draft(
+            postmortem=postmortem, by=engineer, at=timezone.now() - timedelta(hours=3)
+        )
+        services.postmortem_update_sections(postmortem=postmortem, by=engineer, summary="Down.")
         services.postmortem_submit_for_review(postmortem=postmortem, by=engineer)
         client.force_login(engineer)
         future = (timezone.localtime() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
@@ -285,6 +291,12 @@ class TestEditing:
             url("review_meeting", postmortem.pk), {"held_at": held.strftime("%Y-%m-%dT%H:%M")}
         )
         assert response.status_code == 302
+        postmortem.refresh_from_db()
+        assert postmortem.review_meeting_at == held.replace(second=0, microsecond=0)
+        # Before the draft was started there was nothing to review.
+        early = (timezone.localtime() - timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M")
+        response = client.post(url("review_meeting", postmortem.pk), {"held_at": early})
+        assert "cannot be before the draft was started" in response.content.decode()
         postmortem.refresh_from_db()
         assert postmortem.review_meeting_at == held.replace(second=0, microsecond=0)
 
