@@ -100,9 +100,18 @@ class IncidentDeskUserAdmin(UserAdmin):
 
 
 class TeamMemberInline(admin.TabularInline):
+    """The team's people and their zones. A row is a person's profile (their time zone pays
+    their overnight pages), so it is never deleted or created here: someone joins or leaves a
+    team on their own user page."""
+
     model = Profile
     fk_name = "team"
     extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
     autocomplete_fields = ["user"]
     fields = ["user", "time_zone"]
     verbose_name = "member"
@@ -241,7 +250,13 @@ class StatusUpdateInline(ReadOnlyInline):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("author").order_by("-posted_at")
+        # The row title reads the incident (StatusUpdate.__str__).
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("author", "incident")
+            .order_by("-posted_at")
+        )
 
 
 class TimelineEventInline(ReadOnlyInline):
@@ -730,11 +745,20 @@ class NotificationAdmin(GrowingTableAdmin, admin.ModelAdmin):
 
     @admin.action(description="Send the selected notifications again")
     def resend(self, request, queryset):
-        count = 0
+        count = skipped = 0
         for notification in queryset:
-            notifications.notification_resend(notification=notification)
-            count += 1
+            if notifications.notification_resend(notification=notification):
+                count += 1
+            else:
+                skipped += 1
         self.message_user(request, f"{count} notification(s) queued to be sent again.")
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} left as they are: only failed notifications are sent again (one "
+                "sent, being sent or still pending would reach its recipient twice).",
+                messages.WARNING,
+            )
 
 
 # --- Runbooks -----------------------------------------------------------------------------------

@@ -274,17 +274,23 @@ def notifications_due(*, now: datetime | None = None) -> list[int]:
 
 
 @transaction.atomic
-def notification_resend(*, notification: Notification, now: datetime | None = None) -> None:
-    """A manager asks for a notification to go out again (after fixing an address, say)."""
+def notification_resend(*, notification: Notification, now: datetime | None = None) -> bool:
+    """A manager asks for a notification that failed to go out again (after fixing an
+    address, say). Only a failed one: one sent, being sent or still to be sent would reach
+    its recipient twice. Returns whether it was queued again."""
     now = now or timezone.now()
-    Notification.objects.filter(pk=notification.pk).update(
+    queued = Notification.objects.filter(
+        pk=notification.pk, status=NotificationStatus.FAILED
+    ).update(
         status=NotificationStatus.PENDING,
         next_attempt_at=now,
         claimed_at=None,
         attempts=0,
         last_error="",
     )
-    transaction.on_commit(lambda: _queue([notification.pk]), robust=True)
+    if queued:
+        transaction.on_commit(lambda: _queue([notification.pk]), robust=True)
+    return bool(queued)
 
 
 def team_webhook_message(message: Message, team) -> Message | None:

@@ -85,23 +85,51 @@ class RotationAdmin(admin.ModelAdmin):
     inlines = [RotationMemberInline]
 
     def save_formset(self, request, form, formset, change):
+        left = []
         if formset.model is RotationMember and form.instance.pk is not None:
-            # Rows taking a new number, and rows about to go (their number may be taken).
+            members = RotationMember.objects.filter(rotation=form.instance)
+            stored = {m.pk: m for m in members.select_related("user")}
+            # A row given another person, or about to go: out of the way first, as two people
+            # swapped between rows would each meet the other on the way (one person per
+            # rotation). The formset writes a changed row again under its id.
+            replaced = [
+                f.instance.pk
+                for f in formset.initial_forms
+                if f.instance.pk in stored
+                and ("user" in f.changed_data or f in formset.deleted_forms)
+            ]
+            left = [stored[pk].user for pk in replaced]
+            members.filter(pk__in=replaced).delete()
+            # Rows taking a new number: to spare numbers first (their number may be taken).
             moving = [
                 f.instance.pk
                 for f in formset.initial_forms
-                if f.instance.pk and ("position" in f.changed_data or f in formset.deleted_forms)
+                if f.instance.pk in stored
+                and f.instance.pk not in replaced
+                and "position" in f.changed_data
             ]
             if moving:
-                members = RotationMember.objects.filter(rotation=form.instance)
                 used = set(members.values_list("position", flat=True)) | {
                     f.cleaned_data.get("position") for f in formset.forms if f.cleaned_data
                 }
                 spare = (n for n in range(POSITION_TOP, -1, -1) if n not in used)
                 for pk in moving:
                     members.filter(pk=pk).update(position=next(spare))
-        # The formset then writes the final numbers; it has checked they are unique.
+        # The formset then writes the final rows; it has checked the numbers are unique.
         super().save_formset(request, form, formset, change)
+        if formset.model is RotationMember:
+            staying = set(form.instance.members.values_list("user_id", flat=True))
+            for user in left:
+                if user.pk in staying:
+                    continue
+                dropped = services.rotation_member_left(rotation=form.instance, user=user)
+                if dropped:
+                    self.message_user(
+                        request,
+                        f"{user.get_username()} left {form.instance}: their {dropped} shift(s) "
+                        "not started yet were removed. Generate shifts to fill those weeks.",
+                        messages.WARNING,
+                    )
 
     actions = ["generate_shifts"]
 
@@ -530,7 +558,12 @@ class CompensationLineInline(admin.TabularInline):
     verbose_name_plural = "frozen lines"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("adjusts").order_by("username")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("adjusts", "pay_period")
+            .order_by("username")
+        )
 
     def has_add_permission(self, request, obj=None):
         return False

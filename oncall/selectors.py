@@ -72,12 +72,14 @@ def project_zone() -> zoneinfo.ZoneInfo:
 
 def on_call_shift(*, team: Team, role: str, at: datetime | None = None) -> Shift | None:
     """The shift (with its engineer and rotation) that puts someone on call as ``role`` for
-    ``team`` at ``at``; with several active rotations, the first by name. One query."""
+    ``team`` at ``at``; with several active rotations, the first by name. A shift of someone
+    whose account is switched off puts nobody on call. One query."""
     at = at or timezone.now()
     return (
         Shift.objects.filter(
             rotation__team=team,
             rotation__is_active=True,
+            engineer__is_active=True,
             role=role,
             starts_at__lte=at,
             ends_at__gt=at,

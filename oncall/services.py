@@ -195,6 +195,20 @@ def shift_overlap_problem(
 
 
 @transaction.atomic
+def rotation_member_left(*, rotation: Rotation, user, now: datetime | None = None) -> int:
+    """Someone left a rotation: their generated shifts in it that have not started yet go
+    (someone who left is never put on call, or paid for it). Shifts already worked, and ones
+    added by hand or covering someone, stay. Returns how many went."""
+    deleted, _ = Shift.objects.filter(
+        rotation=rotation,
+        engineer=user,
+        source=ShiftSource.GENERATED,
+        starts_at__gt=_now(now),
+    ).delete()
+    return deleted
+
+
+@transaction.atomic
 def shift_override(
     *,
     shift: Shift,
@@ -626,7 +640,10 @@ def page_on_call_for_incident(sender, incident: Incident, by=None, at=None, **kw
     for team in sorted(teams, key=lambda t: t.name):
         if team.pk not in with_rotation:
             continue
-        shift = selectors.on_call_shift(team=team, role=ShiftRole.PRIMARY, at=at)
+        # The primary; else, when there is none (or their account is off), the secondary.
+        shift = selectors.on_call_shift(
+            team=team, role=ShiftRole.PRIMARY, at=at
+        ) or selectors.on_call_shift(team=team, role=ShiftRole.SECONDARY, at=at)
         if shift is not None and shift.engineer_id in paged:
             # On call for two of the affected teams: one person is woken once, and one page
             # is what they acknowledge and what their comp time counts.

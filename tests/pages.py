@@ -18,9 +18,11 @@ class _FormReader(HTMLParser):
             return
         name = attrs.get("name")
         if tag == "input" and name and attrs.get("type") not in ("submit", "button"):
-            if attrs.get("type") in ("checkbox", "radio") and "checked" not in attrs:
+            ticked = attrs.get("type") in ("checkbox", "radio")
+            if ticked and "checked" not in attrs:
                 return
-            self.fields[name] = attrs.get("value", "")
+            # A ticked box without a value is sent as "on", as a browser does.
+            self.fields[name] = attrs.get("value", "on" if ticked else "")
         elif tag == "select" and name:
             self._select = name
         elif tag == "option" and self._select:

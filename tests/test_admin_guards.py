@@ -141,3 +141,129 @@ def test_members_keep_any_position_the_field_takes(client, manager, far):
         RotationMember.objects.filter(rotation=rotation).values_list("user__username", "position")
     )
     assert positions == {"ada": far + 1, "bob": far}
+
+
+class TestFoundInTheAdminReview:
+    def test_a_rotation_acknowledgement_target_must_be_a_length_of_time(self):
+        rotation = RotationFactory()
+        for value in (timedelta(0), timedelta(minutes=-5), timedelta(days=2)):
+            rotation.page_ack_within = value
+            with pytest.raises(ValidationError) as refused:
+                rotation.full_clean()
+            assert "page_ack_within" in refused.value.message_dict
+
+    def test_a_severity_never_longer_than_a_year(self):
+        level = Severity.objects.get(name="SEV-1")
+        level.escalate_after = timedelta(days=3_000_000)  # a manager's "never"
+        with pytest.raises(ValidationError, match="at most 365 days"):
+            level.full_clean()
+
+    def test_the_most_severe_flag_moves_and_is_never_lost(self, client, manager):
+        client.force_login(manager)
+        sev1, sev2 = Severity.objects.get(name="SEV-1"), Severity.objects.get(name="SEV-2")
+        url = reverse("admin:incidents_severity_change", args=[sev1.pk])
+        data = form_data(client.get(url).content.decode(), None)
+        data.pop("is_most_severe")
+        page = client.post(url, data).content.decode()
+        assert "One level must be the most severe" in page
+        assert Severity.objects.get(is_most_severe=True) == sev1
+        url = reverse("admin:incidents_severity_change", args=[sev2.pk])
+        data = form_data(client.get(url).content.decode(), None) | {"is_most_severe": "on"}
+        assert client.post(url, data).status_code == 302
+        assert Severity.objects.get(is_most_severe=True) == sev2
+
+    def test_a_team_page_never_deletes_a_persons_profile(self, client, manager):
+        ravi = engineer("ravi", "Asia/Kolkata")
+        team = ravi.profile.team or RotationFactory().team
+        ravi.profile.team = team
+        ravi.profile.save()
+        client.force_login(manager)
+        url = reverse("admin:incidents_team_change", args=[team.pk])
+        data = form_data(client.get(url).content.decode(), None)
+        assert "members-0-DELETE" not in data
+        data["members-0-DELETE"] = "on"
+        assert client.post(url, data).status_code == 302
+        ravi.profile.refresh_from_db()
+        assert ravi.profile.time_zone == "Asia/Kolkata"
+
+    def test_members_can_swap_people_and_one_who_leaves_loses_future_shifts(self, client, manager):
+        rotation = RotationFactory(starts_on=date(2026, 11, 23))
+        ada = RotationMemberFactory(rotation=rotation, user=engineer("ada"), position=0)
+        bob = RotationMemberFactory(rotation=rotation, user=engineer("bob"), position=1)
+        RotationMemberFactory(rotation=rotation, user=engineer("cy"), position=2)
+        oncall_services.rotation_generate_shifts(
+            rotation=rotation, weeks=4, now=datetime(2026, 11, 23, 12, tzinfo=UTC)
+        )
+        client.force_login(manager)
+        url = reverse("admin:oncall_rotation_change", args=[rotation.pk])
+        data = form_data(client.get(url).content.decode(), None)
+        index = {data[f"members-{n}-id"]: n for n in range(3)}
+        data[f"members-{index[str(ada.pk)]}-user"] = str(bob.user.pk)
+        data[f"members-{index[str(bob.pk)]}-user"] = str(ada.user.pk)
+        assert client.post(url, data).status_code == 302
+        assert list(rotation.members.order_by("position").values_list("user__username")) == [
+            ("bob",),
+            ("ada",),
+            ("cy",),
+        ]
+        data = form_data(client.get(url).content.decode(), None)
+        index = {data[f"members-{n}-user"]: n for n in range(3)}
+        data[f"members-{index[str(bob.user.pk)]}-DELETE"] = "on"
+        response = client.post(url, data, follow=True)
+        assert "shift(s) not started yet were removed" in response.content.decode()
+        future = rotation.shifts.filter(starts_at__gt=datetime(2026, 11, 24, tzinfo=UTC))
+        assert not future.filter(engineer=bob.user).exists()
+
+    def test_an_engineer_switched_off_is_not_paged_the_secondary_is(self):
+        from incidents import services as incident_services
+        from tests.incidents.factories import ServiceFactory
+
+        rotation = RotationFactory(starts_on=date(2026, 3, 2))
+        for position, name in enumerate(("ada", "bob")):
+            RotationMemberFactory(rotation=rotation, user=engineer(name), position=position)
+        oncall_services.rotation_generate_shifts(
+            rotation=rotation, weeks=1, now=datetime(2026, 3, 3, tzinfo=UTC)
+        )
+        ada = rotation.members.get(position=0).user
+        ada.is_active = False
+        ada.save()
+        incident_services.incident_declare(
+            title="DB down",
+            severity="SEV-1",
+            declared_by=None,
+            services=[ServiceFactory(team=rotation.team)],
+            at=datetime(2026, 3, 3, 12, tzinfo=UTC),
+        )
+        assert list(Page.objects.values_list("engineer__username", flat=True)) == ["bob"]
+
+    def test_only_failed_notifications_are_sent_again(self, client, manager):
+        from django.utils import timezone
+
+        from incidents.models import Notification, NotificationStatus
+
+        now = timezone.now()
+        sent, failed = (
+            Notification.objects.create(
+                key=f"k-{status}",
+                kind="page",
+                recipient=manager,
+                status=status,
+                created_at=now,
+                next_attempt_at=now,
+            )
+            for status in (NotificationStatus.SENT, NotificationStatus.FAILED)
+        )
+        client.force_login(manager)
+        body = {"action": "resend", "_selected_action": [sent.pk, failed.pk]}
+        page = client.post("/admin/incidents/notification/", body, follow=True).content.decode()
+        assert "1 notification(s) queued to be sent again." in page
+        assert "1 left as they are: only failed notifications" in page
+        sent.refresh_from_db()
+        failed.refresh_from_db()
+        assert (sent.status, failed.status) == ("sent", "pending")
+
+    def test_a_typed_history_version_address_is_not_found(self, client, manager):
+        client.force_login(manager)
+        postmortem = PostmortemFactory()
+        url = f"/admin/postmortems/postmortem/{postmortem.pk}/history/abc/"
+        assert client.get(url).status_code == 404

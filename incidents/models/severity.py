@@ -4,7 +4,7 @@ from string import Formatter
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
 
@@ -94,20 +94,56 @@ class Severity(models.Model):
     def __str__(self) -> str:
         return f"{self.name} {self.label}"
 
+    def save(self, *args, **kwargs):
+        # Ticking the flag on a level moves it there: exactly one level carries it.
+        if self.is_most_severe:
+            with transaction.atomic():
+                Severity.objects.filter(is_most_severe=True).exclude(pk=self.pk).update(
+                    is_most_severe=False
+                )
+                return super().save(*args, **kwargs)
+        return super().save(*args, **kwargs)
+
     def clean(self) -> None:
         """Targets and cadences are lengths of time: zero or less would switch reminders off
         (a SEV-1 left without updates) or make every incident miss or escalate at once."""
-        errors = {
-            name: "Enter a length of time greater than zero, e.g. 0:15:00."
-            for name in ("acknowledge_within", "update_every", "escalate_after")
-            if getattr(self, name) is not None and getattr(self, name) <= timedelta(0)
-        }
+        errors = {}
+        for name in ("acknowledge_within", "update_every", "escalate_after"):
+            value = getattr(self, name)
+            if value is not None and value <= timedelta(0):
+                errors[name] = "Enter a length of time greater than zero, e.g. 0:15:00."
+            elif value is not None and value > LONGEST:
+                # A manager's "never" (3,000,000 days) would overflow every sweep's date sums
+                # and stop escalations for all levels: leave the field empty instead.
+                errors[name] = (
+                    f"Enter at most {LONGEST.days} days (leave it empty for no escalation)."
+                )
+        if not self.is_most_severe and self.pk is not None:
+            others = Severity.objects.filter(is_most_severe=True).exclude(pk=self.pk)
+            if not others.exists():
+                # The on-call SEV-1 bonus and the metrics' goals hang on it: without one,
+                # closing a pay period would take back the bonuses already paid.
+                errors["is_most_severe"] = (
+                    "One level must be the most severe: tick it on the level that takes it over "
+                    "(it moves from this one)."
+                )
         if errors:
             raise ValidationError(errors)
+
+    def validate_constraints(self, exclude=None):
+        # Ticking the flag on a level moves it there (``save``): the one-flag constraint holds
+        # after the save, so it is not a reason to refuse the form.
+        exclude = set(exclude or ())
+        if self.is_most_severe:
+            exclude.add("is_most_severe")
+        super().validate_constraints(exclude=exclude)
 
     @property
     def requires_postmortem(self) -> bool:
         return self.postmortem_rule == PostmortemRule.REQUIRED
+
+
+LONGEST = timedelta(days=365)
 
 
 class TemplateKind(models.TextChoices):

@@ -77,6 +77,13 @@ class Rotation(models.Model):
         return week
 
     def clean(self) -> None:
+        if self.page_ack_within is not None and not (
+            timedelta(0) < self.page_ack_within <= timedelta(days=1)
+        ):
+            # Zero makes every page late; less than zero cannot be stored on a page at all.
+            raise ValidationError(
+                {"page_ack_within": "Enter a length of time from 0:00:01 to 1 day, e.g. 0:05:00."}
+            )
         if self.starts_on is not None and not 1970 <= self.starts_on.year <= 2999:
             # Weeks are counted from it, years ahead: keep clear of the calendar's end.
             raise ValidationError({"starts_on": "Enter a date from 1970 to 2999."})

@@ -194,6 +194,30 @@ class TestDeclareFromAdmin:
 
 
 class TestChangePage:
+    def test_the_change_page_reads_its_updates_in_constant_queries(self, manager_client, incident):
+        def post(n):
+            for k in range(n):
+                services.status_update_post(
+                    incident=incident,
+                    author=None,
+                    status="Investigating",
+                    impact="Checkout fails",
+                    action=f"Step {k}",
+                    eta="unknown",
+                    at=BASE_TIME + timedelta(minutes=k + 1),
+                )
+
+        def count() -> int:
+            with CaptureQueriesContext(connection) as queries:
+                assert manager_client.get(change_url(incident)).status_code == 200
+            return len(queries)
+
+        post(1)
+        count()  # the first visit also reads what is cached from then on
+        one = count()
+        post(15)  # a long SEV-1 posts one every 15 minutes
+        assert count() == one
+
     def test_change_page_shows_timeline_roles_and_action_forms(self, manager_client, incident):
         response = manager_client.get(change_url(incident))
         page = response.content.decode()

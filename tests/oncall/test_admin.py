@@ -454,3 +454,27 @@ def test_a_recorded_pages_moments_stay_as_recorded(manager_client):
     page.refresh_from_db()
     assert (page.acknowledged_at, page.ack_due_at) == (None, page.paged_at + timedelta(minutes=5))
     assert page.message == "corrected"
+
+
+def test_a_closed_pay_period_page_reads_its_lines_in_constant_queries(manager_client, manager):
+    from oncall import services
+
+    def closed_with(engineers: int, month: int):
+        period = PayPeriodFactory(start_date=date(2026, month, 1), end_date=date(2026, month, 28))
+        for n in range(engineers):
+            ShiftFactory(
+                engineer=engineer(f"e{month}-{n}"),
+                starts_at=datetime(2026, month, 2, 9, tzinfo=UTC),
+                ends_at=datetime(2026, month, 9, 9, tzinfo=UTC),
+            )
+        services.pay_period_close(pay_period=period, by=manager)
+        return reverse("admin:oncall_payperiod_change", args=[period.pk])
+
+    def count(url) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert manager_client.get(url).status_code == 200
+        return len(queries)
+
+    few, many = closed_with(2, 3), closed_with(12, 5)
+    count(few)  # the first visit also reads what is cached from then on
+    assert count(few) == count(many)
