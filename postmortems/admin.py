@@ -31,6 +31,7 @@ from postmortems.forms import (
     ReassignForm,
     RequirePostmortemForm,
     ReviewMeetingForm,
+    TimelineEntryInlineForm,
 )
 from postmortems.models import (
     SECTION_FIELDS,
@@ -158,6 +159,7 @@ class WritingInline(admin.TabularInline):
 
 class TimelineEntryInline(WritingInline):
     model = PostmortemTimelineEntry
+    form = TimelineEntryInlineForm
     fields = ["occurred_at", "phase", "text"]
     verbose_name_plural = (
         "timeline (the post-mortem's own copy, in your own time zone; the incident's "

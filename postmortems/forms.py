@@ -1,7 +1,10 @@
 """Forms that parse input for the post-mortem services (the admin now, engineers' pages later).
 They check shape only; the rules live in ``postmortems.services``."""
 
+from datetime import datetime
+
 from django import forms
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -14,6 +17,7 @@ from postmortems.models import (
     ActionItemPriority,
     ActionItemStatus,
     FiveWhy,
+    PostmortemTimelineEntry,
 )
 
 User = get_user_model()
@@ -231,3 +235,38 @@ class ReviewMeetingTimeForm(forms.Form):
         label="Review meeting held at",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
+
+
+class WallClockSplitDateTimeField(forms.SplitDateTimeField):
+    """The admin's date and time boxes, read as ``WallClockDateTimeField`` reads one: a time
+    the clocks go over twice, or skip, is read, not refused."""
+
+    def compress(self, data_list):
+        try:
+            return super().compress(data_list)
+        except ValidationError as error:
+            if error.code != "ambiguous_timezone":
+                raise
+        naive = datetime.combine(*data_list)
+        return naive.replace(tzinfo=timezone.get_current_timezone())
+
+
+class TimelineEntryInlineForm(forms.ModelForm):
+    """A line of the post-mortem's timeline in the admin. A moment shown and sent back
+    unchanged is the stored one (the second of two 01:30s when the clocks went back), so a
+    manager saving the summary never meets an error on a line they did not touch."""
+
+    occurred_at = WallClockSplitDateTimeField(label="Occurred at", widget=AdminSplitDateTime())
+
+    class Meta:
+        model = PostmortemTimelineEntry
+        fields = ["occurred_at", "phase", "text"]
+
+    def clean_occurred_at(self):
+        value = self.cleaned_data["occurred_at"]
+        stored = self.instance.occurred_at if self.instance.pk else None
+        if value is not None and stored is not None:
+            shown = timezone.localtime(stored).replace(tzinfo=None, microsecond=0)
+            if value.replace(tzinfo=None, microsecond=0) == shown:
+                return stored
+        return value

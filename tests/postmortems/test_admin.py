@@ -707,3 +707,26 @@ def test_closed_incident_post_mortem_renders(manager_client, manager):
     )
     postmortem = services.postmortem_schedule(incident=incident, at=BASE_TIME + timedelta(hours=3))
     assert manager_client.get(change_url(postmortem)).status_code == 200
+
+
+@pytest.mark.parametrize("hour", [5, 6])  # 01:30:15 in New York, before and after 1 November
+def test_a_line_in_the_hour_the_clocks_go_back_never_blocks_a_save(
+    manager_client, manager, engineer, hour
+):
+    from datetime import UTC
+
+    from incidents.models import Profile
+    from tests.pages import form_data
+    from tests.postmortems.factories import PostmortemFactory
+
+    Profile.objects.update_or_create(user=manager, defaults={"time_zone": "America/New_York"})
+    postmortem = PostmortemFactory()
+    services.postmortem_start_draft(postmortem=postmortem, by=engineer)
+    moment = datetime(2026, 11, 1, hour, 30, 15, tzinfo=UTC)
+    entry = TimelineEntryFactory(postmortem=postmortem, occurred_at=moment)
+    data = form_data(manager_client.get(change_url(postmortem)).content.decode(), None)
+    data["summary"] = "Typed by the manager"
+    assert manager_client.post(change_url(postmortem), data).status_code == 302
+    entry.refresh_from_db()
+    postmortem.refresh_from_db()
+    assert (entry.occurred_at, postmortem.summary) == (moment, "Typed by the manager")
