@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 
 from incidents.events import timeline_events_record_once
 from incidents.models import IncidentRole, RoleAssignment, TimelineEvent, TimelineEventKind
@@ -178,7 +179,10 @@ def sweep_action_items(*, now: datetime) -> int:
     history_before = today - timedelta(days=policy.item_grace_days + 1) - NOTICE_WINDOW
     items = (
         _open_items_with_owner()
-        .filter(due_date__lte=soon_until, due_date__gte=history_before)
+        .filter(
+            Q(due_date__gte=history_before) | Q(chase_from__gte=now - NOTICE_WINDOW),
+            due_date__lte=soon_until,
+        )
         .order_by("due_date", "pk")
     )
     messages = []
@@ -188,10 +192,12 @@ def sweep_action_items(*, now: datetime) -> int:
         base = f"{item.title} (from the post-mortem of {incident.reference})"
         due = item.due_date.isoformat()
         payload = {"action_item": item.pk, "due_date": due}
+        # Chased anew (reopened, given to someone, a new date): its notices start over.
+        chase = f":{_stamp(item.chase_from)}" if item.chase_from else ""
         if item.due_date >= overdue_from:
             messages.append(
                 Message(
-                    key=f"ai-due-soon:{item.pk}:{due}:{owner.pk}",
+                    key=f"ai-due-soon:{item.pk}:{due}:{owner.pk}{chase}",
                     kind="action_item_due_soon",
                     subject=f"Action item due {due}: {item.title}",
                     body=f"Your action item {base} is due on {due}.",
@@ -204,7 +210,7 @@ def sweep_action_items(*, now: datetime) -> int:
             continue
         messages.append(
             Message(
-                key=f"ai-overdue:{item.pk}:{due}:{owner.pk}",
+                key=f"ai-overdue:{item.pk}:{due}:{owner.pk}{chase}",
                 kind="action_item_overdue",
                 subject=f"Overdue action item: {item.title}",
                 body=f"Your action item {base} was due on {due}. Finish it, or update its status "
@@ -221,7 +227,7 @@ def sweep_action_items(*, now: datetime) -> int:
         if days_late > policy.item_grace_days and manager is not None and manager != owner:
             messages.append(
                 Message(
-                    key=f"ai-escalation:{item.pk}:{due}",
+                    key=f"ai-escalation:{item.pk}:{due}{chase}",
                     kind="action_item_escalation",
                     subject=f"Escalation: {_name(owner)}'s action item is {days_late} days late",
                     body=(

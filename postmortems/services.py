@@ -114,6 +114,7 @@ REQUIRED_SECTIONS = (
 )
 
 EDITABLE_STATUSES = (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW)
+CLOSED_ITEM_STATUSES = (ActionItemStatus.DONE, ActionItemStatus.WONT_DO)
 
 ITEM_MOVES: dict[str, frozenset[str]] = {
     ActionItemStatus.OPEN: frozenset(
@@ -821,6 +822,9 @@ def action_item_update(
         if getattr(item, name) != value:
             setattr(item, name, value)
             changed.append(name)
+    if {"owner", "due_date"} & set(changed):
+        item.chase_from = at  # a new owner, or a new date, is reminded even if long overdue
+        changed.append("chase_from")
     if changed:
         _save(item, by=by, at=at, update_fields=changed)
     return item
@@ -852,12 +856,17 @@ def action_item_set_status(
                 )
             }
         )
+    reopened = item.status in CLOSED_ITEM_STATUSES and status not in CLOSED_ITEM_STATUSES
     item.status = status
     if status == ActionItemStatus.DONE:
         item.completed_at, item.completed_by = at, by
     else:
         item.completed_at, item.completed_by = None, None
-    _save(item, by=by, at=at, update_fields=["status", "completed_at", "completed_by"])
+    fields = ["status", "completed_at", "completed_by"]
+    if reopened:  # the fix did not hold: chased again, however long ago it was due
+        item.chase_from = at
+        fields.append("chase_from")
+    _save(item, by=by, at=at, update_fields=fields)
     return item
 
 
@@ -897,7 +906,8 @@ def action_items_reassign(
         if item.owner_id == owner.pk:
             continue
         item.owner = owner
-        _save(item, by=by, at=at, update_fields=["owner"])
+        item.chase_from = at
+        _save(item, by=by, at=at, update_fields=["owner", "chase_from"])
         changed += 1
     return changed
 

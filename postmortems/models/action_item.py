@@ -74,6 +74,9 @@ class ActionItem(models.Model):
     )
     created_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
+    # When it last became someone's to chase anew (another owner or due date, or reopened):
+    # the reminder sweep looks at items due long ago too when this is recent.
+    chase_from = models.DateTimeField(null=True, blank=True, editable=False)
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

@@ -10,7 +10,13 @@ from postmortems import reminders, services
 from postmortems.models import ActionItemStatus, PostmortemStatus
 from postmortems.tasks import send_action_item_digests, sweep_action_items, sweep_deadlines
 from tests.conftest import reads_and_writes
-from tests.incidents.factories import BASE_TIME, ProfileFactory, TeamFactory, UserFactory
+from tests.incidents.factories import (
+    BASE_TIME,
+    EngineerFactory,
+    ProfileFactory,
+    TeamFactory,
+    UserFactory,
+)
 from tests.postmortems.factories import ActionItemFactory, PostmortemFactory
 from tests.postmortems.stories import published_checkout_postmortem
 
@@ -159,6 +165,23 @@ class TestActionItems:
         wont = ActionItemFactory(owner=item.owner, status=ActionItemStatus.WONT_DO)
         assert wont.status == ActionItemStatus.WONT_DO
         assert reminders.sweep_action_items(now=datetime(2026, 4, 22, tzinfo=UTC)) == 0
+
+    def test_reopened_or_given_to_someone_long_after_its_due_date_it_is_chased_again(self, item):
+        # Due 20 March: reminded, escalated, then done. Reopened in May, the fix did not hold.
+        reminders.sweep_action_items(now=datetime(2026, 3, 28, tzinfo=UTC))
+        services.action_item_complete(item=item, by=item.owner, at=datetime(2026, 4, 1, tzinfo=UTC))
+        may = datetime(2026, 5, 4, 9, tzinfo=UTC)
+        services.action_item_reopen(item=item, by=item.owner, at=may)
+        assert reminders.sweep_action_items(now=may + timedelta(hours=1)) == 2
+        assert sent("action_item_overdue") == ["owner", "owner"]
+        assert sent("action_item_escalation") == ["boss", "boss"]
+        assert reminders.sweep_action_items(now=may + timedelta(hours=2)) == 0
+        # Given to someone else: the new owner hears of it.
+        newcomer = EngineerFactory(username="newcomer")
+        ProfileFactory(user=newcomer, team=TeamFactory(name="Payments"))
+        services.action_items_reassign(items=[item], owner=newcomer, by=None, at=may)
+        reminders.sweep_action_items(now=may + timedelta(hours=3))
+        assert sent("action_item_overdue") == ["newcomer", "owner", "owner"]
 
     def test_moving_the_due_date_starts_over(self, item):
         reminders.sweep_action_items(now=datetime(2026, 3, 21, 12, tzinfo=UTC))
