@@ -187,6 +187,7 @@ def _stamp_acknowledged(incident: Incident, *, by, at: datetime, changed: list[s
             author=by,
             payload={"by": getattr(by, "username", None)},
         )
+        signals.incident_acknowledged.send(sender=Incident, incident=incident, by=by, at=at)
 
 
 def _who(user) -> str:

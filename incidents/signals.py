@@ -6,6 +6,8 @@ with ``transaction.on_commit``. Every signal is sent with ``sender=Incident`` an
 arguments:
 
 - ``incident_declared``: ``incident``, ``by`` (a user or None), ``at``
+- ``incident_acknowledged``: ``incident``, ``by`` (who answered: the incident's page, a
+  status move, a page), ``at``
 - ``incident_resolved``: ``incident``, ``by``, ``at``
 - ``incident_status_changed``: ``incident``, ``from_status``, ``to_status``, ``by``, ``at``
 - ``incident_severity_changed``: ``incident``, ``from_severity``, ``to_severity``, ``by``, ``at``
@@ -16,6 +18,7 @@ arguments:
 from django.dispatch import Signal
 
 incident_declared = Signal()
+incident_acknowledged = Signal()
 incident_resolved = Signal()
 incident_status_changed = Signal()
 incident_severity_changed = Signal()

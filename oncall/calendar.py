@@ -23,7 +23,8 @@ def shifts_ical(*, user, now=None) -> bytes:
     for shift in shifts_for_engineer(user=user, start=now - FEED_PAST, end=now + FEED_FUTURE):
         event = Event()
         event.add("uid", f"shift-{shift.pk}@{host}")
-        event.add("dtstamp", shift.created_at)
+        # When this copy was made: a shift shortened by an override since is a newer version.
+        event.add("dtstamp", now)
         event.add("dtstart", shift.starts_at)
         event.add("dtend", shift.ends_at)
         summary = f"On call ({shift.get_role_display().lower()}): {shift.rotation}"

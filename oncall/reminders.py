@@ -66,6 +66,7 @@ def sweep_unacknowledged_pages(*, now: datetime) -> int:
         Shift.objects.filter(
             rotation__team_id__in=teams,
             rotation__is_active=True,
+            engineer__is_active=True,  # a switched-off secondary is skipped for the manager
             role=ShiftRole.SECONDARY,
             starts_at__lte=now,
             ends_at__gt=now,

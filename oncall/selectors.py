@@ -101,11 +101,14 @@ def on_call_at(*, team: Team, at: datetime | None = None) -> dict[str, object]:
 
 
 def on_call_now_by_team(*, at: datetime | None = None) -> list[dict[str, object]]:
-    """For every team with an active rotation: its primary and secondary now. Two queries."""
+    """For every team with an active rotation: its primary and secondary now (someone whose
+    account is switched off is on call for nobody: nobody would answer). Two queries."""
     at = at or timezone.now()
     teams = list(Team.objects.filter(rotations__is_active=True).distinct().order_by("name"))
     shifts = (
-        Shift.objects.filter(rotation__is_active=True, starts_at__lte=at, ends_at__gt=at)
+        Shift.objects.filter(
+            rotation__is_active=True, engineer__is_active=True, starts_at__lte=at, ends_at__gt=at
+        )
         .select_related("engineer", "rotation")
         .order_by("rotation__name", "starts_at")
     )

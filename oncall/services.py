@@ -78,6 +78,11 @@ def _now(at: datetime | None) -> datetime:
     return at if at is not None else timezone.now()
 
 
+def _shown(moment: datetime) -> str:
+    """A moment in a message: the reader's zone, to the minute, the zone named."""
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def _who(user) -> str:
     return user.get_full_name() or user.get_username()
 
@@ -491,9 +496,7 @@ def page_acknowledge(*, page: Page, by, at: datetime | None = None) -> Page:
     if by.pk != page.engineer_id:
         raise ValidationError(PAGE_NOT_YOURS.format(user=_who(page.engineer)))
     if page.acknowledged_at is not None:
-        raise ValidationError(
-            PAGE_ALREADY_ACKNOWLEDGED.format(at=timezone.localtime(page.acknowledged_at))
-        )
+        raise ValidationError(PAGE_ALREADY_ACKNOWLEDGED.format(at=_shown(page.acknowledged_at)))
     if at < page.paged_at:
         raise ValidationError(PAGE_ACK_BEFORE_PAGED)
     incident = None
@@ -504,7 +507,7 @@ def page_acknowledge(*, page: Page, by, at: datetime | None = None) -> Page:
         if incident.resolved_at is not None and incident.resolved_at <= at:
             raise ValidationError(
                 PAGE_INCIDENT_RESOLVED.format(
-                    incident=incident.reference, at=timezone.localtime(incident.resolved_at)
+                    incident=incident.reference, at=_shown(incident.resolved_at)
                 )
             )
     page.acknowledged_at = at
@@ -521,6 +524,32 @@ def page_acknowledge(*, page: Page, by, at: datetime | None = None) -> Page:
         if incident.acknowledged_at is None and incident.status in OPEN_STATUSES:
             incident_services.incident_acknowledge(incident=incident, by=by, at=at)
     return page
+
+
+def acknowledge_pages_with_incident(sender, incident: Incident, by=None, at=None, **kwargs):
+    """Receiver of ``incident_acknowledged``: someone paged for the incident answered it on
+    the incident's page (the page e-mail links there), so their pages for it sent by then are
+    answered too; an acknowledged page is what overnight comp time and the SEV-1 bonus pay
+    for. Runs inside the acknowledging transaction."""
+    if by is None or getattr(by, "pk", None) is None:
+        return
+    at = at or timezone.now()
+    answered = list(
+        Page.objects.select_for_update()
+        .filter(incident=incident, engineer=by, acknowledged_at__isnull=True, paged_at__lte=at)
+        .order_by("pk")
+    )
+    for page in answered:
+        page.acknowledged_at = at
+        page.save(update_fields=["acknowledged_at"])
+        timeline_event_record(
+            incident=incident,
+            kind=TimelineEventKind.PAGE,
+            message=f"Page acknowledged by {_who(by)} (with the incident)",
+            at=at,
+            author=by,
+            payload={"page_id": page.pk, "acknowledged": True},
+        )
 
 
 PAGED_IN_FUTURE = "A page cannot be recorded in the future."
@@ -896,6 +925,8 @@ def calendar_feed_for(*, user) -> CalendarFeed:
 
 @transaction.atomic
 def calendar_feed_rotate(*, user) -> CalendarFeed:
-    """Replace the private feed token (the old URL stops working)."""
+    """Replace the private feed token (the old URL stops working). The person's row is locked,
+    so two clicks in a row replace it twice rather than meet on the one-feed-per-person key."""
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
     CalendarFeed.objects.filter(user=user).delete()
     return CalendarFeed.objects.create(user=user)

@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from incidents import services as incident_services
 from incidents.models import TimelineEventKind
@@ -428,3 +429,63 @@ class TestCompTimeAndPolicies:
         assert old.effective_to == date(2026, 6, 1)
         assert new.effective_to is None
         assert severity("SEV-1").is_most_severe
+
+
+class TestFoundInTheOnCallPagesReview:
+    def _paged(self, at):
+        rotation = rotation_with("ada", "bob", starts_on=date(2026, 3, 2))
+        services.rotation_generate_shifts(
+            rotation=rotation, weeks=1, now=datetime(2026, 3, 3, tzinfo=UTC)
+        )
+        incident = incident_services.incident_declare(
+            title="DB down",
+            severity="SEV-1",
+            declared_by=None,
+            services=[ServiceFactory(team=rotation.team)],
+            at=at,
+        )
+        return rotation, incident, Page.objects.get()
+
+    def test_acknowledging_the_incident_from_its_page_acknowledges_my_page(self):
+        # The page e-mail links to the incident's page; its Acknowledge button answers it.
+        at = datetime(2026, 3, 4, 2, tzinfo=UTC)
+        _, incident, page = self._paged(at)
+        incident_services.incident_acknowledge(
+            incident=incident, by=page.engineer, at=at + timedelta(minutes=1)
+        )
+        page.refresh_from_db()
+        assert page.acknowledged_at == at + timedelta(minutes=1)
+        [row] = [r for r in compensation_report_march() if r.username == "ada"]
+        assert (row.sev1_incidents, row.overnight_pages) == (1, 1)
+
+    def test_someone_else_acknowledging_the_incident_leaves_my_page_to_me(self, manager):
+        at = datetime(2026, 3, 4, 2, tzinfo=UTC)
+        _, incident, page = self._paged(at)
+        incident_services.incident_acknowledge(incident=incident, by=manager, at=at)
+        page.refresh_from_db()
+        assert page.acknowledged_at is None
+
+    def test_a_switched_off_engineer_is_on_call_for_nobody(self):
+        rotation = rotation_with("ada", "bob", starts_on=date(2026, 3, 2))
+        services.rotation_generate_shifts(
+            rotation=rotation, weeks=1, now=datetime(2026, 3, 3, tzinfo=UTC)
+        )
+        ada = rotation.members.get(position=0).user
+        ada.is_active = False
+        ada.save()
+        [row] = selectors.on_call_now_by_team(at=datetime(2026, 3, 3, 12, tzinfo=UTC))
+        assert (row["primary"], row["secondary"].username) == (None, "bob")
+
+    def test_an_acknowledged_page_says_when_in_my_zone_with_its_name(self):
+        ada = engineer("ada", "Asia/Kolkata")
+        page = PageFactory(engineer=ada, acknowledged_at=None)
+        services.page_acknowledge(page=page, by=ada, at=page.paged_at + timedelta(minutes=1))
+        shown = timezone.localtime(page.paged_at + timedelta(minutes=1)).strftime(
+            "%Y-%m-%d %H:%M %Z"
+        )
+        with pytest.raises(ValidationError, match=f"already acknowledged at {shown}"):
+            services.page_acknowledge(page=page, by=ada)
+
+
+def compensation_report_march():
+    return selectors.compensation_report(start=date(2026, 3, 1), end=date(2026, 3, 31)).rows
