@@ -240,7 +240,13 @@ def incident_change_status(
             )
     if at < incident.started_at:
         raise ValidationError({"at": "A status change cannot be before the incident started."})
-    if from_status == IncidentStatus.RESOLVED and incident.dedup_key:
+    # Reopening an alert's incident while another holds its key is refused; closing it is not
+    # (a closed incident holds no key).
+    if (
+        from_status == IncidentStatus.RESOLVED
+        and to_status != IncidentStatus.CLOSED
+        and incident.dedup_key
+    ):
         other = (
             Incident.objects.filter(dedup_key=incident.dedup_key, status__in=OPEN_STATUSES)
             .exclude(pk=incident.pk)

@@ -427,6 +427,8 @@ class _Importer:
                         raise row.fail("unknown incident", "incident_reference")
                     incidents[reference] = found
                 incident = incidents[reference]
+                if paged_at < incident.started_at:
+                    raise row.fail("paged before the incident started", "paged_at")
             # A page is one engineer paged at one moment. A later export may add what an
             # earlier one lacked (the incident it was for, the acknowledgement): that is
             # recorded, and a closed period it changes gets its correction in the next open

@@ -574,6 +574,10 @@ def page_moment_problem(paged_at: datetime) -> str | None:
 
 
 PAGE_FOR_RESOLVED = "{incident} is resolved: there is nothing left to page anyone for."
+PAGED_BEFORE_INCIDENT = (
+    "A page for {incident} cannot be before the incident started (is the time's UTC offset "
+    "missing?)."
+)
 PAGE_AT_SAME_MOMENT = (
     "This engineer's page at {moment} is already recorded, for {what}: one page is one "
     "engineer paged at one moment."
@@ -610,6 +614,12 @@ def page_from_paging_tool(
         raise ValidationError({"paged_at": validators.TOO_EARLY.format(what="A page")})
     if problem := page_moment_problem(paged_at):
         raise ValidationError({"paged_at": problem})
+    if incident is not None and paged_at < incident.started_at:
+        # A paging tool's local time sent without its offset lands hours early; a page before
+        # its incident began could be paid as an overnight one in the wrong night.
+        raise ValidationError(
+            {"paged_at": PAGED_BEFORE_INCIDENT.format(incident=incident.reference)}
+        )
     if incident is not None and incident.resolved_at is not None:
         # Nobody could acknowledge it: a page is for something still going on.
         raise ValidationError({"incident": PAGE_FOR_RESOLVED.format(incident=incident.reference)})

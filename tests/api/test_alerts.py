@@ -86,6 +86,12 @@ def test_a_resolved_incident_frees_its_key(engineer_api, engineer, checkout):
     assert response.json() == {
         "to_status": [services.REOPEN_DEDUP_TAKEN.format(reference=new.reference)]
     }
+    # Closing it is fine: a closed incident holds no key.
+    response = engineer_api.post(
+        f"/api/v1/incidents/{incident.reference}/status/", {"to_status": "closed"}
+    )
+    assert response.status_code == 200
+    assert Incident.objects.get(pk=incident.pk).status == "closed"
 
 
 @pytest.mark.parametrize(

@@ -192,3 +192,10 @@ def test_the_same_page_sent_again_is_the_page_recorded(manager_api, rotation):
     assert clash.status_code == 400
     assert f"already recorded, for {incident.reference}" in clash.json()["paged_at"][0]
     assert Page.objects.count() == 1
+    # Before its incident started: a local time sent without its offset, hours early.
+    early = (incident.started_at - timedelta(hours=5)).isoformat()
+    response = manager_api.post(
+        PAGES, {"engineer": "ada", "incident": incident.reference, "paged_at": early}, format="json"
+    )
+    assert response.status_code == 400
+    assert "cannot be before the incident started" in response.json()["paged_at"][0]

@@ -2,6 +2,7 @@
 static files."""
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -57,4 +58,8 @@ def test_docs_pages_use_our_static_files_not_a_cdn(client, url, asset):
     page = response.content.decode()
     assert f"/static/{asset}" in page
     assert "cdn" not in page.lower()
+    # Nothing from another host: no scripts, styles or fonts (Google's included).
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    assert "googleapis" not in page
+    assert "gstatic" not in page
     assert finders.find(asset) is not None

@@ -729,6 +729,15 @@ class TestImportAgainWithMore:
             "pages.csv, line 2: no compensation policy is in force at 1926-03-03",
         ),
         (
+            {
+                "pages": (
+                    "username,paged_at,acknowledged_at,incident_reference\n"
+                    "ada,2026-03-03T20:00:00Z,,INC-2025-0007\n"
+                )
+            },
+            "pages.csv, line 2: paged before the incident started",
+        ),
+        (
             {"incidents": INCIDENTS + "INC-2031-0001,Later,SEV-2,2031-03-10T10:00:00Z,,,\n"},
             "incidents.csv, line 4: started_at cannot be in the future",
         ),
