@@ -106,3 +106,15 @@ def test_the_documentation_pages_answer_options_without_an_error(anon_api):
     for path in ("/api/schema/swagger-ui/", "/api/schema/redoc/"):
         assert anon_api.options(path).status_code == 405
         assert anon_api.get(path).status_code == 200
+
+
+def test_an_address_without_its_slash_keeps_the_method_and_says_why(engineer_api):
+    """Django would answer an HTML 301 that clients follow as a GET; a 308 keeps the POST."""
+    response = engineer_api.post("/api/v1/alerts", {"title": "x"}, format="json")
+    body = assert_problem(response, 308, "trailing_slash")
+    assert response["Location"] == "/api/v1/alerts/"
+    assert "end with a slash" in body["detail"]
+    response = engineer_api.get("/api/v1/incidents?severity=SEV-1")
+    assert response.status_code == 308
+    assert response["Location"] == "/api/v1/incidents/?severity=SEV-1"
+    assert_problem(engineer_api.get("/api/v1/nothing-here"), 404, "not_found")
