@@ -6,6 +6,7 @@ from django.db.models import Exists, OuterRef
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.drainage import set_override
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.filters import OrderingFilter
 
@@ -14,10 +15,57 @@ from incidents.models import (
     Incident,
     IncidentStatus,
     Service,
+    Severity,
+    Team,
     TimelineEvent,
     TimelineEventKind,
 )
 from incidents.models.incident import OPEN_STATUSES
+from incidents.selectors import by_name
+
+
+class NameField(forms.CharField):
+    """A row named in the query string (a team, a service, a severity, a username), found as
+    the rest of the API finds names: the exact name, else the only one equal in any letter
+    case. Several differing only in case, or none, is a 400 naming the parameter."""
+
+    def __init__(self, *, model, attribute: str = "name", what: str = "", **kwargs):
+        self.model, self.attribute = model, attribute
+        self.what = what or model._meta.verbose_name
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None
+        try:
+            found = by_name(self.model._default_manager.all(), self.attribute, value)
+        except ValidationError as error:
+            raise ValidationError(error.messages[0], code="ambiguous") from None
+        if found is None:
+            raise ValidationError(f"No {self.what} is named “{value}”.", code="unknown")
+        return found
+
+
+class NameFilter(filters.Filter):
+    """Rows whose ``field_name`` is the row named (``NameField``)."""
+
+    field_class = NameField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # In the schema: a string with its help text (the path is to a row, not a name).
+        schema = {"type": "string"}
+        if self.extra.get("help_text"):
+            schema["description"] = self.extra["help_text"]
+        set_override(self, "field", schema)
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        if self.method is not None:
+            return super().filter(qs, value)
+        return qs.filter(**{self.field_name: value})
 
 
 class FilterBackend(DjangoFilterBackend):
@@ -116,17 +164,20 @@ class StrictBooleanFilter(filters.BooleanFilter):
 
 
 class IncidentFilter(filters.FilterSet):
-    severity = filters.CharFilter(
-        field_name="severity__name", lookup_expr="iexact", help_text="Severity name, e.g. SEV-1."
+    severity = NameFilter(
+        field_name="severity",
+        model=Severity,
+        what="severity",
+        help_text="Severity name, e.g. SEV-1.",
     )
     status = filters.MultipleChoiceFilter(
         choices=IncidentStatus.choices, help_text="Repeat for several: ?status=a&status=b."
     )
     open = StrictBooleanFilter(method="filter_open", help_text="Only open (or closed) ones.")
-    team = filters.CharFilter(
-        field_name="team__name", lookup_expr="iexact", help_text="Responsible team's name."
+    team = NameFilter(field_name="team", model=Team, help_text="Responsible team's name.")
+    service = NameFilter(
+        method="filter_service", model=Service, help_text="An affected service's name."
     )
-    service = filters.CharFilter(method="filter_service", help_text="An affected service's name.")
     detection_method = filters.ChoiceFilter(choices=DetectionMethod.choices)
     dedup_key = filters.CharFilter(help_text="Incidents opened by alerts with this key.")
     started_after = UTCDateTimeFilter(field_name="started_at", lookup_expr="gte")
@@ -147,7 +198,7 @@ class IncidentFilter(filters.FilterSet):
 
     def filter_service(self, queryset, name, value):
         # EXISTS rather than a join: an incident is listed once however many services match.
-        affected = Service.objects.filter(incidents=OuterRef("pk"), name__iexact=value)
+        affected = Service.objects.filter(incidents=OuterRef("pk"), pk=value.pk)
         return queryset.filter(Exists(affected))
 
 

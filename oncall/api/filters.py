@@ -1,8 +1,12 @@
 from django import forms
+from django.contrib.auth import get_user_model
 from django_filters import rest_framework as filters
 
-from incidents.api.filters import StrictBooleanFilter, UTCDateTimeFilter
+from incidents.api.filters import NameFilter, StrictBooleanFilter, UTCDateTimeFilter
+from incidents.models import Team
 from oncall.models import Page, PageSource, Shift, ShiftRole, ShiftSource
+
+User = get_user_model()
 
 
 class IdFilter(filters.Filter):
@@ -18,8 +22,8 @@ class IdFilter(filters.Filter):
 
 class ShiftFilter(filters.FilterSet):
     rotation = IdFilter(field_name="rotation_id", help_text="The rotation's id.")
-    team = filters.CharFilter(field_name="rotation__team__name", lookup_expr="iexact")
-    engineer = filters.CharFilter(field_name="engineer__username", lookup_expr="iexact")
+    team = NameFilter(field_name="rotation__team", model=Team)
+    engineer = NameFilter(field_name="engineer", model=User, attribute="username", what="user")
     role = filters.ChoiceFilter(choices=ShiftRole.choices)
     source = filters.ChoiceFilter(choices=ShiftSource.choices)
     ends_after = UTCDateTimeFilter(
@@ -33,9 +37,9 @@ class ShiftFilter(filters.FilterSet):
 
 
 class PageFilter(filters.FilterSet):
-    engineer = filters.CharFilter(field_name="engineer__username", lookup_expr="iexact")
+    engineer = NameFilter(field_name="engineer", model=User, attribute="username", what="user")
     incident = filters.CharFilter(field_name="incident__reference")
-    team = filters.CharFilter(field_name="team__name", lookup_expr="iexact")
+    team = NameFilter(field_name="team", model=Team)
     source = filters.ChoiceFilter(choices=PageSource.choices)
     acknowledged = StrictBooleanFilter(
         field_name="acknowledged_at", lookup_expr="isnull", exclude=True

@@ -1,7 +1,9 @@
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
-from incidents.api.filters import StrictBooleanFilter, UTCDateTimeFilter
+from incidents.api.filters import NameFilter, StrictBooleanFilter, UTCDateTimeFilter
+from incidents.models import Severity, Team
 from postmortems.models import (
     ActionItem,
     ActionItemKind,
@@ -12,12 +14,14 @@ from postmortems.models import (
 )
 from postmortems.selectors import any_stage_overdue_q, item_overdue_q
 
+User = get_user_model()
+
 
 class PostmortemFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=PostmortemStatus.choices)
-    team = filters.CharFilter(field_name="incident__team__name", lookup_expr="iexact")
-    severity = filters.CharFilter(field_name="incident__severity__name", lookup_expr="iexact")
-    owner = filters.CharFilter(field_name="owner__username", lookup_expr="iexact")
+    team = NameFilter(field_name="incident__team", model=Team)
+    severity = NameFilter(field_name="incident__severity", model=Severity, what="severity")
+    owner = NameFilter(field_name="owner", model=User, attribute="username", what="user")
     overdue = StrictBooleanFilter(method="filter_overdue", help_text="Any deadline missed.")
     scheduled_after = UTCDateTimeFilter(field_name="scheduled_at", lookup_expr="gte")
     scheduled_before = UTCDateTimeFilter(field_name="scheduled_at", lookup_expr="lt")
@@ -37,8 +41,8 @@ class ActionItemFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=ActionItemStatus.choices)
     kind = filters.ChoiceFilter(choices=ActionItemKind.choices)
     priority = filters.ChoiceFilter(choices=ActionItemPriority.choices)
-    owner = filters.CharFilter(field_name="owner__username", lookup_expr="iexact")
-    team = filters.CharFilter(field_name="owner__profile__team__name", lookup_expr="iexact")
+    owner = NameFilter(field_name="owner", model=User, attribute="username", what="user")
+    team = NameFilter(field_name="owner__profile__team", model=Team)
     postmortem = filters.CharFilter(
         field_name="postmortem__incident__reference", help_text="Incident reference."
     )

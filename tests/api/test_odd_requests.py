@@ -118,3 +118,23 @@ def test_an_address_without_its_slash_keeps_the_method_and_says_why(engineer_api
     assert response.status_code == 308
     assert response["Location"] == "/api/v1/incidents/?severity=SEV-1"
     assert_problem(engineer_api.get("/api/v1/nothing-here"), 404, "not_found")
+
+
+def test_names_in_filters_follow_the_apis_name_rule(manager_api, platform):
+    """The exact name wins; several differing only in case, or none, is a 400 naming it."""
+    from tests.incidents.factories import ServiceFactory, TeamFactory
+
+    lower = ServiceFactory(name="checkout", team=platform)
+    upper = ServiceFactory(name="Checkout", team=TeamFactory(name="Shop"))
+    mine, theirs = IncidentFactory(team=platform), IncidentFactory(team=upper.team)
+    mine.services.add(lower)
+    theirs.services.add(upper)
+    listed = manager_api.get("/api/v1/incidents/", {"service": "checkout"}).json()["results"]
+    assert [row["reference"] for row in listed] == [mine.reference]
+    ambiguous = manager_api.get("/api/v1/incidents/", {"service": "CHECKOUT"})
+    assert ambiguous.status_code == 400
+    assert list(ambiguous.json()) == ["service"]
+    assert manager_api.get("/api/v1/incidents/", {"team": "PLATFORM"}).status_code == 200
+    unknown = manager_api.get("/api/v1/incidents/", {"team": "Nowhere"})
+    assert unknown.json() == {"team": ["No team is named “Nowhere”."]}
+    assert manager_api.get("/api/v1/incidents/", {"severity": "sev-9"}).status_code == 400

@@ -48,7 +48,10 @@ def test_rotations_and_shifts(engineer_api, rotation):
         {"ends_after": "2026-03-09T10:00:00Z", "starts_before": "2026-03-09T11:00:00Z"},
     ).json()["results"]
     assert [s["role"] for s in only] == ["secondary"]
-    assert engineer_api.get("/api/v1/shifts/", {"engineer": "nobody"}).json()["results"] == []
+    # An engineer nobody is called is a 400 naming the parameter, not an empty list.
+    unknown = engineer_api.get("/api/v1/shifts/", {"engineer": "nobody"})
+    assert unknown.status_code == 400
+    assert unknown.json() == {"engineer": ["No user is named “nobody”."]}
     assert engineer_api.get(f"/api/v1/shifts/{shift.pk}/").json()["engineer"] == "ada"
     mine = engineer_api.get("/api/v1/shifts/", {"rotation": rotation.pk}).json()["results"]
     assert len(mine) == 2
