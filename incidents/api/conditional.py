@@ -33,6 +33,21 @@ def conditional_response(request, data) -> Response:
     return Response(data, headers=headers)
 
 
+def check_if_match(request, data) -> None:
+    """``If-Match`` on a write: the change applies only to the version the client read (strong
+    comparison, RFC 9110); else ``412``, and nothing is written. No header: no condition."""
+    from incidents.api.errors import PreconditionFailed
+
+    header = request.headers.get("If-Match")
+    if not header:
+        return
+    tags = parse_etags(header)
+    if "*" in tags:
+        return
+    if etag_for(data) not in tags:
+        raise PreconditionFailed
+
+
 class ETagRetrieveMixin:
     """``retrieve`` with an ETag and 304 answers; the object is read and serialised as usual
     (the saving is the response body, not the query)."""

@@ -40,6 +40,15 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = (
+        "It changed since you read it (If-Match names another version): read it again, then "
+        "send your change."
+    )
+    default_code = "precondition_failed"
+
+
 class IdempotencyKeyMismatch(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = "This Idempotency-Key was used for a different request."

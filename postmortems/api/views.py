@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from incidents.access import is_manager
 from incidents.api.base import ApiViewSet
-from incidents.api.conditional import ETagRetrieveMixin
+from incidents.api.conditional import ETagRetrieveMixin, check_if_match, etag_for
 from incidents.api.permissions import ActionPermissions
 from postmortems import selectors, services
 from postmortems.api import serializers as s
@@ -70,6 +70,11 @@ class IsOwnerOrManager(BasePermission):
     partial_update=extend_schema(
         summary="Update an action item's status and tracker link (its owner, or a manager)",
         request=s.ActionItemUpdateSerializer,
+        description=(
+            "With `If-Match` (the `ETag` of a read), the change applies only if the item is "
+            "still that version; otherwise `412` and nothing changes. The answer carries the "
+            "new `ETag`."
+        ),
         responses={200: s.ActionItemSerializer},
     )
 )
@@ -99,6 +104,10 @@ class ActionItemViewSet(
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         with transaction.atomic():
+            # The row locked while the version is compared and the change made.
+            current = self.get_queryset().select_for_update(of=("self",)).get(pk=item.pk)
+            check_if_match(request, s.ActionItemSerializer(current).data)
+            item = current
             if "tracker_url" in data:
                 services.action_item_update(
                     item=item, by=request.user, tracker_url=data["tracker_url"]
@@ -106,5 +115,5 @@ class ActionItemViewSet(
             # PATCH sets a value: asking for the status the item has already changes nothing.
             if "status" in data and data["status"] != item.status:
                 services.action_item_set_status(item=item, status=data["status"], by=request.user)
-        fresh = self.get_queryset().get(pk=item.pk)
-        return Response(s.ActionItemSerializer(fresh).data)
+        fresh = s.ActionItemSerializer(self.get_queryset().get(pk=item.pk)).data
+        return Response(fresh, headers={"ETag": etag_for(fresh)})

@@ -128,3 +128,20 @@ def test_finance_and_anonymous_are_refused(finance_api, anon_api, item, url):
     assert_problem(finance_api.get(url), 403)
     assert_problem(anon_api.get(url), 401)
     assert_problem(finance_api.patch(f"{ITEMS}{item.pk}/", {"status": "done"}), 403)
+
+
+def test_if_match_keeps_a_stale_change_from_overwriting_a_newer_one(
+    engineer_api, manager_api, item
+):
+    url = f"{ITEMS}{item.pk}/"
+    read = engineer_api.get(url)["ETag"]
+    assert manager_api.patch(url, {"status": "wont_do"}).status_code == 200
+    stale = engineer_api.patch(url, {"status": "in_progress"}, HTTP_IF_MATCH=read)
+    assert_problem(stale, 412, "precondition_failed")
+    item.refresh_from_db()
+    assert item.status == ActionItemStatus.WONT_DO
+    fresh = engineer_api.get(url)["ETag"]
+    response = engineer_api.patch(url, {"status": "open"}, HTTP_IF_MATCH=fresh)
+    assert response.status_code == 200
+    assert response["ETag"] == engineer_api.get(url)["ETag"]
+    assert engineer_api.patch(url, {"status": "in_progress"}).status_code == 200  # no header
