@@ -40,6 +40,8 @@ class SeverityViewSet(ETagRetrieveMixin, mixins.ListModelMixin, ApiViewSet):
 
 
 class TeamViewSet(ETagRetrieveMixin, mixins.ListModelMixin, ApiViewSet):
+    """Teams: their names, engineering manager and services."""
+
     serializer_class = s.TeamSerializer
     ordering = ("name", "id")
     ordering_fields = ("name", "id")
@@ -50,6 +52,8 @@ class TeamViewSet(ETagRetrieveMixin, mixins.ListModelMixin, ApiViewSet):
 
 
 class ServiceViewSet(ETagRetrieveMixin, mixins.ListModelMixin, ApiViewSet):
+    """Services, each with the team that owns it."""
+
     serializer_class = s.ServiceSerializer
     ordering = ("name", "id")
     ordering_fields = ("name", "id")

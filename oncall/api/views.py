@@ -19,6 +19,8 @@ from oncall.selectors import COUNTS, CSV_COLUMNS, MONEY_AND_HOURS
 
 
 class RotationViewSet(ETagRetrieveMixin, mixins.ListModelMixin, ApiViewSet):
+    """Weekly on-call rotations with their members in order."""
+
     serializer_class = s.RotationSerializer
     ordering = ("id",)
     ordering_fields = ("id", "name")
@@ -32,6 +34,8 @@ class RotationViewSet(ETagRetrieveMixin, mixins.ListModelMixin, ApiViewSet):
 
 
 class ShiftViewSet(ETagRetrieveMixin, mixins.ListModelMixin, ApiViewSet):
+    """On-call shifts: who is primary or secondary for a rotation, and when."""
+
     serializer_class = s.ShiftSerializer
     filterset_class = ShiftFilter
     ordering = ("starts_at", "id")
@@ -43,6 +47,8 @@ class ShiftViewSet(ETagRetrieveMixin, mixins.ListModelMixin, ApiViewSet):
 
 
 class OnCallNowView(ApiView):
+    """Who is on call now, primary and secondary, for every team with an active rotation."""
+
     required_permissions = {"get": ["oncall.view_shift"]}
 
     @extend_schema(
@@ -82,6 +88,8 @@ class IsPagedEngineer(BasePermission):
     ),
 )
 class PageViewSet(ETagRetrieveMixin, mixins.ListModelMixin, ApiViewSet):
+    """Pages: who was paged, when, for which incident, and when they acknowledged."""
+
     serializer_class = s.PageSerializer
     permission_classes = [ActionPermissions, IsPagedEngineer]
     filterset_class = PageFilter

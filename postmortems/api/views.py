@@ -81,6 +81,8 @@ class IsOwnerOrManager(BasePermission):
 class ActionItemViewSet(
     ETagRetrieveMixin, mixins.ListModelMixin, mixins.UpdateModelMixin, ApiViewSet
 ):
+    """Action items from post-mortems, with their owner, due date and status."""
+
     serializer_class = s.ActionItemSerializer
     permission_classes = [ActionPermissions, IsOwnerOrManager]
     http_method_names = ["get", "patch", "head", "options"]
