@@ -84,6 +84,18 @@ class RotationAdmin(admin.ModelAdmin):
     autocomplete_fields = ["team"]
     inlines = [RotationMemberInline]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            removed, cut = services.rotation_retire(rotation=obj)
+            if removed or cut:
+                self.message_user(
+                    request,
+                    f"{obj} is no longer in use: {removed} shift(s) not started yet were "
+                    f"removed and {cut} running now ended now.",
+                    messages.WARNING,
+                )
+
     def save_formset(self, request, form, formset, change):
         left = []
         if formset.model is RotationMember and form.instance.pk is not None:

@@ -200,6 +200,21 @@ def shift_overlap_problem(
 
 
 @transaction.atomic
+def rotation_retire(*, rotation: Rotation, now: datetime | None = None) -> tuple[int, int]:
+    """A rotation taken out of use: nobody is on call for it from now on. Its shifts not
+    started yet go, and one running now ends now (its hours so far were on call, and are
+    paid; the rest would be paid for a rotation that pages nobody). Worked shifts stay.
+    Returns how many shifts went and how many were cut short."""
+    now = _now(now)
+    rotation = Rotation.objects.select_for_update().get(pk=rotation.pk)
+    removed, _ = Shift.objects.filter(rotation=rotation, starts_at__gte=now).delete()
+    cut = Shift.objects.filter(rotation=rotation, starts_at__lt=now, ends_at__gt=now).update(
+        ends_at=now
+    )
+    return removed, cut
+
+
+@transaction.atomic
 def rotation_member_left(*, rotation: Rotation, user, now: datetime | None = None) -> int:
     """Someone left a rotation: their generated shifts in it that have not started yet go
     (someone who left is never put on call, or paid for it). Shifts already worked, and ones

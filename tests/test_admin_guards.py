@@ -267,3 +267,24 @@ class TestFoundInTheAdminReview:
         postmortem = PostmortemFactory()
         url = f"/admin/postmortems/postmortem/{postmortem.pk}/history/abc/"
         assert client.get(url).status_code == 404
+
+
+def test_a_rotation_taken_out_of_use_keeps_only_the_hours_worked(client, manager):
+    from django.utils import timezone
+
+    from oncall.models import Shift
+
+    now = timezone.now()
+    rotation = RotationFactory(starts_on=(now - timedelta(days=now.weekday() + 7)).date())
+    for position, name in enumerate(("ada", "bob")):
+        RotationMemberFactory(rotation=rotation, user=engineer(name), position=position)
+    oncall_services.rotation_generate_shifts(rotation=rotation, weeks=3, now=now)
+    assert Shift.objects.filter(rotation=rotation, starts_at__gt=now).exists()
+    client.force_login(manager)
+    url = reverse("admin:oncall_rotation_change", args=[rotation.pk])
+    data = form_data(client.get(url).content.decode(), None)
+    data.pop("is_active")
+    response = client.post(url, data, follow=True)
+    assert "is no longer in use" in response.content.decode()
+    assert not Shift.objects.filter(rotation=rotation, ends_at__gt=timezone.now()).exists()
+    assert Shift.objects.filter(rotation=rotation).exists()  # the hours already on call
