@@ -875,14 +875,21 @@ def my_on_call(*, user, now: datetime | None = None, weeks: int = 8) -> MyOnCall
             .select_related("engineer")
             .first()
         )
+        existing = None
         if successor is not None:
-            existing = Handoff.objects.filter(
-                rotation_id=ending.rotation_id, handoff_at=ending.ends_at
-            ).first()
+            existing = (
+                Handoff.objects.filter(rotation_id=ending.rotation_id, handoff_at=ending.ends_at)
+                .select_related("incoming")
+                .first()
+            )
+        # A written handoff stays with the two people it was written for (an override since
+        # changes nothing): someone else's is not offered, and one's own names its reader.
+        written = existing is not None and existing.written_at is not None
+        if successor is not None and not (written and existing.outgoing_id != user.pk):
             to_write = {
                 "rotation": ending.rotation,
                 "handoff_at": ending.ends_at,
-                "incoming": successor.engineer,
+                "incoming": existing.incoming if written else successor.engineer,
                 "handoff": existing,
             }
     to_read = list(

@@ -1,6 +1,6 @@
 """The engineers' on-call pages, through the test client."""
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -200,3 +200,52 @@ def test_a_hand_made_post_without_a_number_is_a_400(client, engineer, name, fiel
     client.force_login(engineer)
     response = client.post(reverse(name, args=args), {field: value})
     assert response.status_code == 400
+
+
+class TestAWrittenHandoffAndAnOverride:
+    """A written handoff stays with the two people it was written for."""
+
+    NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
+
+    def _rotation(self):
+        from oncall.models import Shift, ShiftRole
+        from tests.incidents.factories import EngineerFactory, TeamFactory
+        from tests.oncall.factories import RotationFactory, RotationMemberFactory
+
+        ann, bob, cat = (EngineerFactory(username=n) for n in ("ann", "bob", "cat"))
+        rotation = RotationFactory(team=TeamFactory(name="Platform"), starts_on=date(2026, 3, 9))
+        RotationMemberFactory(rotation=rotation, user=ann, position=0)
+        RotationMemberFactory(rotation=rotation, user=cat, position=1)
+        services.rotation_generate_shifts(rotation=rotation, weeks=2, now=self.NOW)
+        shift = Shift.objects.get(engineer=ann, role=ShiftRole.PRIMARY)
+        handoff = services.handoff_for(rotation=rotation, handoff_at=shift.ends_at)
+        services.handoff_write(handoff=handoff, author=ann, summary="Ann's notes for Cat")
+        return rotation, ann, bob, cat, shift
+
+    def test_whoever_covers_the_last_day_is_not_offered_it(self, manager):
+        from oncall.selectors import my_on_call
+
+        _, _, bob, _, shift = self._rotation()
+        services.shift_override(
+            shift=shift,
+            starts_at=shift.ends_at - timedelta(days=1),
+            ends_at=shift.ends_at,
+            engineer=bob,
+            by=manager,
+        )
+        assert my_on_call(user=bob, now=self.NOW).handoff_to_write is None
+
+    def test_its_writer_sees_whom_it_was_written_for(self, manager):
+        from oncall.models import Shift, ShiftRole
+        from oncall.selectors import my_on_call
+
+        _, ann, bob, cat, _ = self._rotation()
+        incoming = Shift.objects.get(engineer=cat, role=ShiftRole.PRIMARY)
+        services.shift_override(
+            shift=incoming,
+            starts_at=incoming.starts_at,
+            ends_at=incoming.starts_at + timedelta(days=1),
+            engineer=bob,
+            by=manager,
+        )
+        assert my_on_call(user=ann, now=self.NOW).handoff_to_write["incoming"] == cat
