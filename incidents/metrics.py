@@ -300,8 +300,13 @@ class Levels:
             rank = next((s.rank for s in self.severities if s.pk == severity_id), None)
             if rank is not None and rank < self.most_severe.rank:
                 return 0
-        if self.next_level is not None and severity_id == self.next_level.pk:
-            return 1
+        if self.next_level is not None:
+            if severity_id == self.next_level.pk:
+                return 1
+            # A retired level ranked between the two is never milder than the next one.
+            rank = next((s.rank for s in self.severities if s.pk == severity_id), None)
+            if rank is not None and rank < self.next_level.rank:
+                return 1
         return 2
 
 

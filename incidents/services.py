@@ -270,7 +270,15 @@ def incident_change_status(
     ) and (incident.mitigated_at is None):
         incident.mitigated_at = at
         changed.append("mitigated_at")
-    if mitigation_action:
+    # The action that mitigated it, told on a move to mitigated, monitoring or resolved. Said on
+    # another move (back to investigating: "rollback did not help") it stays that move's note
+    # on the timeline, and the recorded mitigation stands.
+    mitigating = to_status in (
+        IncidentStatus.MITIGATED,
+        IncidentStatus.MONITORING,
+        IncidentStatus.RESOLVED,
+    )
+    if mitigation_action and mitigating:
         incident.mitigation_action = mitigation_action
         changed.append("mitigation_action")
     if to_status == IncidentStatus.RESOLVED:
@@ -627,6 +635,12 @@ def status_update_message(*, audience: str, status: str, impact: str, action: st
     return f"{where}: {status}. Impact: {impact} Action: {action} ETA: {eta}"
 
 
+UPDATE_NOT_PUBLIC = (
+    "This incident affects no public service, so it is not on the status page: post the "
+    "update as internal, or add the public service it affects first."
+)
+
+
 @transaction.atomic
 def status_update_post(
     *,
@@ -664,6 +678,10 @@ def status_update_post(
     incident = _lock(incident)
     if incident.status == IncidentStatus.CLOSED:
         raise ValidationError(CLOSED_IS_FINAL)
+    if audience == UpdateAudience.STATUS_PAGE and not incident.services.filter(is_public=True):
+        # The status page shows incidents of public services only: posted, it would reach
+        # nobody while the team believed customers had been told.
+        raise ValidationError({"audience": UPDATE_NOT_PUBLIC})
     update = StatusUpdate(
         incident=incident, author=author, audience=audience, posted_at=at, **values
     )

@@ -65,11 +65,13 @@ class StatusFeed(Feed):
         response["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
         return response
 
+    # Absolute on SITE_URL: the feed's id and links stay the same whatever host name a
+    # request came in by (Django would make relative ones absolute with the request's host).
     def link(self):
-        return reverse("status:page")
+        return urljoin(settings.SITE_URL, reverse("status:page"))
 
     def feed_url(self):
-        return reverse("status:feed")
+        return urljoin(settings.SITE_URL, reverse("status:feed"))
 
     def items(self):
         return selectors.status_feed_entries()
@@ -85,11 +87,12 @@ class StatusFeed(Feed):
 
     def item_link(self, item):
         incident, update = item
-        return f"{reverse('status:incident', args=[incident.reference])}#{update.key}"
+        path = f"{reverse('status:incident', args=[incident.reference])}#{update.key}"
+        return urljoin(settings.SITE_URL, path)
 
     def item_guid(self, item):
         # Atom ids must be absolute and stable: the entry's link on the configured site.
-        return urljoin(settings.SITE_URL, self.item_link(item))
+        return self.item_link(item)
 
     def item_pubdate(self, item):
         return item[1].posted_at

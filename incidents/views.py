@@ -127,6 +127,8 @@ def incident_declare(request):
 
 def _update_initial(incident) -> dict:
     has_public = any(u.audience == UpdateAudience.STATUS_PAGE for u in incident.updates.all())
+    if not any(s.is_public for s in incident.services.all()):
+        has_public = True  # not on the status page at all: every update is internal
     kind = TemplateKind.UPDATE if has_public else TemplateKind.INITIAL
     # The first update is offered for the status page, so it is prefilled with public facts
     # only; later ones default to internal and may name what only the team should read.

@@ -112,6 +112,7 @@ class TestSentTwice:
 
     def test_a_status_update_and_a_note_sent_twice_are_posted_once(self, client, engineer):
         incident = IncidentFactory(team=TeamFactory(name="Shop"))
+        incident.services.add(ServiceFactory(name="checkout-web"))
         client.force_login(engineer)
         page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
         update = reverse("incidents:act", args=[incident.pk, "update"])
@@ -166,11 +167,13 @@ class TestTemplatePlaceholders:
         CommunicationTemplate.objects.update_or_create(
             kind=TemplateKind.INITIAL, defaults={"status": "{severity.name}", "body": "{x[0]}"}
         )
-        ServiceFactory(name="checkout", team=TeamFactory(name="Shop"), is_public=True)
+        checkout = ServiceFactory(name="checkout", team=TeamFactory(name="Shop"), is_public=True)
         from incidents import services
 
+        # On a public service: its first update is offered for the status page, from the
+        # initial wording.
         incident = services.incident_declare(
-            title="Checkout down", severity="SEV-1", declared_by=engineer
+            title="Checkout down", severity="SEV-1", declared_by=engineer, services=[checkout]
         )
         client.force_login(engineer)
         response = client.get(reverse("incidents:detail", args=[incident.pk]))

@@ -254,6 +254,31 @@ class TestLifecycle:
             TimelineEventKind.STATUS_CHANGED,
         ]
 
+    def test_only_a_mitigating_move_records_the_mitigation_action(self):
+        incident = declare()
+        user = UserFactory()
+        for minutes, status, words in (
+            (10, IncidentStatus.MITIGATED, "Rolled back"),
+            # Back to investigating with words in the action box: that move's note.
+            (20, IncidentStatus.INVESTIGATING, "Rollback did not help"),
+        ):
+            incident = services.incident_change_status(
+                incident=incident,
+                to_status=status,
+                by=user,
+                mitigation_action=words,
+                at=T0 + timedelta(minutes=minutes),
+            )
+        assert incident.mitigation_action == "Rolled back"
+        incident = services.incident_change_status(
+            incident=incident,
+            to_status=IncidentStatus.MITIGATED,
+            by=user,
+            mitigation_action="Failed over",
+            at=T0 + timedelta(minutes=30),
+        )
+        assert incident.mitigation_action == "Failed over"
+
     def test_reopening_clears_resolution_but_keeps_history(self):
         incident = declare()
         incident = services.incident_resolve(
@@ -460,7 +485,7 @@ class TestRoles:
 
 class TestStatusUpdates:
     def test_post_update(self):
-        incident = declare()
+        incident = declare(services=[ServiceFactory(name="checkout-web")])
         author = UserFactory()
         update = services.status_update_post(
             incident=incident,
@@ -479,6 +504,17 @@ class TestStatusUpdates:
         assert event.payload["update_id"] == update.pk
         assert event.payload["audience"] == "status_page"
         assert event.message.startswith("Status page update")
+
+    def test_a_status_page_update_needs_a_public_service(self):
+        # On no public service the incident is not on the status page: it would reach nobody.
+        incident = declare(services=[ServiceFactory(name="admin-tool", is_public=False)])
+        values = {"status": "Investigating", "impact": "x", "action": "y", "eta": "unknown"}
+        with pytest.raises(ValidationError) as refused:
+            services.status_update_post(
+                incident=incident, author=None, audience=UpdateAudience.STATUS_PAGE, **values
+            )
+        assert "affects no public service" in refused.value.message_dict["audience"][0]
+        assert not incident.updates.exists()
 
     @pytest.mark.parametrize("missing", ["status", "impact", "action", "eta"])
     def test_each_field_is_required(self, missing):

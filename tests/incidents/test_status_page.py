@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from incidents import services
-from incidents.models import CommunicationTemplate, IncidentRole, RootCauseCategory
+from incidents.models import CommunicationTemplate, IncidentRole, RootCauseCategory, Service
 from incidents.selectors import ServiceState, status_page
 from tests.incidents.factories import ServiceFactory, UserFactory
 from tests.metrics.fixtures import utc
@@ -134,7 +134,10 @@ def world(people):
     update(internal_only, zelda, 0.4, "internal", "INTERNAL-UPDATE nobody outside knows")
 
     hidden = declare("TITLE-INTERNAL hidden", "SEV-1", [internal], zelda, 0.3)
+    # Posted while its service was public; a manager has taken the service off the page since.
+    Service.objects.filter(pk=internal.pk).update(is_public=True)
     update(hidden, zelda, 0.2, "status_page", "Hidden service")
+    Service.objects.filter(pk=internal.pk).update(is_public=False)
     return {
         "checkout": checkout,
         "login": login,
@@ -347,3 +350,15 @@ class TestFeed:
         feed = self.parse(client)
         assert feed.findall(f"{ATOM}entry") == []
         assert feed.find(f"{ATOM}updated").text
+
+
+def test_the_feed_names_itself_on_site_url_whatever_the_host(client, world, settings):
+    settings.ALLOWED_HOSTS = ["status.example.com", "incidentdesk.internal"]
+    settings.SITE_URL = "https://status.example.com"
+    bodies = [
+        client.get(FEED, HTTP_HOST=host).content.decode()
+        for host in ("status.example.com", "incidentdesk.internal")
+    ]
+    assert bodies[0] == bodies[1]
+    assert "incidentdesk.internal" not in bodies[1]
+    assert "<id>https://status.example.com/status/</id>" in bodies[1]

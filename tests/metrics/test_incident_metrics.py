@@ -205,6 +205,12 @@ class TestFirstQuarter:
         ]
         assert (goals[1].actual, goals[1].met) == (2 * HOUR, False)
 
+    def test_a_retired_level_is_never_milder_than_the_next_active_one(self):
+        Severity.objects.filter(name="SEV-2").update(is_active=False)
+        levels = severity_levels()
+        tiers = {s.name: levels.tier(s.pk) for s in Severity.objects.all()}
+        assert tiers == {"SEV-1": 0, "SEV-2": 1, "SEV-3": 1}
+
     def test_unacknowledged_incident_within_its_target_is_pending(self):
         # Ten minutes after detection a SEV-2 (15 min target) is neither met nor missed.
         started = utc(2026, 3, 31, 12)
