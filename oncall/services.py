@@ -525,19 +525,13 @@ def page_acknowledge(*, page: Page, by, at: datetime | None = None) -> Page:
                     incident=incident.reference, at=_shown(incident.resolved_at)
                 )
             )
-    page.acknowledged_at = at
-    page.save(update_fields=["acknowledged_at"])
-    if incident is not None:
-        timeline_event_record(
-            incident=incident,
-            kind=TimelineEventKind.PAGE,
-            message=f"Page acknowledged by {_who(by)}",
-            at=at,
-            author=by,
-            payload={"page_id": page.pk, "acknowledged": True},
-        )
-        if incident.acknowledged_at is None and incident.status in OPEN_STATUSES:
-            incident_services.incident_acknowledge(incident=incident, by=by, at=at)
+    _mark_acknowledged(page, incident=incident, by=by, at=at)
+    if (
+        incident is not None
+        and incident.acknowledged_at is None
+        and incident.status in OPEN_STATUSES
+    ):
+        incident_services.incident_acknowledge(incident=incident, by=by, at=at)
     return page
 
 
@@ -555,12 +549,18 @@ def acknowledge_pages_with_incident(sender, incident: Incident, by=None, at=None
         .order_by("pk")
     )
     for page in answered:
-        page.acknowledged_at = at
-        page.save(update_fields=["acknowledged_at"])
+        _mark_acknowledged(page, incident=incident, by=by, at=at, how=" (with the incident)")
+
+
+def _mark_acknowledged(page: Page, *, incident: Incident | None, by, at: datetime, how=""):
+    """Stamp the page acknowledged, and say so on its incident's timeline."""
+    page.acknowledged_at = at
+    page.save(update_fields=["acknowledged_at"])
+    if incident is not None:
         timeline_event_record(
             incident=incident,
             kind=TimelineEventKind.PAGE,
-            message=f"Page acknowledged by {_who(by)} (with the incident)",
+            message=f"Page acknowledged by {_who(by)}{how}",
             at=at,
             author=by,
             payload={"page_id": page.pk, "acknowledged": True},

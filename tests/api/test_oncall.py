@@ -184,13 +184,14 @@ class TestWhatAPagingToolMayNotRecord:
 def test_the_same_page_sent_again_is_the_page_recorded(manager_api, rotation):
     """A paging tool retrying after a timeout: one page to acknowledge, one page paid."""
     incident = IncidentFactory(team=rotation.team)
-    body = {"engineer": "ada", "incident": incident.reference, "paged_at": "2026-03-03T23:00:00Z"}
+    paged_at = (incident.started_at + timedelta(minutes=5)).isoformat()
+    body = {"engineer": "ada", "incident": incident.reference, "paged_at": paged_at}
     first = manager_api.post(PAGES, body, format="json")
     again = manager_api.post(PAGES, body, format="json")
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["id"] == first.json()["id"]
     assert Page.objects.count() == 1
-    other = IncidentFactory(team=rotation.team)
+    other = IncidentFactory(team=rotation.team, started_at=incident.started_at)
     clash = manager_api.post(PAGES, {**body, "incident": other.reference}, format="json")
     assert clash.status_code == 400
     assert f"already recorded, for {incident.reference}" in clash.json()["paged_at"][0]
