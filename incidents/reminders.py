@@ -60,13 +60,32 @@ def status_update_reminders_due(*, now: datetime) -> list[tuple[Incident, int, d
         cadence = incident.severity.update_every
         if not cadence or cadence <= timedelta(0):
             continue
-        since = incident.last_update_at or incident.declared_at
+        since = update_clock_start(incident)
         elapsed = now - since
         if elapsed < cadence:
             continue
         interval = int(elapsed / cadence)
         due.append((incident, interval, since + cadence * interval))
     return due
+
+
+def update_clock_start(incident: Incident) -> datetime:
+    """When the status-update clock of an open incident (annotated with ``last_update_at``)
+    started: its latest update, else its declaration; a reopening restarts it, as the time
+    the incident spent resolved asked for no update."""
+    since = incident.last_update_at or incident.declared_at
+    if incident.reopened_at is not None and incident.reopened_at > since:
+        since = incident.reopened_at
+    return since
+
+
+def _last_heard(incident: Incident, since: datetime, now: datetime) -> str:
+    minutes = int((now - since).total_seconds() // 60)
+    if since == incident.last_update_at:
+        return f"the last one was {minutes} minutes ago"
+    if since == incident.reopened_at:
+        return f"it was reopened {minutes} minutes ago and has had none since"
+    return f"it has had none since it was declared {minutes} minutes ago"
 
 
 @transaction.atomic
@@ -82,7 +101,7 @@ def sweep_status_updates(*, now: datetime) -> int:
     users = User.objects.in_bulk(wanted)
     messages, events = [], []
     for incident, interval, due_at in due:
-        since = incident.last_update_at or incident.declared_at
+        since = update_clock_start(incident)
         # The first of the chain who can be reached: an account switched off, or one with no
         # address (a monitoring system that declared it), passes it on.
         recipient_id = next(
@@ -102,8 +121,8 @@ def sweep_status_updates(*, now: datetime) -> int:
         subject = f"{incident.reference}: status update overdue"
         body = (
             f"{incident.reference} {incident.title} ({incident.severity.name}, "
-            f"{incident.get_status_display().lower()}) needs a status update: the last one "
-            f"was {int((now - since).total_seconds() // 60)} minutes ago and "
+            f"{incident.get_status_display().lower()}) needs a status update: "
+            f"{_last_heard(incident, since, now)}, and "
             f"{incident.severity.name} asks for one every {minutes} minutes "
             f"(overdue by {int(overdue.total_seconds() // 60)} min).\n\n"
             "Post it in the Status / Impact / Action / ETA form."

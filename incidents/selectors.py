@@ -482,11 +482,14 @@ def format_duration(value: timedelta | None) -> str:
 
 def next_update_due(incident: Incident) -> datetime | None:
     """When the severity's cadence asks for the next status update of an open incident
-    (counted from the latest update, else the declaration). Uses the prefetched updates."""
+    (counted from the latest update, else the declaration, or from its reopening when that
+    came later). Uses the prefetched updates."""
     if not incident.is_open:
         return None
     moments = [u.posted_at for u in incident.updates.all()]
     since = max(moments) if moments else incident.declared_at
+    if incident.reopened_at is not None and incident.reopened_at > since:
+        since = incident.reopened_at
     return since + incident.severity.update_every
 
 

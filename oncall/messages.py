@@ -59,7 +59,9 @@ def page_escalation_message(page, target, level: int) -> Message:
 
 def handoff_request_message(handoff) -> Message:
     return Message(
-        key=f"handoff-request:{handoff.pk}",
+        # Per person asked: an override of the last hours makes someone else the outgoing
+        # engineer, and they are asked in their turn.
+        key=f"handoff-request:{handoff.pk}:{handoff.outgoing_id}",
         kind="handoff_request",
         subject=f"Handoff summary due for {handoff.rotation}",
         body=(
@@ -100,7 +102,8 @@ def handoff_written_message(handoff, *, rewritten_after_read: bool = False) -> M
 
 def shift_heads_up_message(shift) -> Message:
     return Message(
-        key=f"shift-heads-up:{shift.pk}",
+        # Per person: a shift given to someone else before it starts is announced to them.
+        key=f"shift-heads-up:{shift.pk}:{shift.engineer_id}",
         kind="shift_heads_up",
         subject=f"You are on call from {_when(shift.starts_at, shift.engineer)}",
         body=(

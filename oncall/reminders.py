@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
 
 from incidents.events import timeline_events_record_once
 from incidents.models import TimelineEvent, TimelineEventKind
@@ -85,7 +86,12 @@ def sweep_unacknowledged_pages(*, now: datetime) -> int:
             shift = secondaries.get(page.team_id)
             if shift is not None and shift.engineer_id != page.engineer_id:
                 target, level, rotation = shift.engineer, 1, shift.rotation
-        if target is None and manager is not None and manager.pk != page.engineer_id:
+        if (
+            target is None
+            and manager is not None
+            and manager.is_active  # a switched-off manager is nobody to escalate to
+            and manager.pk != page.engineer_id
+        ):
             target, level = manager, 2
         if target is None:
             if page.incident_id:
@@ -178,7 +184,10 @@ def sweep_shift_heads_up(*, now: datetime) -> int:
     once. Two queries plus the recording."""
     shifts = (
         Shift.objects.filter(
-            rotation__is_active=True, starts_at__gt=now, starts_at__lte=now + HEADS_UP_LOOKAHEAD
+            rotation__is_active=True,
+            engineer__is_active=True,  # a switched-off engineer is on call for nobody
+            starts_at__gt=now,
+            starts_at__lte=now + HEADS_UP_LOOKAHEAD,
         )
         .select_related("engineer__profile", "rotation__team")
         .order_by("starts_at")
@@ -223,10 +232,27 @@ def page_escalation_applies(notification) -> str | None:
 
 
 def handoff_request_applies(notification) -> str | None:
-    """Asking for the handoff summary applies until it is written."""
-    handoff_id = notification.payload.get("handoff_id")
-    if Handoff.objects.filter(pk=handoff_id, written_at__isnull=False).exists():
+    """Asking for the handoff summary applies until it is written, to whoever is still the
+    outgoing engineer."""
+    handoff = Handoff.objects.filter(pk=notification.payload.get("handoff_id")).first()
+    if handoff is None:
+        return "the handoff is gone"
+    if handoff.written_at is not None:
         return "the handoff summary was written"
+    if handoff.outgoing_id != notification.recipient_id:
+        return "someone else hands the shift over now"
+    return None
+
+
+def shift_heads_up_applies(notification) -> str | None:
+    """A heads-up applies while the shift is still the recipient's and not over."""
+    shift = Shift.objects.filter(pk=notification.payload.get("shift_id")).first()
+    if shift is None:
+        return "the shift was removed"
+    if shift.engineer_id != notification.recipient_id:
+        return "the shift was given to someone else"
+    if shift.ends_at <= timezone.now():
+        return "the shift is over"
     return None
 
 
@@ -236,3 +262,4 @@ def register_send_checks() -> None:
     register_still_applies("page", page_applies)
     register_still_applies("page_escalation", page_escalation_applies)
     register_still_applies("handoff_request", handoff_request_applies)
+    register_still_applies("shift_heads_up", shift_heads_up_applies)

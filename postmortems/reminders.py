@@ -88,7 +88,13 @@ def sweep_postmortem_deadlines(*, now: datetime) -> int:
     for _, pm in candidates:
         if pm.incident.team_id:
             wanted.add(pm.incident.team.engineering_manager_id)
-    users = User.objects.in_bulk([pk for pk in wanted if pk])
+    # Someone whose account is switched off is told nothing: the role's manager passes it
+    # to the team's, and a departed owner's reminder goes to the manager.
+    users = {
+        pk: user
+        for pk, user in User.objects.in_bulk([pk for pk in wanted if pk]).items()
+        if user.is_active
+    }
     zone = project_zone()
     messages, events = [], []
     for stage, pm in candidates:
@@ -99,6 +105,8 @@ def sweep_postmortem_deadlines(*, now: datetime) -> int:
         manager = users.get(role_managers.get(incident.pk)) or (
             users.get(incident.team.engineering_manager_id) if incident.team_id else None
         )
+        owner = pm.owner if pm.owner is not None and pm.owner.is_active else None
+        payload = {"postmortem": pm.pk, "stage": stage, "due": due.isoformat()}
         if pm.is_overdue:
             key = f"pm-overdue:{pm.pk}:{stage}:{_stamp(due)}"
             subject = f"Overdue: {what} ({stage} deadline {when})"
@@ -108,7 +116,7 @@ def sweep_postmortem_deadlines(*, now: datetime) -> int:
                 f"within {_hours(policy.review_within)} and publication within "
                 f"{_hours(policy.publish_within)} of resolution."
             )
-            people = {p.pk: p for p in (pm.owner, manager) if p is not None}
+            people = {p.pk: p for p in (owner, manager) if p is not None}
             for person in people.values():
                 messages.append(
                     Message(
@@ -119,12 +127,12 @@ def sweep_postmortem_deadlines(*, now: datetime) -> int:
                         recipient=person,
                         incident=incident,
                         link=postmortem_link(pm),
-                        payload={"postmortem": pm.pk, "stage": stage},
+                        payload=payload,
                     )
                 )
             label = f"Reminder: post-mortem {stage} deadline missed"
         else:
-            person = pm.owner or manager
+            person = owner or manager
             # The timeline says it once per deadline; the message is also for whom (a
             # post-mortem handed to someone else reminds its new owner).
             key = f"pm-due-soon:{pm.pk}:{stage}:{_stamp(due)}"
@@ -138,7 +146,7 @@ def sweep_postmortem_deadlines(*, now: datetime) -> int:
                         recipient=person,
                         incident=incident,
                         link=postmortem_link(pm),
-                        payload={"postmortem": pm.pk, "stage": stage},
+                        payload=payload,
                     )
                 )
             label = f"Reminder: post-mortem {stage} deadline {when}"
@@ -194,6 +202,18 @@ def sweep_action_items(*, now: datetime) -> int:
         payload = {"action_item": item.pk, "due_date": due}
         # Chased anew (reopened, given to someone, a new date): its notices start over.
         chase = f":{_stamp(item.chase_from)}" if item.chase_from else ""
+        profile = getattr(owner, "profile", None)
+        manager = profile.team.engineering_manager if profile and profile.team else None
+        if manager is not None and not manager.is_active:
+            manager = None
+        if not owner.is_active:
+            # The owner left: nobody is reminded; once it is overdue, their manager is told
+            # at once, as nobody is working on it.
+            if item.due_date < overdue_from and manager is not None:
+                messages.append(
+                    _escalation(item, base=base, manager=manager, today=today, chase=chase)
+                )
+            continue
         if item.due_date >= overdue_from:
             messages.append(
                 Message(
@@ -222,26 +242,42 @@ def sweep_action_items(*, now: datetime) -> int:
             )
         )
         days_late = (today - item.due_date).days
-        profile = getattr(owner, "profile", None)
-        manager = profile.team.engineering_manager if profile and profile.team else None
         if days_late > policy.item_grace_days and manager is not None and manager != owner:
             messages.append(
-                Message(
-                    key=f"ai-escalation:{item.pk}:{due}{chase}",
-                    kind="action_item_escalation",
-                    subject=f"Escalation: {_name(owner)}'s action item is {days_late} days late",
-                    body=(
-                        f"{_name(owner)}'s action item {base} was due on {due} and is still "
-                        f"{item.get_status_display().lower()} after the {policy.item_grace_days}"
-                        "-day grace period."
-                    ),
-                    recipient=manager,
-                    incident=incident,
-                    link=postmortem_link(item.postmortem),
-                    payload=payload,
+                _escalation(
+                    item,
+                    base=base,
+                    manager=manager,
+                    today=today,
+                    chase=chase,
+                    why=f"after the {policy.item_grace_days}-day grace period",
                 )
             )
     return len(notify(messages, now=now))
+
+
+def _escalation(
+    item: ActionItem, *, base: str, manager, today, chase: str, why: str = ""
+) -> Message:
+    """The escalation of an overdue action item to its owner's manager (once per item, due
+    date and chase)."""
+    owner = item.owner
+    due = item.due_date.isoformat()
+    days_late = (today - item.due_date).days
+    why = why or f"and {_name(owner)}'s account is switched off"
+    return Message(
+        key=f"ai-escalation:{item.pk}:{due}{chase}",
+        kind="action_item_escalation",
+        subject=f"Escalation: {_name(owner)}'s action item is {days_late} days late",
+        body=(
+            f"{_name(owner)}'s action item {base} was due on {due} and is still "
+            f"{item.get_status_display().lower()} {why}."
+        ),
+        recipient=manager,
+        incident=item.postmortem.incident,
+        link=postmortem_link(item.postmortem),
+        payload={"action_item": item.pk, "due_date": due},
+    )
 
 
 @transaction.atomic
@@ -255,7 +291,9 @@ def send_action_item_digests(*, now: datetime) -> int:
     by_owner: dict[int, list[ActionItem]] = defaultdict(list)
     owners = {}
     for item in (
-        ActionItem.objects.filter(status__in=OPEN_ITEM_STATUSES, owner__isnull=False)
+        ActionItem.objects.filter(
+            status__in=OPEN_ITEM_STATUSES, owner__isnull=False, owner__is_active=True
+        )
         .select_related("owner__profile", "postmortem__incident")
         .order_by("due_date", "pk")
     ):
@@ -304,6 +342,19 @@ def postmortem_reminder_applies(notification) -> str | None:
     )
     if met is not None:
         return f"the {Stage(stage).label.lower()} stage was reached"
+    postmortem = (
+        Postmortem.objects.filter(pk=notification.payload.get("postmortem"))
+        .select_related("incident")
+        .first()
+    )
+    if postmortem is None:
+        return "the post-mortem was deleted"
+    if postmortem.incident.resolved_at is None:
+        return f"{postmortem.incident.reference} was reopened"
+    due = getattr(postmortem, STAGE_DUE_FIELD[stage])
+    sent_for = notification.payload.get("due")
+    if sent_for and (due is None or due.isoformat() != sent_for):
+        return "its deadline was recounted"
     return None
 
 

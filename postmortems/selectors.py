@@ -121,9 +121,11 @@ def postmortems_due(
 ) -> QuerySet[Postmortem]:
     """Post-mortems that have not reached ``stage`` by ``now`` and whose due moment for it is at
     or before ``now + within`` (and at or after ``since``, when given): the overdue ones and
-    those due soon. Each is annotated with ``is_overdue``; soonest due first."""
+    those due soon. Each is annotated with ``is_overdue``; soonest due first. A post-mortem
+    whose incident was reopened has no deadline running: they are counted again from its
+    next resolution."""
     due = STAGE_DUE_FIELD[stage]
-    bounds = {f"{due}__lte": now + within}
+    bounds = {f"{due}__lte": now + within, "incident__resolved_at__isnull": False}
     if since is not None:
         bounds[f"{due}__gte"] = since
     return (

@@ -1,0 +1,291 @@
+"""Reminders reach the person responsible now: not a switched-off account, not the one who
+was responsible before an override or a reassignment, and not about a clock that stopped
+while an incident was resolved."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from incidents import reminders as incident_reminders
+from incidents import services as incident_services
+from incidents.models import IncidentStatus, Notification, TimelineEventKind
+from incidents.notifications import notification_send
+from incidents.services import ResolutionChecklist
+from oncall import reminders as oncall_reminders
+from oncall import services as oncall_services
+from oncall.models import Handoff, Page, Shift, ShiftRole
+from postmortems import reminders as pm_reminders
+from postmortems.models import Postmortem
+from tests.incidents.factories import (
+    BASE_TIME,
+    ProfileFactory,
+    ServiceFactory,
+    TeamFactory,
+    UserFactory,
+)
+from tests.oncall.factories import RotationFactory, RotationMemberFactory, ShiftFactory, engineer
+from tests.postmortems.factories import ActionItemFactory, PostmortemFactory
+
+pytestmark = pytest.mark.django_db
+SECOND = timedelta(seconds=1)
+MONDAY = date(2026, 3, 2)
+
+
+def told(kind: str) -> list[str]:
+    return sorted(
+        Notification.objects.filter(kind=kind, channel="email").values_list(
+            "recipient__username", flat=True
+        )
+    )
+
+
+def switch_off(*users) -> None:
+    for user in users:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+
+
+def everything_checked() -> ResolutionChecklist:
+    return ResolutionChecklist(**dict.fromkeys(ResolutionChecklist.__dataclass_fields__, True))
+
+
+@pytest.fixture
+def rotation():
+    team = TeamFactory(name="Platform", engineering_manager=engineer("boss"))
+    rotation = RotationFactory(team=team, starts_on=MONDAY)
+    for position, name in enumerate(["ada", "bob", "cy"]):
+        RotationMemberFactory(rotation=rotation, user=engineer(name), position=position)
+    oncall_services.rotation_generate_shifts(
+        rotation=rotation, weeks=3, now=datetime(2026, 3, 2, 10, tzinfo=UTC)
+    )
+    return rotation
+
+
+# --- On call ------------------------------------------------------------------------------------
+
+
+def test_an_unanswered_page_does_not_escalate_to_a_switched_off_manager(rotation):
+    switch_off(rotation.team.engineering_manager)
+    at = datetime(2026, 3, 3, 12, tzinfo=UTC)
+    incident = incident_services.incident_declare(
+        title="DB down",
+        severity="SEV-1",
+        declared_by=None,
+        services=[ServiceFactory(team=rotation.team)],
+        at=at,
+    )
+    first = Page.objects.get()
+    oncall_reminders.sweep_unacknowledged_pages(now=first.ack_due_at + SECOND)
+    second = Page.objects.get(escalated_from=first)  # the secondary
+    oncall_reminders.sweep_unacknowledged_pages(now=second.ack_due_at + SECOND)
+
+    assert not Page.objects.filter(escalated_from=second).exists()
+    assert "boss" not in told("page_escalation")
+    assert incident.timeline.filter(
+        kind=TimelineEventKind.ESCALATION, message__contains="nobody is left to escalate it to"
+    ).exists()
+
+
+def test_the_handoff_request_follows_an_override_of_the_last_hours(rotation):
+    handoff_at = datetime(2026, 3, 9, 9, tzinfo=UTC)
+    assert oncall_reminders.sweep_handoff_requests(now=handoff_at - timedelta(hours=1)) == 1
+    ada_shift = Shift.objects.get(rotation=rotation, role=ShiftRole.PRIMARY, ends_at=handoff_at)
+    oncall_services.shift_override(
+        shift=ada_shift,
+        starts_at=handoff_at - timedelta(minutes=50),
+        ends_at=handoff_at,
+        engineer=engineer("cy"),
+    )
+    assert Handoff.objects.get(handoff_at=handoff_at).outgoing.username == "cy"
+
+    assert oncall_reminders.sweep_handoff_requests(now=handoff_at - timedelta(minutes=45)) == 1
+    assert told("handoff_request") == ["ada", "cy"]
+    # Run again: nobody is asked twice.
+    assert oncall_reminders.sweep_handoff_requests(now=handoff_at - timedelta(minutes=40)) == 0
+
+
+def test_a_handoff_request_not_yet_sent_to_someone_no_longer_outgoing_is_dropped(
+    rotation, mailoutbox
+):
+    handoff_at = datetime(2026, 3, 9, 9, tzinfo=UTC)
+    # Recorded; the send (after the sweep's commit) has not run yet.
+    oncall_reminders.sweep_handoff_requests(now=handoff_at - timedelta(hours=1))
+    ada_shift = Shift.objects.get(rotation=rotation, role=ShiftRole.PRIMARY, ends_at=handoff_at)
+    oncall_services.shift_override(
+        shift=ada_shift,
+        starts_at=handoff_at - timedelta(minutes=50),
+        ends_at=handoff_at,
+        engineer=engineer("cy"),
+    )
+    request = Notification.objects.get(kind="handoff_request", recipient__username="ada")
+    notification_send(notification_id=request.pk, now=handoff_at - timedelta(minutes=55))
+    request.refresh_from_db()
+    assert request.status == "obsolete"
+    assert mailoutbox == []
+
+
+def test_a_shift_given_to_someone_else_before_it_starts_is_announced_to_them():
+    ada, bob = engineer("ada"), engineer("bob")
+    shift = ShiftFactory(engineer=ada, starts_at=datetime(2026, 3, 3, 9, tzinfo=UTC))
+    assert oncall_reminders.sweep_shift_heads_up(now=datetime(2026, 3, 2, 18, tzinfo=UTC)) == 1
+    shift.engineer = bob
+    shift.save()
+    assert oncall_reminders.sweep_shift_heads_up(now=datetime(2026, 3, 2, 20, tzinfo=UTC)) == 1
+    assert told("shift_heads_up") == ["ada", "bob"]
+
+
+def test_no_heads_up_for_a_switched_off_engineer():
+    ada = engineer("ada")
+    ShiftFactory(engineer=ada, starts_at=datetime(2026, 3, 3, 9, tzinfo=UTC))
+    switch_off(ada)
+    assert oncall_reminders.sweep_shift_heads_up(now=datetime(2026, 3, 2, 18, tzinfo=UTC)) == 0
+
+
+# --- Status updates -----------------------------------------------------------------------------
+
+
+def test_a_reopened_incident_counts_its_update_cadence_from_the_reopening(sev1, manager):
+    services = incident_services
+    services.status_update_post(
+        incident=sev1,
+        author=manager,
+        status="Investigating",
+        impact="x",
+        action="y",
+        eta="unknown",
+        at=BASE_TIME + timedelta(minutes=5),
+    )
+    services.incident_resolve(
+        incident=sev1,
+        by=manager,
+        checklist=everything_checked(),
+        at=BASE_TIME + timedelta(minutes=10),
+    )
+    reopened = BASE_TIME + timedelta(days=12)
+    services.incident_change_status(
+        incident=sev1, to_status=IncidentStatus.INVESTIGATING, by=manager, at=reopened
+    )
+    cadence = sev1.severity.update_every
+    assert incident_reminders.sweep_status_updates(now=reopened + cadence - SECOND) == 0
+    assert incident_reminders.sweep_status_updates(now=reopened + cadence) >= 1
+    reminder = Notification.objects.filter(kind="status_update_overdue", channel="email").first()
+    minutes = int(cadence.total_seconds() // 60)
+    assert f"it was reopened {minutes} minutes ago and has had none since" in reminder.body
+
+
+def test_the_first_reminder_says_no_update_was_posted(sev1):
+    cadence = sev1.severity.update_every
+    incident_reminders.sweep_status_updates(now=sev1.declared_at + cadence)
+    reminder = Notification.objects.filter(kind="status_update_overdue", channel="email").first()
+    minutes = int(cadence.total_seconds() // 60)
+    assert f"it has had none since it was declared {minutes} minutes ago" in reminder.body
+
+
+# --- Post-mortems and action items ---------------------------------------------------------------
+
+
+def test_no_post_mortem_deadline_notice_while_its_incident_is_open_again(manager):
+    team = TeamFactory(name="Payments", engineering_manager=UserFactory(username="em"))
+    incident = incident_services.incident_declare(
+        title="DB down",
+        severity="SEV-1",
+        declared_by=manager,
+        services=[ServiceFactory(team=team)],
+        at=BASE_TIME,
+    )
+    resolved = BASE_TIME + timedelta(hours=1)
+    incident_services.incident_resolve(
+        incident=incident, by=manager, checklist=everything_checked(), at=resolved
+    )
+    postmortem = Postmortem.objects.get(incident=incident)
+    incident_services.incident_change_status(
+        incident=incident,
+        to_status=IncidentStatus.INVESTIGATING,
+        by=manager,
+        at=resolved + timedelta(hours=2),
+    )
+    assert pm_reminders.sweep_postmortem_deadlines(now=postmortem.draft_due_at + SECOND) == 0
+
+    # Resolved again: the deadlines count from then, and are noticed when they pass.
+    incident_services.incident_resolve(
+        incident=incident, by=manager, checklist=everything_checked(), at=resolved + timedelta(1)
+    )
+    postmortem.refresh_from_db()
+    assert pm_reminders.sweep_postmortem_deadlines(now=postmortem.draft_due_at + SECOND) >= 1
+
+
+def test_a_deadline_notice_waiting_to_be_sent_is_dropped_when_the_deadline_is_recounted(
+    manager, mailoutbox
+):
+    incident = incident_services.incident_declare(
+        title="DB down", severity="SEV-1", declared_by=manager, services=[], at=BASE_TIME
+    )
+    incident_services.incident_resolve(
+        incident=incident, by=manager, checklist=everything_checked(), at=BASE_TIME + SECOND
+    )
+    postmortem = Postmortem.objects.get(incident=incident)
+    postmortem.owner = manager
+    postmortem.save()
+    overdue_at = postmortem.draft_due_at + SECOND
+    assert pm_reminders.sweep_postmortem_deadlines(now=overdue_at) >= 1
+    incident_services.incident_change_status(
+        incident=incident, to_status=IncidentStatus.INVESTIGATING, by=manager, at=overdue_at
+    )
+    for pk in Notification.objects.filter(kind="postmortem_overdue").values_list("pk", flat=True):
+        notification_send(notification_id=pk, now=overdue_at + SECOND)
+    assert mailoutbox == []
+    assert set(
+        Notification.objects.filter(kind="postmortem_overdue").values_list("status", flat=True)
+    ) == {"obsolete"}
+
+
+def test_post_mortem_notices_skip_switched_off_people_and_reach_the_team_manager():
+    team_manager = UserFactory(username="team-em")
+    team = TeamFactory(name="Payments", engineering_manager=team_manager)
+    owner = UserFactory(username="owner")
+    postmortem = PostmortemFactory(incident__team=team, owner=owner)
+    switch_off(owner)
+    pm_reminders.sweep_postmortem_deadlines(now=postmortem.draft_due_at + SECOND)
+    assert told("postmortem_overdue") == ["team-em"]
+
+
+def test_a_due_soon_reminder_for_a_departed_owner_goes_to_the_manager():
+    team = TeamFactory(name="Payments", engineering_manager=UserFactory(username="team-em"))
+    owner = UserFactory(username="owner")
+    postmortem = PostmortemFactory(incident__team=team, owner=owner)
+    switch_off(owner)
+    pm_reminders.sweep_postmortem_deadlines(now=postmortem.draft_due_at - SECOND)
+    assert told("postmortem_due_soon") == ["team-em"]
+
+
+def test_a_departed_owners_overdue_action_item_is_escalated_at_once():
+    boss = UserFactory(username="boss")
+    owner = UserFactory(username="owner")
+    ProfileFactory(user=owner, team=TeamFactory(name="Platform", engineering_manager=boss))
+    ActionItemFactory(owner=owner, due_date=date(2026, 3, 20))
+    switch_off(owner)
+    # The day after its due date, well inside the grace period.
+    pm_reminders.sweep_action_items(now=datetime(2026, 3, 21, 12, tzinfo=UTC))
+    assert told("action_item_overdue") == []
+    assert told("action_item_due_soon") == []
+    assert told("action_item_escalation") == ["boss"]
+    body = Notification.objects.get(kind="action_item_escalation").body
+    assert "account is switched off" in body
+
+
+def test_nobody_switched_off_hears_of_an_overdue_action_item():
+    boss = UserFactory(username="boss")
+    owner = UserFactory(username="owner")
+    ProfileFactory(user=owner, team=TeamFactory(name="Platform", engineering_manager=boss))
+    ActionItemFactory(owner=owner, due_date=date(2026, 3, 20))
+    switch_off(owner, boss)
+    assert pm_reminders.sweep_action_items(now=datetime(2026, 3, 28, tzinfo=UTC)) == 0
+
+
+def test_the_weekly_digest_skips_switched_off_owners():
+    active, departed = UserFactory(username="active"), UserFactory(username="departed")
+    ActionItemFactory(owner=active, due_date=date(2026, 3, 20))
+    ActionItemFactory(owner=departed, due_date=date(2026, 3, 20))
+    switch_off(departed)
+    pm_reminders.send_action_item_digests(now=datetime(2026, 3, 16, 8, tzinfo=UTC))
+    assert told("action_item_digest") == ["active"]
