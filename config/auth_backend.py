@@ -21,8 +21,10 @@ class ModelPermissionsBackend(ModelBackend):
             if user_obj.is_superuser:
                 granted = Permission.objects.all()
             else:
-                own = Permission.objects.filter(user=user_obj)
-                granted = own.union(Permission.objects.filter(group__user=user_obj))
+                # Unordered halves: SQLite refuses ORDER BY inside a compound statement, and
+                # Permission's default ordering would put one in each.
+                own = Permission.objects.filter(user=user_obj).order_by()
+                granted = own.union(Permission.objects.filter(group__user=user_obj).order_by())
             user_obj._perm_cache = {
                 f"{app_label}.{codename}"
                 for app_label, codename in granted.values_list(
