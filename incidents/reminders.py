@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Max, OuterRef, Subquery
+from django.db.models import Exists, Max, OuterRef, Subquery
 
 from incidents.events import timeline_events_record_once
 from incidents.models import (
@@ -53,6 +53,7 @@ def status_update_reminders_due(*, now: datetime) -> list[tuple[Incident, int, d
             last_update_at=Max("updates__posted_at"),
             communications_lead_id=_holder(IncidentRole.COMMUNICATIONS_LEAD),
             commander_id=_holder(IncidentRole.COMMANDER),
+            imported=_imported(),
         )
     )
     due = []
@@ -60,6 +61,8 @@ def status_update_reminders_due(*, now: datetime) -> list[tuple[Incident, int, d
         cadence = incident.severity.update_every
         if not cadence or cadence <= timedelta(0):
             continue
+        if _history(incident) and incident.last_update_at is None:
+            continue  # nobody has worked on it here yet
         since = update_clock_start(incident)
         elapsed = now - since
         if elapsed < cadence:
@@ -67,6 +70,20 @@ def status_update_reminders_due(*, now: datetime) -> list[tuple[Incident, int, d
         interval = int(elapsed / cadence)
         due.append((incident, interval, since + cadence * interval))
     return due
+
+
+def _imported():
+    """Whether an incident came in by the history import (its IMPORTED timeline entry)."""
+    return Exists(
+        TimelineEvent.objects.filter(incident=OuterRef("pk"), kind=TimelineEventKind.IMPORTED)
+    )
+
+
+def _history(incident: Incident) -> bool:
+    """An imported incident nobody has reopened here is history: it left unresolved in the
+    old tool, and its deadlines passed there, so no reminder or escalation is due for it (the
+    import pages nobody either). Reopened, or once someone posts an update, it is live."""
+    return incident.imported and incident.reopened_at is None
 
 
 def update_clock_start(incident: Incident) -> datetime:
@@ -210,9 +227,12 @@ def sweep_escalations(*, now: datetime) -> int:
             "severity__escalation_level__users",
             "severity__escalation_level__groups__user_set",
         )
+        .annotate(imported=_imported())
     )
     messages, events = [], []
     for incident in candidates:
+        if _history(incident):
+            continue
         severity = incident.severity
         # Unresolved since detection, or since it was last reopened: a reopened incident
         # escalates again once it has stayed open the threshold anew.

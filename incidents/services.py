@@ -380,8 +380,9 @@ def _next_reference(year: int) -> str:
     while True:
         sequence.last_number += 1
         reference = f"INC-{year}-{sequence.last_number:04d}"
-        # Imported incidents keep their old references; step over any that are taken.
-        if not Incident.objects.filter(reference=reference).exists():
+        # Imported incidents keep their old references; step over any that are taken, in
+        # any letter case (the import matches references so, and would refuse twins).
+        if not Incident.objects.filter(reference__iexact=reference).exists():
             break
     sequence.save(update_fields=["last_number"])
     return reference

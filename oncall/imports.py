@@ -382,15 +382,17 @@ class _Importer:
             import_key = _shift_key(team, name, engineer.get_username(), starts_at, ends_at)
             if not Shift.objects.filter(import_key=import_key).exists():
                 # One person holds a role at a time: a shift given to someone else in a later
-                # export would pay both of them for the same week.
+                # export would pay both of them for the same week. The same engineer's
+                # overlapping shifts are fine: their hours count once.
                 problem = services.shift_overlap_problem(
                     rotation=rotation,
                     role=Shift._meta.get_field("role").default,
                     starts_at=starts_at,
                     ends_at=ends_at,
+                    engineer=engineer,
                 )
                 if problem is not None:
-                    raise row.fail(_row_message("", problem), "starts_at")
+                    raise row.fail(problem, "starts_at")  # it starts with a name
                 Shift.objects.create(
                     rotation=rotation,
                     engineer=engineer,

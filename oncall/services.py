@@ -175,19 +175,23 @@ SHIFT_OVERLAPS = (
 
 
 def shift_overlap_problem(
-    *, rotation, role: str, starts_at: datetime, ends_at: datetime, exclude_pk=None
+    *,
+    rotation,
+    role: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    exclude_pk=None,
+    engineer=None,
 ) -> str | None:
     """Why a shift added or moved by hand cannot cover [starts_at, ends_at): another shift of
-    the same rotation and role already covers part of it. None when it fits."""
-    clash = (
-        Shift.objects.filter(
-            rotation=rotation, role=role, starts_at__lt=ends_at, ends_at__gt=starts_at
-        )
-        .exclude(pk=exclude_pk)
-        .select_related("engineer")
-        .order_by("starts_at")
-        .first()
+    the same rotation and role already covers part of it (another engineer's, when
+    ``engineer`` is given: one's own overlapping shifts count once). None when it fits."""
+    clashes = Shift.objects.filter(
+        rotation=rotation, role=role, starts_at__lt=ends_at, ends_at__gt=starts_at
     )
+    if engineer is not None:
+        clashes = clashes.exclude(engineer=engineer)
+    clash = clashes.exclude(pk=exclude_pk).select_related("engineer").order_by("starts_at").first()
     if clash is None:
         return None
     zone = timezone.get_current_timezone()

@@ -289,3 +289,37 @@ def test_the_weekly_digest_skips_switched_off_owners():
     switch_off(departed)
     pm_reminders.send_action_item_digests(now=datetime(2026, 3, 16, 8, tzinfo=UTC))
     assert told("action_item_digest") == ["active"]
+
+
+# --- Imported history -----------------------------------------------------------------------------
+
+
+def test_an_imported_unresolved_incident_is_history_until_someone_works_on_it(manager):
+    incident, _ = incident_services.incident_import(
+        reference="OLD-1",
+        title="Left open in the old tool",
+        severity="SEV-1",
+        started_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    later = datetime(2025, 1, 3, tzinfo=UTC)
+    assert incident_reminders.sweep_escalations(now=later) == 0
+    assert incident_reminders.sweep_status_updates(now=later) == 0
+    assert not incident.timeline.filter(kind=TimelineEventKind.REMINDER).exists()
+
+    # Someone picks it up here: from their update on, its cadence applies.
+    posted = later + timedelta(hours=1)
+    incident_services.status_update_post(
+        incident=incident,
+        author=manager,
+        status="Investigating",
+        impact="x",
+        action="y",
+        eta="unknown",
+        at=posted,
+    )
+    cadence = incident.severity.update_every
+    assert incident_reminders.sweep_status_updates(now=posted + cadence - SECOND) == 0
+    incident_reminders.sweep_status_updates(now=posted + cadence)
+    assert incident.timeline.filter(
+        kind=TimelineEventKind.REMINDER, message__icontains="status update"
+    ).exists()

@@ -97,6 +97,10 @@ class TestDeclare:
         IncidentFactory(reference="INC-2026-0001")
         assert declare().reference == "INC-2026-0002"
 
+    def test_reference_skips_numbers_taken_in_another_letter_case(self):
+        IncidentFactory(reference="inc-2026-0001")
+        assert declare().reference == "INC-2026-0002"
+
     def test_started_before_detection_is_kept(self):
         incident = declare(
             started_at=T0 - timedelta(minutes=7), detected_at=T0 - timedelta(minutes=2)

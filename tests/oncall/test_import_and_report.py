@@ -668,6 +668,19 @@ class TestImportAgainWithMore:
             run("import_oncall_history", str(tmp_path / "b"))
         assert list(Shift.objects.values_list("engineer__username", flat=True)) == ["ada"]
 
+    def test_one_engineers_overlapping_shifts_import_and_count_once(self, tmp_path):
+        shifts = (
+            "team,rotation,username,starts_at,ends_at\n"
+            "Platform,Primary,ada,2026-03-02T09:00:00Z,2026-03-09T09:00:00Z\n"
+            "Platform,Primary,ada,2026-03-08T09:00:00Z,2026-03-10T09:00:00Z\n"
+        )
+        write(tmp_path / "a", engineers=ENGINEERS, shifts=shifts)
+        run("import_oncall_history", str(tmp_path / "a"))
+        assert Shift.objects.filter(engineer__username="ada").count() == 2
+        out = run("compensation_report", "--start", "2026-03-01", "--end", "2026-03-31")
+        ada = next(line for line in out.splitlines() if line.startswith("ada,"))
+        assert ada.split(",")[3] == "192.00"  # 8 days, the shared day once
+
     def test_a_user_in_another_letter_case_is_not_given_a_twin(self, tmp_path):
         User.objects.create(username="Ada", email="ada@example.com")
         write(tmp_path / "a", engineers=ENGINEERS, shifts=SHIFTS)
