@@ -7,10 +7,13 @@ they are our own numbers, and a negative correction must stay a number.
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterable
+from datetime import datetime, time
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from openpyxl.writer.excel import ExcelWriter
 
 from incidents.validators import without_control_characters
 from oncall.selectors import COUNTS, CSV_COLUMNS, MONEY_AND_HOURS, CompensationReport
@@ -20,7 +23,13 @@ TEXT_COLUMNS = ("username", "full_name", "team", "currency")
 
 
 def neutralise(value: str) -> str:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """A text cell a spreadsheet could read as a formula, with an apostrophe before it. The
+    test looks past control characters, which the workbook drops ("\x1b=HYPERLINK(…)" would
+    be a formula there)."""
+    if isinstance(value, str) and (
+        value.startswith(FORMULA_STARTS)
+        or without_control_characters(value).startswith(FORMULA_STARTS)
+    ):
         return "'" + value
     return value
 
@@ -57,17 +66,37 @@ def report_xlsx(report: CompensationReport) -> bytes:
         values = safe_values(row.values())
         sheet.append([_cell(name, values[name], row) for name in CSV_COLUMNS])
     for totals in report.totals():
-        sheet.append(
-            ["TOTAL" if name == "username" else totals.get(name, "") for name in CSV_COLUMNS]
-        )
+        values = safe_values({name: totals.get(name, "") for name in CSV_COLUMNS})
+        sheet.append(["TOTAL" if name == "username" else values[name] for name in CSV_COLUMNS])
         for cell in sheet[sheet.max_row]:
             cell.font = Font(bold=True)
     for column, name in enumerate(CSV_COLUMNS, start=1):
         if name in MONEY_AND_HOURS:
             for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
                 cell.number_format = "0.00"
+    # The same report gives the same bytes (a closed period reproduces exactly): the
+    # document's dates are the period's end, not the moment of writing, and so are the
+    # archive's entries'.
+    moment = datetime.combine(report.end, time())
+    workbook.properties.created = workbook.properties.modified = moment
     out = io.BytesIO()
-    workbook.save(out)
+    # ``Workbook.save`` would stamp the time of writing as "modified"; its writer does not.
+    ExcelWriter(workbook, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED)).save()
+    return _with_fixed_dates(out.getvalue(), moment)
+
+
+def _with_fixed_dates(archive: bytes, moment: datetime) -> bytes:
+    # A zip entry's date is between 1980 and 2107.
+    stamp = min(max(moment.timetuple()[:6], (1980, 1, 1, 0, 0, 0)), (2107, 12, 31, 0, 0, 0))
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(archive)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for entry in source.infolist():
+            fixed = zipfile.ZipInfo(entry.filename, date_time=stamp)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(fixed, source.read(entry))
     return out.getvalue()
 
 

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -20,7 +20,16 @@ class CompensationPolicy(models.Model):
     effective_to = models.DateField(
         null=True, blank=True, help_text="Exclusive. Empty: in force until superseded."
     )
-    currency = models.CharField(max_length=3, default="USD")
+    currency = models.CharField(
+        max_length=3,
+        default="USD",
+        validators=[
+            RegexValidator(
+                r"\A[A-Z]{3}\Z", "Use a three-letter ISO 4217 currency code, such as USD or EUR."
+            )
+        ],
+        help_text="ISO 4217 code, such as USD or EUR.",
+    )
     weekly_stipend = models.DecimalField(
         max_digits=12,
         decimal_places=2,

@@ -478,3 +478,22 @@ def test_a_closed_pay_period_page_reads_its_lines_in_constant_queries(manager_cl
     few, many = closed_with(2, 3), closed_with(12, 5)
     count(few)  # the first visit also reads what is cached from then on
     assert count(few) == count(many)
+
+
+@pytest.mark.parametrize("currency", ["=A1", "usd", "US", "€UR"])
+def test_a_policy_currency_must_be_an_iso_code(manager_client, currency):
+    response = manager_client.post(
+        reverse("admin:oncall_compensationpolicy_add"),
+        {
+            "effective_from": "2027-01-01",
+            "currency": currency,
+            "weekly_stipend": "550.00",
+            "sev1_bonus": "220.00",
+            "comp_hours_per_overnight_page": "4.00",
+            "overnight_start": "22:00",
+            "overnight_end": "07:00",
+        },
+    )
+    assert response.status_code == 200
+    assert "three-letter ISO 4217 currency code" in response.content.decode()
+    assert CompensationPolicy.objects.count() == 1

