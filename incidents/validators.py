@@ -6,11 +6,26 @@ from functools import lru_cache
 from django.core.exceptions import ValidationError
 
 INVALID_TIME_ZONE = "“%(value)s” is not a known IANA time zone (for example Europe/London)."
+ABBREVIATED_TIME_ZONE = (
+    "“%(value)s” is read by the database as a fixed offset without summer time; use the "
+    "region's zone, such as %(region)s."
+)
+
+# Legacy IANA names that PostgreSQL reads as its abbreviations (fixed offsets), while Python
+# reads them as zones with summer time: the reports' SQL and their drill-downs would judge
+# the same moment an hour apart. Each is refused in favour of the zone IANA now links it to
+# (tzdata 2024b), which existing rows were moved to.
+DATABASE_ABBREVIATIONS = {
+    "CET": "Europe/Brussels",
+    "MET": "Europe/Brussels",
+    "EET": "Europe/Athens",
+    "WET": "Europe/Lisbon",
+}
 
 
 @lru_cache(maxsize=1)
 def _known_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    return frozenset(zoneinfo.available_timezones()) - DATABASE_ABBREVIATIONS.keys()
 
 
 def is_valid_time_zone(value: str) -> bool:
@@ -18,6 +33,12 @@ def is_valid_time_zone(value: str) -> bool:
 
 
 def validate_time_zone(value: str) -> None:
+    if value in DATABASE_ABBREVIATIONS:
+        raise ValidationError(
+            ABBREVIATED_TIME_ZONE,
+            code="invalid_time_zone",
+            params={"value": value, "region": DATABASE_ABBREVIATIONS[value]},
+        )
     if not is_valid_time_zone(value):
         raise ValidationError(INVALID_TIME_ZONE, code="invalid_time_zone", params={"value": value})
 

@@ -30,7 +30,7 @@ from incidents.access import ENGINEERS
 from incidents.events import timeline_event_record
 from incidents.models import Incident, Profile, Team, TimelineEventKind
 from incidents.selectors import by_name
-from incidents.validators import is_valid_time_zone
+from incidents.validators import DATABASE_ABBREVIATIONS, is_valid_time_zone
 from oncall import services
 from oncall.models import Page, PageSource, Rotation, RotationMember, Shift, ShiftSource
 from oncall.selectors import project_zone
@@ -256,6 +256,12 @@ class _Importer:
             except ValidationError:
                 raise row.fail("not a valid username", "username") from None
             time_zone = row.get("timezone") or settings.TIME_ZONE
+            if time_zone in DATABASE_ABBREVIATIONS:
+                raise row.fail(
+                    "read by the database as a fixed offset without summer time; use "
+                    f"{DATABASE_ABBREVIATIONS[time_zone]}",
+                    "timezone",
+                )
             if not is_valid_time_zone(time_zone):
                 raise row.fail("not a known IANA time zone", "timezone")
             email = row.get("email")

@@ -1,9 +1,14 @@
 import io
+from importlib import import_module
 
 import pytest
+from django.apps import apps as live_apps
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from incidents.models import CommunicationTemplate, Severity
+from incidents.validators import validate_time_zone
+from tests.incidents.factories import ProfileFactory
 
 
 @pytest.mark.django_db
@@ -39,3 +44,23 @@ def test_default_severity_policy_is_seeded():
         "update",
         "resolution",
     }
+
+
+@pytest.mark.django_db
+def test_a_profile_in_a_zone_the_database_reads_as_a_fixed_offset_moves_to_its_region():
+    cet = ProfileFactory(time_zone="Europe/London")
+    type(cet).objects.filter(pk=cet.pk).update(time_zone="CET")  # as stored before 0018
+    london = ProfileFactory(time_zone="Europe/London")
+    migration = import_module("incidents.migrations.0018_time_zones_not_database_abbreviations")
+    migration.forwards(live_apps, None)
+    cet.refresh_from_db()
+    london.refresh_from_db()
+    assert (cet.time_zone, london.time_zone) == ("Europe/Brussels", "Europe/London")
+
+
+@pytest.mark.parametrize(("name", "region"), [("CET", "Europe/Brussels"), ("WET", "Europe/Lisbon")])
+def test_zones_the_database_reads_as_fixed_offsets_are_refused_with_their_region(name, region):
+    with pytest.raises(ValidationError) as refused:
+        validate_time_zone(name)
+    assert region in refused.value.messages[0]
+    validate_time_zone(region)

@@ -149,6 +149,13 @@ class TestImport:
                 "not a known IANA time zone",
             ),
             (
+                "engineers",
+                ENGINEERS + "zed,Zed,z@example.com,CET,Platform\n",
+                5,
+                "CET",
+                "fixed offset without summer time; use Europe/Brussels",
+            ),
+            (
                 "shifts",
                 SHIFTS + "Platform,Primary,nobody,2026-03-16T09:00:00Z,2026-03-23T09:00:00Z\n",
                 5,
