@@ -168,7 +168,10 @@ class DeclareIncidentForm(forms.Form):
         queryset=Service.objects.select_related("team").order_by("name"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="The team owning the first service is paged.",
+        help_text=(
+            "The on-call of every team owning an affected service is paged; the first "
+            "service's team is responsible."
+        ),
     )
     detection_method = forms.ChoiceField(
         choices=DetectionMethod.choices, label="How was it detected?"

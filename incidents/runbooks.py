@@ -229,10 +229,10 @@ def incident_runs(*, incident: Incident) -> list[IncidentRunbook]:
 
 
 def stale_q(now: datetime) -> Q:
-    """Runbooks reviewed more than 90 days before ``now`` (never reviewed: created that long
-    ago). Exactly 90 days after the review it is not stale yet; a second later it is."""
+    """Runbooks not reviewed for 90 days at ``now`` (never reviewed: created that long ago).
+    Exactly 90 days after the review it is stale; a second before, it is not."""
     limit = now - STALE_AFTER
-    return Q(last_reviewed_at__lt=limit) | Q(last_reviewed_at__isnull=True, created_at__lt=limit)
+    return Q(last_reviewed_at__lte=limit) | Q(last_reviewed_at__isnull=True, created_at__lte=limit)
 
 
 def stale_runbooks(*, now: datetime | None = None) -> QuerySet[Runbook]:

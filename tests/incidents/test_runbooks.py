@@ -245,13 +245,13 @@ class TestStale:
         reviewed = datetime(2026, 1, 1, 12, tzinfo=UTC)
         runbooks.runbook_mark_reviewed(runbook=runbook, by=None, at=reviewed)
         limit = reviewed + timedelta(days=90)
-        assert runbook not in runbooks.stale_runbooks(now=limit)
-        assert runbook in runbooks.stale_runbooks(now=limit + SECOND)
+        assert runbook not in runbooks.stale_runbooks(now=limit - SECOND)
+        assert runbook in runbooks.stale_runbooks(now=limit)
 
     def test_never_reviewed_counts_from_creation(self, runbook):
         created = runbook.created_at
-        assert runbook not in runbooks.stale_runbooks(now=created + timedelta(days=90))
-        assert runbook in runbooks.stale_runbooks(now=created + timedelta(days=90) + SECOND)
+        assert runbook not in runbooks.stale_runbooks(now=created + timedelta(days=90) - SECOND)
+        assert runbook in runbooks.stale_runbooks(now=created + timedelta(days=90))
 
     def test_monthly_reminder_once_per_team_and_month(self, runbook):
         manager = UserFactory(username="em")
@@ -260,8 +260,8 @@ class TestStale:
         runbook.save()
         reviewed = datetime(2026, 1, 1, 12, tzinfo=UTC)
         runbooks.runbook_mark_reviewed(runbook=runbook, by=None, at=reviewed)
-        assert runbooks.remind_stale_runbooks(now=reviewed + timedelta(days=90)) == 0
-        assert remind_stale_runbooks((reviewed + timedelta(days=90) + SECOND).isoformat()) == 1
+        assert runbooks.remind_stale_runbooks(now=reviewed + timedelta(days=90) - SECOND) == 0
+        assert remind_stale_runbooks((reviewed + timedelta(days=90)).isoformat()) == 1
         assert runbooks.remind_stale_runbooks(now=reviewed + timedelta(days=95)) == 0
         [reminder] = Notification.objects.filter(kind="stale_runbooks")
         assert reminder.recipient == manager
