@@ -23,6 +23,8 @@ from incidents.models import (
 from incidents.models.incident import OPEN_STATUSES
 from incidents.selectors import by_name
 
+UNKNOWN_NAME = "No %(what)s is named “%(value)s”."
+
 
 class NameField(forms.CharField):
     """A row named in the query string (a team, a service, a severity, a username), found as
@@ -41,9 +43,15 @@ class NameField(forms.CharField):
         try:
             found = by_name(self.model._default_manager.all(), self.attribute, value)
         except ValidationError as error:
-            raise ValidationError(error.messages[0], code="ambiguous") from None
+            raise ValidationError(
+                "%(reason)s", code="ambiguous", params={"reason": error.messages[0]}
+            ) from None
         if found is None:
-            raise ValidationError(f"No {self.what} is named “{value}”.", code="unknown")
+            # The name as a parameter, never inside the message: django-filter formats the
+            # message with its params, and a "%" in what was sent would break that (a 500).
+            raise ValidationError(
+                UNKNOWN_NAME, code="unknown", params={"what": self.what, "value": value}
+            )
         return found
 
 

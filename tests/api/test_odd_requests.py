@@ -138,3 +138,23 @@ def test_names_in_filters_follow_the_apis_name_rule(manager_api, platform):
     unknown = manager_api.get("/api/v1/incidents/", {"team": "Nowhere"})
     assert unknown.json() == {"team": ["No team is named “Nowhere”."]}
     assert manager_api.get("/api/v1/incidents/", {"severity": "sev-9"}).status_code == 400
+
+
+def test_a_percent_sign_in_a_filtered_name_is_a_400_not_a_500(manager_api, platform):
+    """The name is quoted back in the message, which django-filter formats with "%"."""
+    from tests.incidents.factories import ServiceFactory
+
+    for url, name in [
+        ("/api/v1/incidents/", "team"),
+        ("/api/v1/shifts/", "engineer"),
+        ("/api/v1/pages/", "team"),
+    ]:
+        for value in ("%s", "100%", "%(what)s"):
+            response = manager_api.get(url, {name: value})
+            assert response.status_code == 400, (url, value)
+            assert response.json()[name][0].endswith(f"named “{value}”.")
+    ServiceFactory(name="50%off", team=platform)
+    ServiceFactory(name="50%OFF", team=platform)
+    ambiguous = manager_api.get("/api/v1/incidents/", {"service": "50%Off"})
+    assert ambiguous.status_code == 400
+    assert "50%off, 50%OFF" in ambiguous.json()["service"][0]
