@@ -70,6 +70,14 @@ def by_name(queryset: QuerySet, field: str, value: str):
     return matches[0] if matches else None
 
 
+def affects_service_q(service: Service, incident: str = "pk") -> Exists:
+    """A filter for rows whose incident affects ``service``; ``incident`` is the path from the
+    filtered row to its incident's id (``"pk"`` on incidents, ``"incident_id"`` on
+    post-mortems). EXISTS rather than a join: a row is listed once however many of its
+    incident's services there are."""
+    return Exists(Service.objects.filter(incidents=OuterRef(incident), pk=service.pk))
+
+
 def _holder_name(role: str) -> Subquery:
     """The display name of whoever holds ``role`` now, as a subquery on an incident row."""
     holder = (

@@ -100,18 +100,22 @@ def on_call_at(*, team: Team, at: datetime | None = None) -> dict[str, object]:
     return found
 
 
-def on_call_now_by_team(*, at: datetime | None = None) -> list[dict[str, object]]:
-    """For every team with an active rotation: its primary and secondary now (someone whose
-    account is switched off is on call for nobody: nobody would answer). Two queries."""
+def on_call_now_by_team(
+    *, at: datetime | None = None, team: Team | None = None
+) -> list[dict[str, object]]:
+    """For every team with an active rotation (or only ``team``): its primary and secondary
+    now (someone whose account is switched off is on call for nobody: nobody would answer).
+    Two queries."""
     at = at or timezone.now()
-    teams = list(Team.objects.filter(rotations__is_active=True).distinct().order_by("name"))
-    shifts = (
-        Shift.objects.filter(
-            rotation__is_active=True, engineer__is_active=True, starts_at__lte=at, ends_at__gt=at
-        )
-        .select_related("engineer", "rotation")
-        .order_by("rotation__name", "starts_at")
+    teams = Team.objects.filter(rotations__is_active=True)
+    shifts = Shift.objects.filter(
+        rotation__is_active=True, engineer__is_active=True, starts_at__lte=at, ends_at__gt=at
     )
+    if team is not None:
+        teams = teams.filter(pk=team.pk)
+        shifts = shifts.filter(rotation__team=team)
+    teams = list(teams.distinct().order_by("name"))
+    shifts = shifts.select_related("engineer", "rotation").order_by("rotation__name", "starts_at")
     by_team: dict[int, dict[str, object]] = {
         t.pk: {"team": t, "primary": None, "secondary": None} for t in teams
     }

@@ -2,7 +2,6 @@ from datetime import UTC
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
@@ -21,7 +20,7 @@ from incidents.models import (
     TimelineEventKind,
 )
 from incidents.models.incident import OPEN_STATUSES
-from incidents.selectors import by_name
+from incidents.selectors import affects_service_q, by_name
 
 UNKNOWN_NAME = "No %(what)s is named “%(value)s”."
 
@@ -205,9 +204,15 @@ class IncidentFilter(filters.FilterSet):
         return queryset.exclude(status__in=OPEN_STATUSES)
 
     def filter_service(self, queryset, name, value):
-        # EXISTS rather than a join: an incident is listed once however many services match.
-        affected = Service.objects.filter(incidents=OuterRef("pk"), pk=value.pk)
-        return queryset.filter(Exists(affected))
+        return queryset.filter(affects_service_q(value))
+
+
+class ServiceFilter(filters.FilterSet):
+    team = NameFilter(field_name="team", model=Team, help_text="Owning team's name.")
+
+    class Meta:
+        model = Service
+        fields = []
 
 
 class TimelineFilter(filters.FilterSet):

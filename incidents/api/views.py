@@ -14,7 +14,7 @@ from incidents import selectors, services
 from incidents.api import serializers as s
 from incidents.api.base import ApiView, ApiViewSet, json_page
 from incidents.api.conditional import ETagRetrieveMixin
-from incidents.api.filters import IncidentFilter, TimelineFilter
+from incidents.api.filters import IncidentFilter, ServiceFilter, TimelineFilter
 from incidents.api.idempotency import idempotent
 from incidents.models import Incident, TimelineEvent
 from incidents.services import ResolutionChecklist
@@ -55,6 +55,7 @@ class ServiceViewSet(ETagRetrieveMixin, mixins.ListModelMixin, ApiViewSet):
     """Services, each with the team that owns it."""
 
     serializer_class = s.ServiceSerializer
+    filterset_class = ServiceFilter
     ordering = ("name", "id")
     ordering_fields = ("name", "id")
     required_permissions = {

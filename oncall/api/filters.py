@@ -2,9 +2,14 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django_filters import rest_framework as filters
 
-from incidents.api.filters import NameFilter, StrictBooleanFilter, UTCDateTimeFilter
+from incidents.api.filters import (
+    NameField,
+    NameFilter,
+    StrictBooleanFilter,
+    UTCDateTimeFilter,
+)
 from incidents.models import Team
-from oncall.models import Page, PageSource, Shift, ShiftRole, ShiftSource
+from oncall.models import Page, PageSource, Rotation, Shift, ShiftRole, ShiftSource
 
 User = get_user_model()
 
@@ -18,6 +23,21 @@ class IdFilter(filters.Filter):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", 2**63 - 1)
         super().__init__(*args, **kwargs)
+
+
+class RotationFilter(filters.FilterSet):
+    team = NameFilter(field_name="team", model=Team, help_text="The team's name.")
+
+    class Meta:
+        model = Rotation
+        fields = []
+
+
+class OnCallNowQuery(forms.Form):
+    """``oncall/now/``'s query string. Not a list of rows, so not a filterset; the team is
+    still found as every list filter finds a name (a name nothing has is a 400)."""
+
+    team = NameField(model=Team, required=False)
 
 
 class ShiftFilter(filters.FilterSet):

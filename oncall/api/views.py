@@ -1,6 +1,7 @@
 """On-call over the API: rotations, shifts and who is on call (read), pages (a paging tool
 records them; the paged engineer acknowledges), and the compensation report for finance."""
 
+from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -13,7 +14,7 @@ from incidents.api.idempotency import idempotent
 from incidents.api.permissions import ActionPermissions
 from oncall import selectors, services
 from oncall.api import serializers as s
-from oncall.api.filters import PageFilter, ShiftFilter
+from oncall.api.filters import OnCallNowQuery, PageFilter, RotationFilter, ShiftFilter
 from oncall.permissions import VIEW_COMPENSATION_REPORT
 from oncall.selectors import COUNTS, CSV_COLUMNS, MONEY_AND_HOURS
 
@@ -22,6 +23,7 @@ class RotationViewSet(ETagRetrieveMixin, mixins.ListModelMixin, ApiViewSet):
     """Weekly on-call rotations with their members in order."""
 
     serializer_class = s.RotationSerializer
+    filterset_class = RotationFilter
     ordering = ("id",)
     ordering_fields = ("id", "name")
     required_permissions = {
@@ -53,14 +55,21 @@ class OnCallNowView(ApiView):
 
     @extend_schema(
         summary="Who is on call (primary and secondary) for each team with an active rotation",
-        parameters=[OpenApiParameter("team", str, description="Only this team (name).")],
+        parameters=[
+            OpenApiParameter(
+                "team",
+                str,
+                description="Only this team (its name, any letter case; a name no team has "
+                "is a 400).",
+            )
+        ],
         responses={200: s.OnCallSerializer(many=True)},
     )
     def get(self, request):
-        slots = selectors.on_call_now_by_team()
-        team = (request.query_params.get("team") or "").strip().lower()
-        if team:
-            slots = [slot for slot in slots if slot["team"].name.lower() == team]
+        query = OnCallNowQuery(request.query_params)
+        if not query.is_valid():
+            raise translate_validation(query.errors)
+        slots = selectors.on_call_now_by_team(team=query.cleaned_data["team"])
         return Response(s.OnCallSerializer(slots, many=True).data)
 
 

@@ -378,6 +378,23 @@ def test_severities_teams_and_services(engineer_api, checkout):
     assert engineer_api.get(f"/api/v1/services/{checkout.pk}/").status_code == 200
 
 
+def test_services_are_filtered_by_their_team(engineer_api, checkout):
+    ServiceFactory(name="warehouse", team=TeamFactory(name="Data"))
+
+    def names(**params):
+        response = engineer_api.get("/api/v1/services/", params)
+        assert response.status_code == 200, response.content
+        return [row["name"] for row in response.json()["results"]]
+
+    assert names() == ["checkout", "warehouse"]
+    assert names(team="platform") == ["checkout"]
+    assert names(team="Data") == ["warehouse"]
+    # A team nobody has is a 400 naming the parameter, not every service.
+    unknown = engineer_api.get("/api/v1/services/", {"team": "Nowhere"})
+    assert unknown.status_code == 400
+    assert unknown.json() == {"team": ["No team is named “Nowhere”."]}
+
+
 # --- Who may -------------------------------------------------------------------------------------
 
 READS = [INCIDENTS, "/api/v1/severities/", "/api/v1/teams/", "/api/v1/services/"]

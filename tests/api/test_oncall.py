@@ -8,7 +8,7 @@ from incidents.models import TimelineEvent
 from oncall.models import Page, PageSource
 from oncall.services import PAGE_NOT_YOURS, PAGED_IN_FUTURE
 from tests.api.conftest import assert_problem
-from tests.incidents.factories import IncidentFactory
+from tests.incidents.factories import IncidentFactory, TeamFactory
 from tests.oncall.factories import (
     PageFactory,
     RotationFactory,
@@ -73,7 +73,45 @@ def test_who_is_on_call_now(engineer_api, rotation, platform):
             "secondary": None,
         }
     ]
-    assert engineer_api.get("/api/v1/oncall/now/", {"team": "nope"}).json() == []
+    assert engineer_api.get("/api/v1/oncall/now/", {"team": "PLATFORM"}).json() == (response.json())
+
+
+def test_who_is_on_call_now_for_one_team(engineer_api, rotation):
+    ada = rotation.members.get().user
+    ShiftFactory(rotation=rotation, engineer=ada, starts_at=FOREVER[0], ends_at=FOREVER[1])
+    data = RotationFactory(team=TeamFactory(name="Data"))
+    ShiftFactory(
+        rotation=data, engineer=oncall_engineer("bob"), starts_at=FOREVER[0], ends_at=FOREVER[1]
+    )
+    everyone = engineer_api.get("/api/v1/oncall/now/").json()
+    assert [slot["team"] for slot in everyone] == ["Data", "Platform"]
+    only = engineer_api.get("/api/v1/oncall/now/", {"team": "data"}).json()
+    assert only == [
+        {"team": "Data", "primary": {"username": "bob", "name": "Bob Oncall"}, "secondary": None}
+    ]
+    # As in every list filter: a team nobody has is a 400 naming the parameter, not "nobody
+    # is on call" (which a script would read as a gap in the rota).
+    unknown = engineer_api.get("/api/v1/oncall/now/", {"team": "NoSuchTeam"})
+    assert unknown.status_code == 400
+    assert unknown.json() == {"team": ["No team is named “NoSuchTeam”."]}
+    # A team without an active rotation is a known team with nobody on call.
+    TeamFactory(name="Idle")
+    assert engineer_api.get("/api/v1/oncall/now/", {"team": "Idle"}).json() == []
+
+
+def test_rotations_are_filtered_by_their_team(engineer_api, rotation):
+    RotationFactory(team=TeamFactory(name="Data"), name="Data primary")
+
+    def names(**params):
+        response = engineer_api.get("/api/v1/rotations/", params)
+        assert response.status_code == 200, response.content
+        return [row["name"] for row in response.json()["results"]]
+
+    assert sorted(names()) == ["Data primary", "Primary"]
+    assert names(team="platform") == ["Primary"]
+    unknown = engineer_api.get("/api/v1/rotations/", {"team": "Nowhere"})
+    assert unknown.status_code == 400
+    assert unknown.json() == {"team": ["No team is named “Nowhere”."]}
 
 
 def test_a_paging_tool_records_a_page(manager_api, rotation, platform):

@@ -4,10 +4,12 @@ from incidents.models import Profile
 from postmortems import services as pm_services
 from postmortems.models import ActionItemStatus
 from tests.api.conftest import assert_problem
+from tests.incidents.factories import ServiceFactory, TeamFactory, severity
 from tests.postmortems.factories import (
     ActionItemFactory,
     FiveWhyFactory,
     PostmortemFactory,
+    ResolvedIncidentFactory,
     TimelineEntryFactory,
 )
 
@@ -58,6 +60,50 @@ def test_postmortem_filters(engineer_api, postmortem, platform):
     assert refs(team="platform") == {postmortem.incident.reference}
     assert refs(severity="SEV-2") == {postmortem.incident.reference, other.incident.reference}
     assert refs(overdue="false") == set()
+
+
+def test_postmortems_and_action_items_by_service_and_severity(engineer_api, platform, engineer):
+    checkout = ServiceFactory(name="checkout", team=platform)
+    search = ServiceFactory(name="search", team=platform)
+    ServiceFactory(name="Search", team=TeamFactory(name="Shop"))  # "SEARCH" is ambiguous
+    both = ResolvedIncidentFactory(team=platform, severity=severity("SEV-1"))
+    both.services.add(checkout, search)
+    only_search = ResolvedIncidentFactory(team=platform)
+    only_search.services.add(search)
+    neither = ResolvedIncidentFactory(team=platform)
+    pm_both, pm_search, pm_neither = (
+        PostmortemFactory(incident=incident) for incident in (both, only_search, neither)
+    )
+    items = {pm: ActionItemFactory(postmortem=pm, owner=engineer) for pm in (pm_both, pm_search)}
+    items[pm_neither] = ActionItemFactory(postmortem=pm_neither, owner=engineer)
+
+    def postmortems(**params):
+        response = engineer_api.get(POSTMORTEMS, params)
+        assert response.status_code == 200, response.content
+        return {row["incident"] for row in response.json()["results"]}
+
+    def action_items(**params):
+        response = engineer_api.get(ITEMS, params)
+        assert response.status_code == 200, response.content
+        return {row["id"] for row in response.json()["results"]}
+
+    # Listed once each, however many of their incident's services match.
+    assert postmortems(service="search") == {both.reference, only_search.reference}
+    assert postmortems(service="CHECKOUT") == {both.reference}
+    assert action_items(service="search") == {items[pm_both].pk, items[pm_search].pk}
+    assert action_items(service="checkout") == {items[pm_both].pk}
+    assert action_items(severity="sev-1") == {items[pm_both].pk}
+    assert action_items(severity="SEV-2", service="search") == {items[pm_search].pk}
+    for url in (POSTMORTEMS, ITEMS):
+        unknown = engineer_api.get(url, {"service": "nowhere"})
+        assert unknown.status_code == 400
+        assert unknown.json() == {"service": ["No service is named “nowhere”."]}
+        ambiguous = engineer_api.get(url, {"service": "SEARCH"})
+        assert ambiguous.status_code == 400
+        assert list(ambiguous.json()) == ["service"]
+    unknown = engineer_api.get(ITEMS, {"severity": "SEV-9"})
+    assert unknown.status_code == 400
+    assert unknown.json() == {"severity": ["No severity is named “SEV-9”."]}
 
 
 def test_action_items_list_filters_and_detail(engineer_api, item, other_engineer):

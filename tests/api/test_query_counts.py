@@ -100,6 +100,63 @@ def _on_call_now(n, ctx):
     return "/api/v1/oncall/now/"
 
 
+# The name filters: one query finds the name, whatever the number of rows it picks.
+
+
+def _service(ctx):
+    if "service" not in ctx:
+        ctx["service"] = ServiceFactory(name="checkout", team=ctx["team"])
+    return ctx["service"]
+
+
+def _services_of_a_team(n, ctx):
+    for _ in range(n):
+        ServiceFactory(team=ctx["team"])
+        ServiceFactory()
+    return "/api/v1/services/?team=platform"
+
+
+def _rotations_of_a_team(n, ctx):
+    for _ in range(n):
+        rotation = RotationFactory(team=ctx["team"])
+        RotationMemberFactory(rotation=rotation, position=0)
+        RotationFactory(team=TeamFactory())
+    return "/api/v1/rotations/?team=platform"
+
+
+def _postmortems_by_service(n, ctx):
+    for _ in range(n):
+        pm = PostmortemFactory(owner=UserFactory(), incident__team=ctx["team"])
+        pm.incident.services.add(_service(ctx), ServiceFactory(team=ctx["team"]))
+        PostmortemFactory(owner=UserFactory())
+    return "/api/v1/postmortems/?service=checkout&team=platform"
+
+
+def _action_items_by_service_and_severity(n, ctx):
+    for _ in range(n):
+        owner = UserFactory()
+        Profile.objects.create(user=owner, team=ctx["team"])
+        item = ActionItemFactory(owner=owner, completed_by=None)
+        item.postmortem.incident.services.add(_service(ctx))
+        ActionItemFactory(owner=owner, completed_by=None)
+    return "/api/v1/action-items/?service=checkout&severity=SEV-2&team=platform"
+
+
+def _on_call_now_for_a_team(n, ctx):
+    for _ in range(n):
+        ShiftFactory(
+            rotation=RotationFactory(team=ctx["team"]),
+            starts_at=MONDAY - timedelta(days=3650),
+            ends_at=MONDAY + timedelta(days=36500),
+        )
+        ShiftFactory(
+            rotation=RotationFactory(team=TeamFactory()),
+            starts_at=MONDAY - timedelta(days=3650),
+            ends_at=MONDAY + timedelta(days=36500),
+        )
+    return "/api/v1/oncall/now/?team=platform"
+
+
 BUILDERS = [
     _incidents,
     _timeline,
@@ -111,6 +168,11 @@ BUILDERS = [
     _shifts,
     _pages,
     _on_call_now,
+    _services_of_a_team,
+    _rotations_of_a_team,
+    _postmortems_by_service,
+    _action_items_by_service_and_severity,
+    _on_call_now_for_a_team,
 ]
 
 
