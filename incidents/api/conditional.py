@@ -35,7 +35,8 @@ def conditional_response(request, data) -> Response:
 
 def check_if_match(request, data) -> None:
     """``If-Match`` on a write: the change applies only to the version the client read (strong
-    comparison, RFC 9110); else ``412``, and nothing is written. No header: no condition."""
+    comparison, RFC 9110); else ``412``, and nothing is written. No header: no condition.
+    The handler that calls it is marked ``@checks_if_match`` so that the schema says so."""
     from incidents.api.errors import PreconditionFailed
 
     header = request.headers.get("If-Match")
@@ -46,6 +47,15 @@ def check_if_match(request, data) -> None:
         return
     if etag_for(data) not in tags:
         raise PreconditionFailed
+
+
+def checks_if_match(handler):
+    """Marks a write handler that calls ``check_if_match`` and answers the new ``ETag``: the
+    schema (``incidents.api.schema.AutoSchema``) then lists the ``If-Match`` header, the
+    ``412`` problem and the ``ETag`` response header for it. The check itself stays in the
+    handler, which compares under the row lock it takes for the write."""
+    handler.if_match = True
+    return handler
 
 
 class ETagRetrieveMixin:

@@ -2,7 +2,8 @@
 
 Rather than repeating the same ``extend_schema(responses=...)`` on every view, the errors
 every API view shares are added here from what the view is (list, detail, write,
-idempotent, conditional). Views describe their own success bodies with ``extend_schema``.
+idempotent, conditional read, If-Match write). Views describe their own success bodies with
+``extend_schema``.
 """
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
@@ -46,6 +47,7 @@ ERROR_DESCRIPTIONS = {
     "404": "Not found (or an invalid pagination cursor).",
     "406": "The Accept header asks for a format the API does not produce.",
     "409": "Conflicts with a concurrent change; retry.",
+    "412": "If-Match names a version it no longer is: read it again; nothing was changed.",
     "415": "The body is not JSON.",
     "422": "The Idempotency-Key was used for a different request.",
     "429": "Rate limit for this token reached; see Retry-After.",
@@ -62,6 +64,9 @@ class AutoSchema(SpectacularAutoSchema):
 
     def _is_conditional(self) -> bool:
         return self.method == "GET" and bool(getattr(self._handler(), "conditional", False))
+
+    def _checks_if_match(self) -> bool:
+        return self.method in WRITE_METHODS and bool(getattr(self._handler(), "if_match", False))
 
     def get_override_parameters(self):
         parameters = list(super().get_override_parameters())
@@ -102,6 +107,25 @@ class AutoSchema(SpectacularAutoSchema):
                     description="The representation's entity tag.",
                 ),
             ]
+        if self._checks_if_match():
+            parameters += [
+                OpenApiParameter(
+                    "If-Match",
+                    OpenApiTypes.STR,
+                    OpenApiParameter.HEADER,
+                    description="The ETag of the version you read: the change applies only "
+                    "if it is still that version, otherwise 412 and nothing changes. Without "
+                    "it the change applies to whatever version there is.",
+                ),
+                OpenApiParameter(
+                    "ETag",
+                    OpenApiTypes.STR,
+                    OpenApiParameter.HEADER,
+                    response=[200],
+                    required=True,
+                    description="The changed representation's entity tag (for the next If-Match).",
+                ),
+            ]
         return parameters
 
     def _validation_error_ref(self):
@@ -127,6 +151,8 @@ class AutoSchema(SpectacularAutoSchema):
             codes += ["409", "415"]
         if self._is_idempotent():
             codes.append("422")
+        if self._checks_if_match():
+            codes.append("412")
         return sorted(set(codes))
 
     def _get_response_bodies(self, direction="response"):

@@ -12,7 +12,12 @@ from rest_framework.response import Response
 
 from incidents.access import is_manager
 from incidents.api.base import ApiViewSet
-from incidents.api.conditional import ETagRetrieveMixin, check_if_match, etag_for
+from incidents.api.conditional import (
+    ETagRetrieveMixin,
+    check_if_match,
+    checks_if_match,
+    etag_for,
+)
 from incidents.api.permissions import ActionPermissions
 from postmortems import selectors, services
 from postmortems.api import serializers as s
@@ -100,6 +105,7 @@ class ActionItemViewSet(
             due_sort=Coalesce("due_date", Value(NO_DUE_DATE), output_field=DateField())
         )
 
+    @checks_if_match
     def partial_update(self, request, *args, **kwargs):
         item = self.get_object()
         serializer = s.ActionItemUpdateSerializer(data=request.data)

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from django.contrib.staticfiles import finders
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,3 +64,26 @@ def test_docs_pages_use_our_static_files_not_a_cdn(client, url, asset):
     assert "googleapis" not in page
     assert "gstatic" not in page
     assert finders.find(asset) is not None
+
+
+def _operation(path: str, method: str) -> dict:
+    return yaml.safe_load(COMMITTED.read_text())["paths"][path][method]
+
+
+def test_an_if_match_write_documents_the_header_its_412_and_the_new_etag():
+    """PATCH action-items/{id}/ answers 412 for a stale If-Match and carries the new ETag
+    (tests/api/test_postmortems.py); the schema says so, so a generated client can send it."""
+    patch = _operation("/api/v1/action-items/{id}/", "patch")
+    headers = {p["name"]: p for p in patch["parameters"] if p["in"] == "header"}
+    assert headers["If-Match"]["schema"] == {"type": "string"}
+    assert not headers["If-Match"].get("required", False)  # without it, no condition
+    assert patch["responses"]["412"]["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"
+    }
+    etag = patch["responses"]["200"]["headers"]["ETag"]
+    assert etag["required"] is True
+    assert etag["schema"] == {"type": "string"}
+    # Writes without the check say nothing of it.
+    status = _operation("/api/v1/incidents/{reference}/status/", "post")
+    assert "412" not in status["responses"]
+    assert "If-Match" not in {p["name"] for p in status.get("parameters", [])}
