@@ -178,6 +178,7 @@ class IncidentViewSet(ETagRetrieveMixin, mixins.ListModelMixin, ApiViewSet):
         parameters=[REFERENCE],
     )
     @action(detail=True, methods=["post"], url_path="roles")
+    @idempotent
     def assign_role(self, request, reference=None):
         incident = self.get_object()
         data = _valid(s.RoleAssignInputSerializer, request)

@@ -3,9 +3,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from incidents.models import IdempotencyKey, Incident
+from incidents.models import IdempotencyKey, Incident, RoleAssignment, TimelineEventKind
 from incidents.tasks import purge_idempotency_keys
 from tests.api.conftest import assert_problem
+from tests.incidents.factories import IncidentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +95,24 @@ def test_old_keys_are_forgotten_by_the_purge_task(engineer, settings):
         )
     assert purge_idempotency_keys(now=now.isoformat()) == 1
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
+
+
+def test_a_role_assignment_retried_with_its_key_replays_the_first_answer(engineer_api):
+    """A client that lost the 201 retries: the same answer, byte for byte, not the 400
+    "already holds the role" that would make it think the assignment failed."""
+    incident = IncidentFactory()
+    url = f"{INCIDENTS}{incident.reference}/roles/"
+    body = {"role": "commander", "user": "eddie"}
+    first = engineer_api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="r-1")
+    retry = engineer_api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="r-1")
+    assert (first.status_code, retry.status_code) == (201, 201), retry.content
+    assert retry.content == first.content
+    assert retry["Idempotent-Replayed"] == "true"
+    assert RoleAssignment.objects.filter(incident=incident).count() == 1
+    assert incident.timeline.filter(kind=TimelineEventKind.ROLE_ASSIGNED).count() == 1
+    other = engineer_api.post(
+        url, {"role": "scribe", "user": "eddie"}, format="json", HTTP_IDEMPOTENCY_KEY="r-1"
+    )
+    assert_problem(other, 422, "idempotency_key_reused")
+    # Without a key it is a second request, refused by the service as before.
+    assert engineer_api.post(url, body, format="json").status_code == 400

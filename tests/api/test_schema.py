@@ -87,3 +87,22 @@ def test_an_if_match_write_documents_the_header_its_412_and_the_new_etag():
     status = _operation("/api/v1/incidents/{reference}/status/", "post")
     assert "412" not in status["responses"]
     assert "If-Match" not in {p["name"] for p in status.get("parameters", [])}
+
+
+def test_every_create_endpoint_documents_its_idempotency_key():
+    creates = [
+        ("/api/v1/incidents/", "post", "201"),
+        ("/api/v1/alerts/", "post", "201"),
+        ("/api/v1/pages/", "post", "201"),
+        ("/api/v1/incidents/{reference}/updates/", "post", "201"),
+        ("/api/v1/incidents/{reference}/roles/", "post", "201"),
+    ]
+    header = None
+    for path, method, created in creates:
+        operation = _operation(path, method)
+        [key] = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+        assert key["in"] == "header"
+        assert header in (None, key), path  # the same parameter everywhere
+        header = key
+        assert "422" in operation["responses"], path
+        assert "Idempotent-Replayed" in operation["responses"][created]["headers"], path
