@@ -214,7 +214,7 @@ def build_review(
         ),
         # On-call burden belongs to people: the team picker keeps that team's engineers;
         # a service has no on-call of its own, so it does not narrow the burden.
-        burden=oncall_burden(period=period, team=team, limit=rows),
+        burden=oncall_burden(period=period, team=team, limit=rows, now=now),
     )
 
 

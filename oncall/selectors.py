@@ -1002,12 +1002,19 @@ def _overnight(terms: list[rules.PolicyTerms], moment: datetime, zone) -> bool:
     return rules.is_overnight(moment, zone, start, end)
 
 
-def oncall_burden(*, period, team: Team | None = None, limit: int | None = None) -> OncallBurden:
+def oncall_burden(
+    *,
+    period,
+    team: Team | None = None,
+    limit: int | None = None,
+    now: datetime | None = None,
+) -> OncallBurden:
     """Who carries the on-call load in an ``incidents.metrics.Period``, per engineer and per
     team (the engineer's own team; ``team`` keeps its members only):
 
     - on-call hours: the union of the engineer's shifts (primary and secondary, overlaps once)
-      clipped to the period, in elapsed hours, as in the compensation report;
+      clipped to the period, in elapsed hours, as in the compensation report; while the
+      period runs, up to ``now`` only (shifts generated ahead are not yet carried);
     - pages: every page paged in the period, acknowledged or not; overnight pages: paged in
       the compensation policy's overnight window (22:00-07:00) in the engineer's own zone,
       DST-aware; weekend pages: paged on a Saturday or Sunday there (a page can be both);
@@ -1020,10 +1027,11 @@ def oncall_burden(*, period, team: Team | None = None, limit: int | None = None)
     run in Python (``oncall.compensation``).
     """
     terms = rules.policy_terms(CompensationPolicy.objects.all(), project_zone())
+    hours_until = period.as_of(now or timezone.now())
     if connection.vendor == "postgresql":
-        engineers, team_incidents = _burden_in_database(period, team, terms)
+        engineers, team_incidents = _burden_in_database(period, team, terms, hours_until)
     else:
-        engineers, team_incidents = _burden_in_python(period, team, terms)
+        engineers, team_incidents = _burden_in_python(period, team, terms, hours_until)
     engineers.sort(key=lambda r: (-r.pages, -r.on_call_seconds, r.name.lower(), r.key))
     teams: dict[str, BurdenRow] = {}
     for row in engineers:
@@ -1049,14 +1057,16 @@ def oncall_burden(*, period, team: Team | None = None, limit: int | None = None)
     )
 
 
-def _burden_in_python(period, team, terms) -> tuple[list[BurdenRow], dict[str, int]]:
+def _burden_in_python(
+    period, team, terms, hours_until: datetime
+) -> tuple[list[BurdenRow], dict[str, int]]:
     from incidents.models import RoleAssignment
 
     start, end = period.starts_at, period.ends_at
     where = _engineer_filter("engineer__", team)
     shifts: dict[int, list[rules.Interval]] = defaultdict(list)
     for engineer_id, starts_at, ends_at in Shift.objects.filter(
-        where, ends_at__gt=start, starts_at__lt=end
+        where, ends_at__gt=start, starts_at__lt=hours_until
     ).values_list("engineer_id", "starts_at", "ends_at"):
         shifts[engineer_id].append((starts_at, ends_at))
     pages = list(
@@ -1079,7 +1089,7 @@ def _burden_in_python(period, team, terms) -> tuple[list[BurdenRow], dict[str, i
     }
     for engineer_id, intervals in shifts.items():
         rows[engineer_id].on_call_seconds = rules.elapsed_seconds(
-            rules.clip(rules.merge(intervals), start, end)
+            rules.clip(rules.merge(intervals), start, hours_until)
         )
     for engineer_id, paged_at, acknowledged_at, incident_id in pages:
         row, zone = rows[engineer_id], people[engineer_id].zone
@@ -1110,12 +1120,12 @@ covers AS (
   SELECT s.engineer_id AS id,
          unnest(range_agg(tstzrange(s.starts_at, s.ends_at))) AS cover
   FROM oncall_shift s JOIN people pe ON pe.id = s.engineer_id
-  WHERE s.ends_at > %(start)s AND s.starts_at < %(end)s
+  WHERE s.ends_at > %(start)s AND s.starts_at < %(hours_until)s
   GROUP BY s.engineer_id
 ),
 hours AS (
   SELECT id, sum(floor(extract(epoch FROM upper(clipped) - lower(clipped))))::bigint AS seconds
-  FROM (SELECT id, cover * tstzrange(%(start)s, %(end)s) AS clipped FROM covers) c
+  FROM (SELECT id, cover * tstzrange(%(start)s, %(hours_until)s) AS clipped FROM covers) c
   WHERE NOT isempty(clipped)
   GROUP BY id
 ),
@@ -1168,7 +1178,9 @@ SELECT NULL, NULL, NULL, team, NULL, NULL, NULL, NULL, n FROM handled_counts WHE
 """
 
 
-def _burden_in_database(period, team, terms) -> tuple[list[BurdenRow], dict[str, int]]:
+def _burden_in_database(
+    period, team, terms, hours_until: datetime
+) -> tuple[list[BurdenRow], dict[str, int]]:
     """``BURDEN_SQL``: every engineer's figures summed by the database, with the same rules
     as ``_burden_in_python`` (local times in each engineer's zone, the policy in force's
     overnight window, shifts joined once); the compensation and metrics tests hold both to
@@ -1177,6 +1189,7 @@ def _burden_in_database(period, team, terms) -> tuple[list[BurdenRow], dict[str,
         "zone": settings.TIME_ZONE,
         "start": period.starts_at,
         "end": period.ends_at,
+        "hours_until": hours_until,
         "night_from": DEFAULT_OVERNIGHT[0],
         "night_to": DEFAULT_OVERNIGHT[1],
     }

@@ -123,3 +123,16 @@ def test_constant_queries(people):
         ShiftFactory(engineer=user, starts_at=utc(2026, 3, 5, n), ends_at=utc(2026, 3, 6, n))
         page(user, utc(2026, 3, 5, n), incident=IncidentFactory())
     assert run() == few == (2 if connection.vendor == "postgresql" else 5)
+
+
+def test_a_running_period_counts_the_hours_on_call_so_far_not_the_shifts_ahead(people):
+    # 9 March 09:00: ada's primary week is over, her secondary has run a day; cy's shift at
+    # the end of March has not begun.
+    burden = oncall_burden(period=MARCH, now=utc(2026, 3, 9, 9))
+    rows = {r.name: r for r in burden.engineers}
+    assert rows["Ada Oncall"].on_call_hours == Decimal("168.00")
+    assert "Cy Oncall" not in rows
+    # The period over, every hour of it counts.
+    rows = {r.name: r for r in oncall_burden(period=MARCH, now=utc(2026, 5, 1)).engineers}
+    assert rows["Ada Oncall"].on_call_hours == Decimal("192.00")
+    assert rows["Cy Oncall"].on_call_hours == Decimal("48.00")
