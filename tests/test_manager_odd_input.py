@@ -43,6 +43,23 @@ def test_changelist_filters_ignore_what_they_cannot_mean(manager_client, path):
     assert manager_client.get(path).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/postmortems/postmortem/?status=%00",
+        "/admin/postmortems/actionitem/?status=a%00",
+        "/admin/incidents/incident/?q=%00",
+        "/admin/autocomplete/?term=%00&app_label=postmortems&model_name=actionitem"
+        "&field_name=owner",
+        "/admin/autocomplete/?term=a%00&app_label=postmortems&model_name=postmortem"
+        "&field_name=incident",
+    ],
+)
+def test_a_nul_in_an_admin_query_is_dropped_not_a_server_error(manager_client, path):
+    IncidentFactory()
+    assert manager_client.get(path).status_code == 200
+
+
 def test_a_policy_in_force_in_the_project_zone_stays_for_a_manager_west_of_it(
     manager_client, manager, settings
 ):
