@@ -95,7 +95,9 @@ class EditsWhatChanged:
 
 
 class WhyForm(forms.Form):
-    question = forms.CharField(max_length=500, widget=forms.TextInput(attrs={"size": 60}))
+    # No length limit: the model has none, and a long question written in the admin must
+    # still be answerable here.
+    question = forms.CharField(widget=forms.TextInput(attrs={"size": 60}))
     answer = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Because…"
     )

@@ -11,7 +11,7 @@ asks for changes. Published is final for the document; its action items stay tra
 """
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -95,6 +95,11 @@ NOT_A_RESPONDER = (
 )
 POLICY_NOT_POSITIVE = "Each deadline must be after the resolution."
 POLICY_OUT_OF_ORDER = "The deadlines must come in order: draft, then review, then publish."
+POLICY_LONGEST = timedelta(days=365)
+POLICY_TOO_LONG = (
+    "Each deadline and the reminder lead time must be at most 365 days: a post-mortem is "
+    "written while the incident is remembered."
+)
 
 ALLOWED_MOVES: dict[str, frozenset[str]] = {
     PostmortemStatus.SCHEDULED: frozenset({PostmortemStatus.DRAFT}),
@@ -622,14 +627,20 @@ def timeline_entry_update(
     phase: str | None = None,
     at: datetime | None = None,
 ) -> PostmortemTimelineEntry:
-    """Correct a line of the post-mortem's timeline: its moment, text or phase. The incident
-    event it may have been copied from is untouched."""
+    """Correct a line of the post-mortem's timeline: its moment, text or phase. A line moved
+    to another moment without a phase given gets the phase its new moment falls in. The
+    incident event it may have been copied from is untouched."""
     at = _now(at)
     postmortem = _lock(entry.postmortem)
     _check_editable(postmortem)
     entry = PostmortemTimelineEntry.objects.select_for_update().get(pk=entry.pk)
     new_moment = occurred_at if occurred_at is not None else entry.occurred_at
-    new_phase = phase if phase is not None else entry.phase
+    if phase is not None:
+        new_phase = phase
+    elif new_moment != entry.occurred_at:
+        new_phase = phase_for(postmortem.incident, new_moment)
+    else:
+        new_phase = entry.phase
     new_text = text if text is not None else entry.text
     new_text = _clean_entry(text=new_text, occurred_at=new_moment, phase=new_phase, at=at)
     entry.occurred_at, entry.phase, entry.text = new_moment, new_phase, new_text
@@ -935,6 +946,10 @@ def postmortem_policy_update(
         raise ValidationError(POLICY_NOT_POSITIVE)
     if not draft_within <= review_within <= publish_within:
         raise ValidationError(POLICY_OUT_OF_ORDER)
+    if publish_within > POLICY_LONGEST or (
+        remind_before is not None and remind_before > POLICY_LONGEST
+    ):
+        raise ValidationError(POLICY_TOO_LONG)
     policy = PostmortemPolicy.objects.select_for_update().filter(pk=POLICY_PK).first()
     policy = policy or PostmortemPolicy(pk=POLICY_PK)
     policy.draft_within = draft_within

@@ -682,6 +682,28 @@ class TestPolicyAdmin:
         policy.refresh_from_db()
         assert policy.draft_within == timedelta(hours=24)
 
+    @pytest.mark.parametrize(
+        ("field", "value"), [("publish_within", "3000000 00:00:00"), ("remind_before", "400 0:0")]
+    )
+    def test_a_deadline_beyond_a_year_is_refused_so_resolving_still_works(
+        self, manager_client, manager, field, value
+    ):
+        policy = PostmortemPolicy.objects.get()
+        url = reverse("admin:postmortems_postmortempolicy_change", args=[policy.pk])
+        data = {
+            "draft_within": "12:00:00",
+            "review_within": "1 12:00:00",
+            "publish_within": "3 00:00:00",
+            "remind_before": "2:00:00",
+            "item_due_soon_days": "3",
+            "item_grace_days": "10",
+        }
+        response = manager_client.post(url, {**data, field: value}, follow=True)
+        assert "must be at most 365 days" in response.content.decode()
+        policy.refresh_from_db()
+        assert policy.publish_within < timedelta(days=366)
+        assert policy.remind_before < timedelta(days=366)
+
     def test_no_second_row_and_no_delete(self, manager_client):
         assert (
             manager_client.get(reverse("admin:postmortems_postmortempolicy_add")).status_code == 403

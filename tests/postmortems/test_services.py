@@ -604,3 +604,24 @@ class TestPeople:
         assert set(postmortem.reviewers.all()) == {reviewer, manager}
         services.postmortem_set_reviewers(postmortem=postmortem, reviewers=[reviewer], by=manager)
         assert list(postmortem.reviewers.all()) == [reviewer]
+
+
+def test_a_line_moved_to_another_moment_takes_the_phase_it_now_falls_in(author):
+    postmortem = drafting(author)
+    incident = postmortem.incident
+    entry = services.timeline_entry_add(
+        postmortem=postmortem,
+        by=author,
+        occurred_at=incident.detected_at + timedelta(seconds=1),
+        text="Alert fires",
+    )
+    assert entry.phase == TimelinePhase.DETECTED
+    services.timeline_entry_update(
+        entry=entry, by=author, occurred_at=incident.resolved_at + timedelta(minutes=30)
+    )
+    entry.refresh_from_db()
+    assert entry.phase == TimelinePhase.RESOLVED
+    # The text alone keeps the phase.
+    services.timeline_entry_update(entry=entry, by=author, text="Alert fires again")
+    entry.refresh_from_db()
+    assert entry.phase == TimelinePhase.RESOLVED

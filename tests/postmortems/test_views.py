@@ -143,6 +143,21 @@ class TestEditing:
         why.refresh_from_db()
         assert why.answer == "The connection pool was exhausted."
 
+    def test_a_long_why_written_in_the_admin_is_answered_on_the_page(
+        self, client, engineer, postmortem
+    ):
+        started(postmortem, engineer)
+        question = "Why " + "did the pool fill up " * 30 + "?"
+        assert len(question) > 500
+        why = FiveWhy.objects.create(postmortem=postmortem, position=1, question=question)
+        client.force_login(engineer)
+        client.post(
+            url("why_edit", postmortem.pk, why.pk),
+            {f"why-{why.pk}-question": question, f"why-{why.pk}-answer": "A leak."},
+        )
+        why.refresh_from_db()
+        assert why.answer == "A leak."
+
     def test_the_author_corrects_an_entry_of_the_post_mortems_timeline(
         self, client, engineer, other_engineer, postmortem
     ):
