@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from incidents import notifications, runbooks, selectors, services, validators
+from incidents.admin_changes import ChangesWhatWasChangedAdmin
 from incidents.admin_paging import GrowingTableAdmin, ServiceNameFilter, TeamNameFilter
 from incidents.forms import (
     NoteForm,
@@ -333,7 +334,7 @@ def _status_action(to_status: str):
 
 
 @admin.register(Incident)
-class IncidentAdmin(GrowingTableAdmin, admin.ModelAdmin):
+class IncidentAdmin(ChangesWhatWasChangedAdmin, GrowingTableAdmin, admin.ModelAdmin):
     list_display = [
         "reference",
         "title",

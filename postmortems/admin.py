@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from incidents.admin_changes import ChangesWhatWasChangedAdmin, ChangesWhatWasChangedInline
 from incidents.admin_paging import GrowingTableAdmin, TeamNameFilter, UsernameFilter
 from incidents.selectors import user_time_zone
 from postmortems import selectors, services
@@ -71,9 +72,11 @@ OVERDUE_RED = "#b91c1c"
 MET_GREEN = "#15803d"
 
 
-class ServiceAdmin(SimpleHistoryAdmin):
+class ServiceAdmin(ChangesWhatWasChangedAdmin, SimpleHistoryAdmin):
     """Shared by the models whose writes go through the services.
 
+    - Only what the manager changed on the page is saved (``incidents.admin_changes``): what
+      others changed since it was opened stands.
     - A refusal raised by a service while the change form saves (a rule the form cannot see,
       or a race with another writer) rolls the whole save back and comes back as a message.
     - The history is shown, but reverting to an old version is switched off.
@@ -133,7 +136,7 @@ class PostmortemOverdueFilter(admin.SimpleListFilter):
         return queryset
 
 
-class WritingInline(admin.TabularInline):
+class WritingInline(ChangesWhatWasChangedInline, admin.TabularInline):
     """Rows of the text itself (timeline copy, 5 Whys): editable while the post-mortem is in
     draft or in review, read-only before the draft starts and once it is published."""
 
@@ -194,7 +197,7 @@ class FiveWhyInline(WritingInline):
 URL_FIELDS_HTTPS = {models.URLField: {"assume_scheme": "https"}}
 
 
-class ActionItemInline(admin.TabularInline):
+class ActionItemInline(ChangesWhatWasChangedInline, admin.TabularInline):
     model = ActionItem
     formfield_overrides = URL_FIELDS_HTTPS
     fields = [

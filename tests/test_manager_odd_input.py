@@ -31,9 +31,6 @@ def test_the_dashboard_refuses_dates_off_the_calendar_with_a_message(
 @pytest.mark.parametrize(
     "path",
     [
-        "/admin/incidents/incident/?team=a%00b",
-        "/admin/incidents/incident/?service=a%00b",
-        "/admin/postmortems/actionitem/?owner=a%00b",
         "/admin/oncall/shift/?week=99999999",
         "/admin/oncall/shift/?week=-99999999",
     ],
@@ -46,6 +43,10 @@ def test_changelist_filters_ignore_what_they_cannot_mean(manager_client, path):
 @pytest.mark.parametrize(
     "path",
     [
+        "/admin/incidents/incident/?team=a%00b",
+        "/admin/incidents/incident/?service=a%00b",
+        "/admin/postmortems/actionitem/?owner=a%00b",
+        "/admin/incidents/incident/?status__exact=%00",
         "/admin/postmortems/postmortem/?status=%00",
         "/admin/postmortems/actionitem/?status=a%00",
         "/admin/incidents/incident/?q=%00",
@@ -55,9 +56,11 @@ def test_changelist_filters_ignore_what_they_cannot_mean(manager_client, path):
         "&field_name=incident",
     ],
 )
-def test_a_nul_in_an_admin_query_is_dropped_not_a_server_error(manager_client, path):
+def test_a_nul_in_an_admin_query_is_a_400_not_a_server_error(manager_client, path):
     IncidentFactory()
-    assert manager_client.get(path).status_code == 200
+    response = manager_client.get(path)
+    assert response.status_code == 400
+    assert "holds a NUL character" in response.content.decode()
 
 
 def test_a_policy_in_force_in_the_project_zone_stays_for_a_manager_west_of_it(

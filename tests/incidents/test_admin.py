@@ -23,6 +23,7 @@ from tests.incidents.factories import (
     UserFactory,
     severity,
 )
+from tests.pages import form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -499,3 +500,29 @@ class TestOtherAdmins:
         )
         root.refresh_from_db()
         assert root.is_superuser
+
+
+def test_a_page_opened_earlier_does_not_undo_what_responders_did_since(manager_client, manager):
+    incident = services.incident_declare(
+        title="Checkout returns 502",
+        severity="SEV-1",
+        declared_by=manager,
+        services=[ServiceFactory(name="checkout-web")],
+        at=BASE_TIME,
+    )
+    data = form_data(manager_client.get(change_url(incident)).content.decode(), None)
+    # Meanwhile a responder records the mitigation.
+    services.incident_change_status(
+        incident=incident,
+        to_status=IncidentStatus.MITIGATED,
+        by=UserFactory(),
+        mitigation_action="Rolled back deploy 4711",
+        at=BASE_TIME + timedelta(minutes=20),
+    )
+    data["title"] = "Checkout returns 502 for card payments"
+    response = manager_client.post(change_url(incident), data)
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert incident.title == "Checkout returns 502 for card payments"
+    assert incident.mitigation_action == "Rolled back deploy 4711"
+    assert incident.status == IncidentStatus.MITIGATED

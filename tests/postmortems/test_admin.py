@@ -68,9 +68,17 @@ def item_change_url(item):
 
 
 def _field_data(form, name, field) -> dict:
-    """What a browser posts for one field, from the value the form shows."""
-    value = form[name].value()
-    key = form.add_prefix(name)
+    """What a browser posts for one field, from the value the form shows, and beside it the
+    value it was shown with (``show_hidden_initial``: the admin compares with that)."""
+    shown = {}
+    if field.show_hidden_initial:
+        initial = form[name].initial
+        key = form.add_initial_prefix(name)
+        shown = {key: str(initial)} if isinstance(initial, bool) else _posted(key, initial)
+    return shown | _posted(form.add_prefix(name), form[name].value())
+
+
+def _posted(key: str, value) -> dict:
     if value is None or value == "":
         return {}
     if isinstance(value, datetime):
@@ -310,6 +318,45 @@ class TestPostmortemChangePage:
         item = ActionItem.objects.get()
         assert (item.title, item.owner, item.status) == ("Canary releases", who["rob"], "done")
         assert item.completed_by == manager
+
+    def test_a_page_opened_earlier_saves_only_what_its_manager_changed(
+        self, manager_client, who, drafting
+    ):
+        item = services.action_item_add(
+            postmortem=drafting,
+            by=who["ada"],
+            title="Canary config pushes",
+            owner=who["rob"],
+            due_date=date(2026, 12, 1),
+        )
+        data = page_data(manager_client.get(change_url(drafting)))
+        # Meanwhile the owner finishes the item and the author rewrites the summary.
+        services.action_item_set_status(item=item, status="done", by=who["rob"])
+        services.postmortem_update_sections(
+            postmortem=drafting, by=who["ada"], summary="Rewritten by Ada."
+        )
+        data["impact"] = "Every card payment failed for 40 minutes."
+        response = manager_client.post(change_url(drafting), data)
+        assert response.status_code == 302
+        drafting.refresh_from_db()
+        item.refresh_from_db()
+        assert drafting.impact == "Every card payment failed for 40 minutes."
+        assert drafting.summary == "Rewritten by Ada."
+        assert (item.status, item.completed_by) == ("done", who["rob"])
+
+    def test_an_item_page_opened_earlier_keeps_the_owners_completion(self, manager_client, who):
+        item = ActionItemFactory(owner=who["rob"], due_date=date(2026, 12, 1))
+        url = reverse("admin:postmortems_actionitem_change", args=[item.pk])
+        response = manager_client.get(url)
+        form = response.context["adminform"].form
+        data = {}
+        for name, field in form.fields.items():
+            data.update(_field_data(form, name, field))
+        services.action_item_set_status(item=item, status="done", by=who["rob"])
+        data["due_date"] = "2026-12-15"
+        assert manager_client.post(url, data).status_code == 302
+        item.refresh_from_db()
+        assert (item.status, item.due_date) == ("done", date(2026, 12, 15))
 
     def test_a_refusal_while_saving_changes_nothing_and_says_why(self, manager_client, who):
         postmortem, _ = published_checkout_postmortem()
