@@ -951,6 +951,21 @@ def incident_import(
     return incident, True
 
 
+def _imported_moments(incident: Incident) -> dict[str, datetime]:
+    """The acknowledgement and resolution the history imports recorded for ``incident`` (their
+    "(imported)" timeline entries), whatever happened to it here since."""
+    moments: dict[str, datetime] = {}
+    for kind, message, at in incident.timeline.filter(
+        kind__in=[TimelineEventKind.ACKNOWLEDGED, TimelineEventKind.STATUS_CHANGED],
+        message__endswith="(imported)",
+    ).values_list("kind", "message", "occurred_at"):
+        if kind == TimelineEventKind.ACKNOWLEDGED:
+            moments["acknowledged_at"] = at
+        elif message.endswith("→ Resolved (imported)"):
+            moments["resolved_at"] = at
+    return moments
+
+
 IMPORT_CONTRADICTS = "{reference} is already recorded with {field} {value}."
 IMPORT_NOT_IMPORTED = "{reference} was declared here, not imported: its {field} is not imported."
 
@@ -984,11 +999,33 @@ def incident_import_complete(
             }
         )
     changed: list[str] = []
+    brought_in = _imported_moments(incident) if imported is not None else {}
     for field, value in (("acknowledged_at", acknowledged_at), ("resolved_at", resolved_at)):
-        stored = getattr(incident, field)
-        if value is None or stored == value:
+        if value is None:
             continue
-        if stored is not None:
+        stored = getattr(incident, field)
+        if imported is not None:
+            # Compared with what the imports recorded, not with the incident now: the team
+            # may have reopened and resolved it here since, and the same files again must
+            # change nothing (nor refuse).
+            recorded = brought_in.get(field)
+            if recorded is not None:
+                if value != recorded:
+                    raise ValidationError(
+                        {
+                            field: IMPORT_CONTRADICTS.format(
+                                reference=incident.reference,
+                                field=field,
+                                value=recorded.isoformat(),
+                            )
+                        }
+                    )
+                continue
+            if stored is not None or (field == "resolved_at" and incident.reopened_at):
+                continue  # acknowledged, resolved or reopened here since: that record stands
+        elif stored == value:
+            continue
+        elif stored is not None:
             raise ValidationError(
                 {
                     field: IMPORT_CONTRADICTS.format(
@@ -996,7 +1033,7 @@ def incident_import_complete(
                     )
                 }
             )
-        if imported is None:
+        else:
             raise ValidationError(
                 {field: IMPORT_NOT_IMPORTED.format(reference=incident.reference, field=field)}
             )

@@ -4,7 +4,7 @@ import csv
 import io
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
+from incidents import services as incident_services
 from incidents.models import Incident, Team, TimelineEvent
 from oncall import services
 from oncall.models import (
@@ -631,6 +632,35 @@ class TestImportAgainWithMore:
         before = snapshot()
         assert "completed" not in run("import_oncall_history", str(tmp_path / "later"))
         assert snapshot() == before
+
+    @pytest.mark.parametrize("resolved_again", [False, True])
+    def test_the_same_files_again_leave_an_incident_worked_here_as_it_is(
+        self, history, manager, resolved_again
+    ):
+        run("import_oncall_history", str(history))
+        incident = Incident.objects.get(reference="INC-2025-0007")
+        reopened = incident.resolved_at + timedelta(days=30)
+        incident_services.incident_change_status(
+            incident=incident, to_status="investigating", by=manager, at=reopened
+        )
+        if resolved_again:
+            incident_services.incident_resolve(
+                incident=incident,
+                by=manager,
+                checklist=incident_services.ResolutionChecklist(
+                    **dict.fromkeys(
+                        incident_services.ResolutionChecklist.__dataclass_fields__, True
+                    )
+                ),
+                at=reopened + timedelta(hours=1),
+            )
+        before = snapshot()
+        incident.refresh_from_db()
+        status, resolved_at = incident.status, incident.resolved_at
+        run("import_oncall_history", str(history))
+        assert snapshot() == before
+        incident.refresh_from_db()
+        assert (incident.status, incident.resolved_at) == (status, resolved_at)
 
     @pytest.mark.parametrize(
         ("row", "message"),
