@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.widgets import AutocompleteSelect
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -66,6 +67,34 @@ def _autocomplete(field, model, name: str, admin_site) -> None:
     """Give a plain form's choice field the admin's autocomplete widget for ``model.name``."""
     field.widget = AutocompleteSelect(model._meta.get_field(name), admin_site)
     field.widget.choices = field.choices
+
+
+class KnownPeopleAutocomplete(AutocompleteSelect):
+    """The admin's autocomplete box, showing its selected person from ``known`` (read once for
+    every row of an inline) instead of a query per row. Anyone else (a person picked on a page
+    sent back with an error) is read as the admin's widget reads them."""
+
+    def __init__(self, field, admin_site, known: dict, **kwargs):
+        super().__init__(field, admin_site, **kwargs)
+        self.known = known
+
+    def __deepcopy__(self, memo):
+        copy = super().__deepcopy__(memo)
+        copy.known = self.known  # one lookup, shared by every row's copy
+        return copy
+
+    def optgroups(self, name, value, attr=None):
+        selected = {str(v) for v in value if str(v) not in self.choices.field.empty_values}
+        if not selected <= self.known.keys():
+            return super().optgroups(name, value, attr)
+        options = []
+        if not self.is_required:
+            options.append(self.create_option(name, "", "", False, 0))
+        for key in sorted(selected):
+            person = self.known[key]
+            label = self.choices.field.label_from_instance(person)
+            options.append(self.create_option(name, person.pk, label, True, len(options)))
+        return [(None, options, 0)]
 
 
 OVERDUE_RED = "#b91c1c"
@@ -211,10 +240,18 @@ class ActionItemInline(ChangesWhatWasChangedInline, admin.TabularInline):
         "completed_at",
     ]
     readonly_fields = ["completed_at"]
-    autocomplete_fields = ["owner"]
     extra = 1
     can_delete = False
     show_change_link = True
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # The owners of every row, read once (the autocomplete box would read each row's).
+        owners = ActionItem.objects.filter(postmortem=obj).values("owner_id") if obj else []
+        known = {str(user.pk): user for user in get_user_model().objects.filter(pk__in=owners)}
+        field = ActionItem._meta.get_field("owner")
+        widgets = kwargs.pop("widgets", None) or {}
+        widgets["owner"] = KnownPeopleAutocomplete(field, self.admin_site, known)
+        return super().get_formset(request, obj, widgets=widgets, **kwargs)
 
     def get_queryset(self, request):
         return (

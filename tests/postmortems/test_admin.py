@@ -799,3 +799,38 @@ def test_a_line_in_the_hour_the_clocks_go_back_never_blocks_a_save(
     entry.refresh_from_db()
     postmortem.refresh_from_db()
     assert (entry.occurred_at, postmortem.summary) == (moment, "Typed by the manager")
+
+
+def test_the_change_page_reads_its_items_owners_in_constant_queries(manager_client):
+    postmortem = PostmortemFactory()
+
+    def queries() -> int:
+        manager_client.get(change_url(postmortem))  # warm the per-process caches
+        with CaptureQueriesContext(connection) as ctx:
+            page = manager_client.get(change_url(postmortem)).content.decode()
+        for owner in owners:
+            assert f">{owner}</option>" in page
+        return len(ctx.captured_queries)
+
+    owners = [UserFactory(username="own-0")]
+    ActionItemFactory(postmortem=postmortem, owner=owners[0])
+    few = queries()
+    for n in range(1, 8):
+        owners.append(UserFactory(username=f"own-{n}"))
+        ActionItemFactory(postmortem=postmortem, owner=owners[-1])
+    assert queries() == few
+
+
+def test_the_owner_box_still_finds_people_as_the_manager_types(manager_client):
+    UserFactory(username="rob.owner", first_name="Rob")
+    response = manager_client.get(
+        "/admin/autocomplete/",
+        {
+            "term": "rob",
+            "app_label": "postmortems",
+            "model_name": "actionitem",
+            "field_name": "owner",
+        },
+    )
+    assert response.status_code == 200
+    assert "rob.owner" in response.content.decode() or "Rob" in response.content.decode()
