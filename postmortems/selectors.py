@@ -67,9 +67,13 @@ def postmortem_policy() -> PostmortemPolicy:
 
 
 def stage_overdue_q(stage: str, now: datetime) -> Q:
-    """Rows whose ``stage`` is overdue at ``now``: due strictly before now and not reached."""
+    """Post-mortems whose ``stage`` is overdue at ``now``: due strictly before now and not
+    reached, their incident resolved (reopened, it has no deadline running: they are counted
+    again from its next resolution)."""
     due, met = STAGE_DUE_FIELD[stage], STAGE_MET_FIELD[stage]
-    return Q(**{f"{due}__lt": now}) & (Q(**{f"{met}__isnull": True}) | Q(**{f"{met}__gt": now}))
+    return Q(**{f"{due}__lt": now}, incident__resolved_at__isnull=False) & (
+        Q(**{f"{met}__isnull": True}) | Q(**{f"{met}__gt": now})
+    )
 
 
 def stage_pending_q(stage: str, now: datetime) -> Q:

@@ -16,6 +16,7 @@ from oncall import services as oncall_services
 from oncall.models import Handoff, Page, Shift, ShiftRole
 from postmortems import reminders as pm_reminders
 from postmortems.models import Postmortem
+from postmortems.selectors import postmortem_list
 from tests.incidents.factories import (
     BASE_TIME,
     ProfileFactory,
@@ -323,3 +324,21 @@ def test_an_imported_unresolved_incident_is_history_until_someone_works_on_it(ma
     assert incident.timeline.filter(
         kind=TimelineEventKind.REMINDER, message__icontains="status update"
     ).exists()
+
+
+def test_a_reopened_incidents_post_mortem_is_not_flagged_overdue(manager):
+    incident = incident_services.incident_declare(
+        title="DB down", severity="SEV-1", declared_by=manager, services=[], at=BASE_TIME
+    )
+    resolved = BASE_TIME + timedelta(hours=1)
+    incident_services.incident_resolve(
+        incident=incident, by=manager, checklist=everything_checked(), at=resolved
+    )
+    postmortem = Postmortem.objects.get(incident=incident)
+    late = postmortem.publish_due_at + SECOND
+    assert postmortem_list(now=late).get(pk=postmortem.pk).draft_overdue
+    incident_services.incident_change_status(
+        incident=incident, to_status=IncidentStatus.INVESTIGATING, by=manager, at=late
+    )
+    row = postmortem_list(now=late).get(pk=postmortem.pk)
+    assert (row.draft_overdue, row.review_overdue, row.publish_overdue) == (False, False, False)
