@@ -7,6 +7,8 @@ back on the form by ``add_service_errors`` so the user sees them beside their in
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from incidents.access import responders
 from incidents.models import (
@@ -155,6 +157,33 @@ class RoleAssignForm(forms.Form):
     user = forms.ModelChoiceField(queryset=responders().order_by("username"), label="Person")
 
 
+class HiddenMinuteInput(forms.DateTimeInput):
+    """The moment a page was loaded with, hidden, to the minute as the picker shows it."""
+
+    input_type = "hidden"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%dT%H:%M")
+
+
+class WallClockDateTimeField(forms.DateTimeField):
+    """A date and time read in the reader's zone, as Django's field, but never refused for a
+    wall-clock time that happens twice or not at all at a DST change: in the hour the clocks
+    go back it is the first of the two; a time skipped when they go forward is read with the
+    offset before the change, as RFC 5545 reads it."""
+
+    hidden_widget = HiddenMinuteInput
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValidationError as error:
+            if error.code != "ambiguous_timezone":
+                raise
+        naive = parse_datetime(value.strip()) or forms.BaseTemporalField.to_python(self, value)
+        return naive.replace(tzinfo=timezone.get_current_timezone())
+
+
 class DeclareIncidentForm(forms.Form):
     """The engineers' "declare an incident" form."""
 
@@ -183,6 +212,21 @@ class DeclareIncidentForm(forms.Form):
     impact_description = forms.CharField(
         required=False, max_length=500, label="Impact", help_text="What's broken, for whom."
     )
+    started_at = WallClockDateTimeField(
+        required=False,
+        label="Started at",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=(
+            "When it began, if before it was noticed (in your time zone): time to detect "
+            "counts from it. Empty: now."
+        ),
+    )
+
+    def clean_started_at(self):
+        started_at = self.cleaned_data.get("started_at")
+        if started_at is not None and started_at > timezone.now():
+            raise ValidationError("The start cannot be in the future.")
+        return started_at
 
 
 class TakeRoleForm(forms.Form):

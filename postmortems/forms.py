@@ -8,9 +8,9 @@ from django.contrib.admin.widgets import AdminSplitDateTime
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from incidents.access import responders
+from incidents.forms import WallClockDateTimeField
 from incidents.models import Incident
 from postmortems.models import (
     ActionItemKind,
@@ -105,33 +105,6 @@ class WhyForm(forms.Form):
 
 class WhyEditForm(EditsWhatChanged, WhyForm):
     pass
-
-
-class HiddenMinuteInput(forms.DateTimeInput):
-    """The moment a page was loaded with, hidden, to the minute as the picker shows it."""
-
-    input_type = "hidden"
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs, format="%Y-%m-%dT%H:%M")
-
-
-class WallClockDateTimeField(forms.DateTimeField):
-    """A date and time read in the reader's zone, as Django's field, but never refused for a
-    wall-clock time that happens twice or not at all at a DST change: in the hour the clocks
-    go back it is the first of the two; a time skipped when they go forward is read with the
-    offset before the change, as RFC 5545 reads it."""
-
-    hidden_widget = HiddenMinuteInput
-
-    def to_python(self, value):
-        try:
-            return super().to_python(value)
-        except ValidationError as error:
-            if error.code != "ambiguous_timezone":
-                raise
-        naive = parse_datetime(value.strip()) or forms.BaseTemporalField.to_python(self, value)
-        return naive.replace(tzinfo=timezone.get_current_timezone())
 
 
 class TimelineEntryForm(forms.Form):

@@ -1,9 +1,13 @@
 """The engineers' incident pages, through the test client."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from incidents import services
 from incidents.models import (
@@ -14,7 +18,13 @@ from incidents.models import (
     StatusUpdate,
     TimelineEventKind,
 )
-from tests.incidents.factories import BASE_TIME, ServiceFactory, UserFactory, severity
+from tests.incidents.factories import (
+    BASE_TIME,
+    ProfileFactory,
+    ServiceFactory,
+    UserFactory,
+    severity,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -140,6 +150,37 @@ class TestListAndDeclare:
         assert response["Location"] == reverse("incidents:detail", args=[incident.pk])
         assert incident.declared_by == engineer
         assert incident.customer_impact is True
+
+    def test_declare_records_when_it_began_in_the_declarers_zone(self, engineer_client, engineer):
+        ProfileFactory(user=engineer, time_zone="America/New_York")
+        now = datetime(2026, 7, 1, 16, 0, tzinfo=UTC)  # 12:00 in New York (EDT)
+        data = {
+            "title": "Logins failing",
+            "severity": severity("SEV-2").pk,
+            "detection_method": "customer_report",
+            "started_at": "2026-07-01T10:00",  # two hours before it was noticed
+        }
+        with time_machine.travel(now, tick=False):
+            response = engineer_client.post(DECLARE, data)
+        assert response.status_code == 302
+        incident = Incident.objects.get()
+        assert incident.started_at == datetime(2026, 7, 1, 14, 0, tzinfo=UTC)
+        assert incident.time_to_detect == timedelta(hours=2)
+
+    def test_a_start_in_the_future_is_refused_beside_its_box(self, engineer_client):
+        later = (timezone.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+        response = engineer_client.post(
+            DECLARE,
+            {
+                "title": "Logins failing",
+                "severity": severity("SEV-2").pk,
+                "detection_method": "alert",
+                "started_at": later,
+            },
+        )
+        assert response.status_code == 200
+        assert "The start cannot be in the future." in response.content.decode()
+        assert not Incident.objects.exists()
 
     def test_invalid_declare_keeps_the_input_and_saves_nothing(self, engineer_client):
         response = engineer_client.post(
