@@ -414,6 +414,14 @@ def _save_items(request, postmortem):
                             # Only what was changed on this page: the rest may have been
                             # changed elsewhere since it loaded.
                             changed = {k: v for k, v in data.items() if k in form.changed_data}
+                            if not changed:
+                                continue
+                            # Once published, the post-mortem's text is settled and each item
+                            # is its owner's (or a manager's) to change, as everywhere else.
+                            if postmortem.is_published and not can_update_action_item(
+                                request.user, existing[item_id]
+                            ):
+                                raise PermissionDenied
                             services.action_item_update(
                                 item=existing[item_id], by=request.user, **changed
                             )

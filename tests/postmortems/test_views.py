@@ -19,7 +19,9 @@ from postmortems.models import (
     PostmortemStatus,
 )
 from tests.incidents.factories import UserFactory
+from tests.pages import form_data
 from tests.postmortems.factories import ActionItemFactory, PostmortemFactory
+from tests.postmortems.stories import published_checkout_postmortem
 
 pytestmark = pytest.mark.django_db
 
@@ -440,3 +442,24 @@ def test_postmortem_page_query_count_is_constant(client, engineer):
         services.five_why_add(postmortem=postmortem, by=engineer, question=f"Why {n}?")
         ActionItemFactory(postmortem=postmortem, owner=UserFactory())
     assert count() == small
+
+
+def test_once_published_only_an_items_owner_or_a_manager_changes_it(client):
+    postmortem, who = published_checkout_postmortem()
+    item = ActionItem.objects.get(postmortem=postmortem, owner=who["ada"])
+    client.force_login(who["rob"])  # a reviewer of the post-mortem, not the item's owner
+    page = client.get(url("detail", postmortem.pk)).content.decode()
+    data = form_data(page, url("items", postmortem.pk))
+    row = next(k.split("-")[1] for k, v in data.items() if k.endswith("-id") and v == str(item.pk))
+    data[f"items-{row}-due_date"] = "2027-03-13"
+    assert client.post(url("items", postmortem.pk), data).status_code == 403
+    item.refresh_from_db()
+    assert (item.owner, item.due_date) == (who["ada"], date(2026, 3, 13))
+    # Its owner may.
+    client.force_login(who["ada"])
+    page = client.get(url("detail", postmortem.pk)).content.decode()
+    data = form_data(page, url("items", postmortem.pk))
+    data[f"items-{row}-due_date"] = "2026-04-01"
+    assert client.post(url("items", postmortem.pk), data).status_code == 302
+    item.refresh_from_db()
+    assert item.due_date == date(2026, 4, 1)
