@@ -1027,7 +1027,8 @@ def oncall_burden(
     run in Python (``oncall.compensation``).
     """
     terms = rules.policy_terms(CompensationPolicy.objects.all(), project_zone())
-    hours_until = period.as_of(now or timezone.now())
+    # Never before the period's start: a period still to come has no hours yet.
+    hours_until = max(period.starts_at, period.as_of(now or timezone.now()))
     if connection.vendor == "postgresql":
         engineers, team_incidents = _burden_in_database(period, team, terms, hours_until)
     else:

@@ -438,12 +438,16 @@ class PostmortemAdmin(GrowingTableAdmin, ServiceAdmin):
                     entry = services.timeline_entry_add(postmortem=postmortem, by=user, **values)
                     formset.new_objects.append(entry)
                 else:
-                    services.timeline_entry_update(entry=entry, by=user, **values)
+                    # Only what was changed on the page: a co-author's correction made since
+                    # stands, and a line moved without choosing a phase takes its new one.
+                    changed = {n: v for n, v in values.items() if n in entry_form.changed_data}
+                    services.timeline_entry_update(entry=entry, by=user, **changed)
                     formset.changed_objects.append((entry, entry_form.changed_data))
 
     def _save_whys(self, request, postmortem, formset):
         user = request.user
         wanted: list[tuple[int, int, int]] = []  # (order asked, current position, id)
+        reordered = False  # the order is left as it is unless changed on the page
         for why_form in formset.forms:
             why = why_form.instance
             if why_form in formset.deleted_forms:
@@ -461,14 +465,19 @@ class PostmortemAdmin(GrowingTableAdmin, ServiceAdmin):
                     answer=why_form.cleaned_data["answer"],
                 )
                 formset.new_objects.append(why)
-            elif why_form.has_changed():
+            elif {"question", "answer"} & set(why_form.changed_data):
+                # Only what was changed on the page: an answer written since stands.
                 services.five_why_update(
                     why=why,
                     by=user,
-                    question=why_form.cleaned_data["question"],
-                    answer=why_form.cleaned_data["answer"],
+                    **{
+                        name: why_form.cleaned_data[name]
+                        for name in ("question", "answer")
+                        if name in why_form.changed_data
+                    },
                 )
                 formset.changed_objects.append((why, why_form.changed_data))
+            reordered = reordered or "order" in why_form.changed_data
             order = why_form.cleaned_data.get("order")
             wanted.append((order if order is not None else 10**6, why.position, why.pk))
         current = list(
@@ -477,7 +486,7 @@ class PostmortemAdmin(GrowingTableAdmin, ServiceAdmin):
             .values_list("pk", flat=True)
         )
         asked = [pk for _, _, pk in sorted(wanted)]
-        if asked != current and set(asked) == set(current):
+        if reordered and asked != current and set(asked) == set(current):
             services.five_whys_reorder(postmortem=postmortem, by=user, order=asked)
 
     # --- status moves, the review meeting, Markdown, requiring one ---

@@ -136,3 +136,8 @@ def test_a_running_period_counts_the_hours_on_call_so_far_not_the_shifts_ahead(p
     rows = {r.name: r for r in oncall_burden(period=MARCH, now=utc(2026, 5, 1)).engineers}
     assert rows["Ada Oncall"].on_call_hours == Decimal("192.00")
     assert rows["Cy Oncall"].on_call_hours == Decimal("48.00")
+
+
+def test_a_period_still_to_come_has_no_hours_yet(people):
+    burden = oncall_burden(period=MARCH, now=utc(2026, 2, 1))
+    assert all(row.on_call_hours == Decimal("0.00") for row in burden.engineers)

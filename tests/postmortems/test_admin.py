@@ -19,6 +19,7 @@ from postmortems.models import (
     Postmortem,
     PostmortemPolicy,
     PostmortemStatus,
+    TimelinePhase,
 )
 from tests.incidents.factories import (
     BASE_TIME,
@@ -29,6 +30,7 @@ from tests.incidents.factories import (
     UserFactory,
     severity,
 )
+from tests.pages import form_data
 from tests.postmortems.factories import (
     DUE_DATE,
     ActionItemFactory,
@@ -834,3 +836,36 @@ def test_the_owner_box_still_finds_people_as_the_manager_types(manager_client):
     )
     assert response.status_code == 200
     assert "rob.owner" in response.content.decode() or "Rob" in response.content.decode()
+
+
+class TestPageOpenedEarlier:
+    """The 5 Whys and the timeline lines save only what the manager changed on the page."""
+
+    def test_an_answer_written_meanwhile_stands(self, manager_client, who, drafting):
+        why = services.five_why_add(postmortem=drafting, by=who["ada"], question="Why?")
+        data = form_data(manager_client.get(change_url(drafting)).content.decode(), None)
+        services.five_why_update(why=why, by=who["ada"], answer="The pool was exhausted.")
+        key = next(
+            k
+            for k, v in data.items()
+            if k.endswith("-question") and not k.startswith("initial-") and v == "Why?"
+        )
+        data[key] = "Why did checkout fail?"
+        assert manager_client.post(change_url(drafting), data).status_code == 302
+        why.refresh_from_db()
+        assert (why.question, why.answer) == ("Why did checkout fail?", "The pool was exhausted.")
+
+    def test_a_line_corrected_meanwhile_keeps_its_text_and_a_moved_line_its_new_phase(
+        self, manager_client, who, drafting
+    ):
+        entry = drafting.timeline_entries.order_by("occurred_at").first()
+        data = form_data(manager_client.get(change_url(drafting)).content.decode(), None)
+        services.timeline_entry_update(entry=entry, by=who["ada"], text="Corrected by Ada.")
+        row = next(k[:-3] for k, v in data.items() if k.endswith("-id") and v == str(entry.pk))
+        moved = timezone.localtime(RESOLVED_AT + timedelta(minutes=10))
+        data[f"{row}-occurred_at_0"] = moved.strftime("%Y-%m-%d")
+        data[f"{row}-occurred_at_1"] = moved.strftime("%H:%M:%S")
+        assert manager_client.post(change_url(drafting), data).status_code == 302
+        entry.refresh_from_db()
+        assert entry.text == "Corrected by Ada."
+        assert entry.phase == TimelinePhase.RESOLVED
