@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Subquery
+from django.db.models import Exists, Max, Min, OuterRef, Subquery
 
 from incidents.events import timeline_events_record_once
 from incidents.models import (
@@ -227,16 +227,20 @@ def sweep_escalations(*, now: datetime) -> int:
             "severity__escalation_level__users",
             "severity__escalation_level__groups__user_set",
         )
-        .annotate(imported=_imported())
+        .annotate(imported=_imported(), first_update_at=Min("updates__posted_at"))
     )
     messages, events = [], []
     for incident in candidates:
-        if _history(incident):
-            continue
-        severity = incident.severity
         # Unresolved since detection, or since it was last reopened: a reopened incident
-        # escalates again once it has stayed open the threshold anew.
+        # escalates again once it has stayed open the threshold anew. An imported one is
+        # history until someone works on it here: from their first update.
         since = incident.reopened_at or incident.detected_at
+        since_what = "reopened" if incident.reopened_at else "detected"
+        if _history(incident):
+            if incident.first_update_at is None:
+                continue
+            since, since_what = incident.first_update_at, "first updated here"
+        severity = incident.severity
         if now < since + severity.escalate_after:
             continue
         level = severity.escalation_level
@@ -247,7 +251,7 @@ def sweep_escalations(*, now: datetime) -> int:
         body = (
             f"{incident.reference} {incident.title} is a {severity.name} that is still "
             f"{incident.get_status_display().lower()} more than {threshold} after it was "
-            f"{'reopened' if incident.reopened_at else 'detected'}. It is escalated to you as "
+            f"{since_what}. It is escalated to you as "
             f"{level.name}."
         )
         key = f"escalation:{incident.pk}:{level.pk}"

@@ -1000,6 +1000,10 @@ def incident_import_complete(
         )
     changed: list[str] = []
     brought_in = _imported_moments(incident) if imported is not None else {}
+    # Acknowledged or reopened here since it came in (read before this export adds anything).
+    worked_here = incident.reopened_at is not None or (
+        incident.acknowledged_at is not None and "acknowledged_at" not in brought_in
+    )
     for field, value in (("acknowledged_at", acknowledged_at), ("resolved_at", resolved_at)):
         if value is None:
             continue
@@ -1021,8 +1025,10 @@ def incident_import_complete(
                         }
                     )
                 continue
-            if stored is not None or (field == "resolved_at" and incident.reopened_at):
-                continue  # acknowledged, resolved or reopened here since: that record stands
+            if stored is not None or (field == "resolved_at" and worked_here):
+                # Acknowledged, resolved or reopened here since it came in: the team works
+                # on it here, and that record stands.
+                continue
         elif stored == value:
             continue
         elif stored is not None:
@@ -1037,9 +1043,9 @@ def incident_import_complete(
             raise ValidationError(
                 {field: IMPORT_NOT_IMPORTED.format(reference=incident.reference, field=field)}
             )
-        if value < incident.detected_at or (
-            field == "resolved_at" and value < (incident.acknowledged_at or incident.detected_at)
-        ):
+        # The export's own acknowledgement, when it has one, orders its resolution.
+        acknowledged = acknowledged_at or incident.acknowledged_at or incident.detected_at
+        if value < incident.detected_at or (field == "resolved_at" and value < acknowledged):
             earlier = "detected_at" if value < incident.detected_at else "acknowledged_at"
             raise ValidationError({field: IMPORT_ORDER.format(later=field, earlier=earlier)})
         if field == "acknowledged_at":

@@ -131,6 +131,7 @@ def sweep_handoff_requests(*, now: datetime) -> int:
         Shift.objects.filter(
             role=ShiftRole.PRIMARY,
             rotation__is_active=True,
+            engineer__is_active=True,  # a switched-off engineer hands nothing over
             ends_at__gt=now,
             ends_at__lte=now + HANDOFF_REQUEST_LEAD,
         ).values("rotation_id", "ends_at", "engineer_id")
@@ -241,6 +242,8 @@ def handoff_request_applies(notification) -> str | None:
         return "the handoff summary was written"
     if handoff.outgoing_id != notification.recipient_id:
         return "someone else hands the shift over now"
+    if notification.recipient is not None and not notification.recipient.is_active:
+        return "their account is switched off"
     return None
 
 

@@ -342,3 +342,52 @@ def test_a_reopened_incidents_post_mortem_is_not_flagged_overdue(manager):
     )
     row = postmortem_list(now=late).get(pk=postmortem.pk)
     assert (row.draft_overdue, row.review_overdue, row.publish_overdue) == (False, False, False)
+
+
+def test_no_handoff_request_to_a_switched_off_engineer(rotation):
+    handoff_at = datetime(2026, 3, 9, 9, tzinfo=UTC)
+    switch_off(engineer("ada"))
+    assert oncall_reminders.sweep_handoff_requests(now=handoff_at - timedelta(hours=1)) == 0
+
+
+def test_an_imported_incident_escalates_counting_from_its_first_update_here(manager):
+    incident, _ = incident_services.incident_import(
+        reference="OLD-2",
+        title="Left open in the old tool",
+        severity="SEV-1",
+        started_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    posted = datetime(2025, 2, 1, 9, tzinfo=UTC)
+    incident_services.status_update_post(
+        incident=incident,
+        author=manager,
+        status="Investigating",
+        impact="x",
+        action="y",
+        eta="unknown",
+        at=posted,
+    )
+    threshold = incident.severity.escalate_after
+    assert incident_reminders.sweep_escalations(now=posted + threshold - SECOND) == 0
+    incident_reminders.sweep_escalations(now=posted + threshold)
+    assert incident.timeline.filter(kind=TimelineEventKind.ESCALATION).exists()
+
+
+def test_a_final_export_leaves_an_imported_incident_acknowledged_here_to_the_team(manager):
+    start = datetime(2025, 1, 1, 10, tzinfo=UTC)
+    incident, _ = incident_services.incident_import(
+        reference="OLD-7", title="Left open", severity="SEV-2", started_at=start
+    )
+    picked_up = datetime(2025, 2, 1, tzinfo=UTC)
+    incident_services.incident_acknowledge(incident=incident, by=manager, at=picked_up)
+    _, created = incident_services.incident_import(
+        reference="OLD-7",
+        title="Left open",
+        severity="SEV-2",
+        started_at=start,
+        acknowledged_at=start + timedelta(minutes=5),
+        resolved_at=start + timedelta(hours=2),
+    )
+    incident.refresh_from_db()
+    assert not created
+    assert (incident.acknowledged_at, incident.resolved_at) == (picked_up, None)
