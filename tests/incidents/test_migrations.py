@@ -1,4 +1,5 @@
 import io
+from datetime import UTC, datetime
 from importlib import import_module
 
 import pytest
@@ -6,9 +7,11 @@ from django.apps import apps as live_apps
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from incidents.models import CommunicationTemplate, Severity
+from incidents.models import CommunicationTemplate, Notification, Severity
 from incidents.validators import validate_time_zone
+from oncall import reminders
 from tests.incidents.factories import ProfileFactory
+from tests.oncall.factories import ShiftFactory, engineer
 
 
 @pytest.mark.django_db
@@ -64,3 +67,16 @@ def test_zones_the_database_reads_as_fixed_offsets_are_refused_with_their_region
         validate_time_zone(name)
     assert region in refused.value.messages[0]
     validate_time_zone(region)
+
+
+@pytest.mark.django_db
+def test_heads_ups_recorded_under_the_earlier_key_are_not_sent_again_after_the_upgrade():
+    ada = engineer("ada")
+    shift = ShiftFactory(engineer=ada, starts_at=datetime(2026, 3, 3, 9, tzinfo=UTC))
+    assert reminders.sweep_shift_heads_up(now=datetime(2026, 3, 2, 18, tzinfo=UTC)) == 1
+    # As the release before this one recorded it.
+    Notification.objects.update(key=f"shift-heads-up:{shift.pk}")
+    migration = import_module("incidents.migrations.0019_reminder_keys_per_person")
+    migration.forwards(live_apps, None)
+    assert reminders.sweep_shift_heads_up(now=datetime(2026, 3, 2, 19, tzinfo=UTC)) == 0
+    assert Notification.objects.get().key == f"shift-heads-up:{shift.pk}:{ada.pk}"
