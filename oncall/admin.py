@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from incidents.access import FINANCE, responders
 from incidents.admin_paging import GrowingTableAdmin
 from incidents.forms import add_service_errors
 from oncall import services
@@ -55,11 +56,32 @@ def _report_errors(modeladmin, request, done: int, failed: list[str], verb: str)
 # --- Rotations -------------------------------------------------------------------------------
 
 
-class RotationMemberInline(admin.TabularInline):
+def can_be_on_call():
+    """Active people, but for those in Finance alone: paged, they could never open the page
+    to acknowledge it (Finance gets 403 on every engineering page)."""
+    finance_only = Q(groups__name=FINANCE) & ~Q(pk__in=responders().values("pk"))
+    return User.objects.filter(is_active=True).exclude(
+        pk__in=User.objects.filter(finance_only).values("pk")
+    )
+
+
+class OnlyRespondersOnCall:
+    """Put on call only who ``can_be_on_call``."""
+
+    on_call_fields: tuple[str, ...] = ()
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in self.on_call_fields:
+            kwargs["queryset"] = can_be_on_call()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class RotationMemberInline(OnlyRespondersOnCall, admin.TabularInline):
     model = RotationMember
     extra = 1
     autocomplete_fields = ["user"]
     ordering = ["position"]
+    on_call_fields = ("user",)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
@@ -236,7 +258,7 @@ class OverrideFilter(admin.SimpleListFilter):
 
 class OverrideForm(forms.Form):
     engineer = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True).order_by("username"),
+        queryset=can_be_on_call().order_by("username"),
         label="Covering engineer",
     )
     starts_at = forms.SplitDateTimeField(label="From", widget=admin.widgets.AdminSplitDateTime)
@@ -278,7 +300,7 @@ class ShiftForm(forms.ModelForm):
 
 
 @admin.register(Shift)
-class ShiftAdmin(GrowingTableAdmin, admin.ModelAdmin):
+class ShiftAdmin(OnlyRespondersOnCall, GrowingTableAdmin, admin.ModelAdmin):
     form = ShiftForm
     list_display = [
         "engineer",
@@ -300,6 +322,7 @@ class ShiftAdmin(GrowingTableAdmin, admin.ModelAdmin):
     search_fields = ["engineer__username", "engineer__first_name", "engineer__last_name"]
     list_select_related = ["engineer", "rotation__team", "covered_engineer"]
     autocomplete_fields = ["engineer", "rotation", "covered_engineer"]
+    on_call_fields = ("engineer",)
     readonly_fields = ["overrides", "created_by", "created_at"]
     actions = ["override_part"]
 

@@ -40,6 +40,9 @@ User = get_user_model()
 DEFAULT_PAGE_ACK_WITHIN = timedelta(minutes=5)
 
 NO_MEMBERS = "The rotation has no active members to put on call."
+ROTATION_RETIRED = (
+    "The rotation is out of use: it pages nobody, so it gets no shifts. Put it back in use first."
+)
 WEEKS_OUT_OF_RANGE = "Generate between 1 and 52 weeks at a time."
 OVERRIDE_OUTSIDE_SHIFT = "The override must lie within the shift it covers ({start} - {end})."
 OVERRIDE_EMPTY = "The override must end after it starts."
@@ -53,6 +56,12 @@ HANDOFF_NO_BOUNDARY = "No handoff happens at that moment in this rotation."
 PAGE_NOT_YOURS = "Only the paged engineer ({user}) can acknowledge this page."
 PAGE_ALREADY_ACKNOWLEDGED = "This page was already acknowledged at {at}."
 PAGE_ACK_BEFORE_PAGED = "A page cannot be acknowledged before it was sent."
+PAGE_ACK_WINDOW = timedelta(days=7)
+PAGE_TOO_OLD = (
+    "This page went out at {at}, more than 7 days ago: it can no longer be acknowledged (an "
+    "acknowledged page earns comp time, and the pay of that week may be closed)."
+)
+COMP_TIME_OWN_APPROVAL = "Comp time is approved by someone else than the engineer who took it."
 PAGE_INCIDENT_RESOLVED = (
     "{incident} was resolved at {at}; its page can no longer be acknowledged "
     "(nothing is left to handle)."
@@ -108,16 +117,22 @@ def rotation_generate_shifts(
 
     Week k runs from the handoff of week k to the next, at the rotation's wall-clock weekday
     and time, so DST never moves the handoff hour. Of the active members (someone who left is
-    never put on call), member ``k mod n`` is primary and member ``k + 1 mod n`` secondary.
+    never put on call), member ``k mod n`` is primary and member ``k + 1 mod n`` secondary;
+    never one person in both roles at once: a gap goes to the next member in order who does
+    not hold the other role then (a secondary nobody else can be is left out).
     Shifts already there for a role (generated, imported, overridden or added by hand) are left
     alone and only the hours of the week they leave uncovered get a new shift, so running it
-    again adds only what is missing, also after the handoff weekday or time changed. Locks
-    the rotation row so two runs cannot both add a shift.
+    again adds only what is missing, also after the handoff weekday or time changed. A
+    switched-off engineer's shifts not started yet are on call for nobody: they go, and their
+    hours are filled like any gap. A rotation out of use is refused. Locks the rotation row so
+    two runs cannot both add a shift.
     """
     if not 1 <= weeks <= 52:
         raise ValidationError({"weeks": WEEKS_OUT_OF_RANGE})
     now = _now(now)
     rotation = Rotation.objects.select_for_update().get(pk=rotation.pk)
+    if not rotation.is_active:
+        raise ValidationError(ROTATION_RETIRED)
     members = [
         m.user
         for m in rotation.members.select_related("user").order_by("position")
@@ -128,16 +143,20 @@ def rotation_generate_shifts(
     first = week_index_at(rotation, now)
     span_start = handoff_moment(rotation, first)
     span_end = handoff_moment(rotation, first + weeks)
-    existing = list(
+    Shift.objects.filter(
+        rotation=rotation, engineer__is_active=False, starts_at__gte=now, starts_at__lt=span_end
+    ).delete()
+    # (role, engineer id, start, end) of every shift in the span, the new ones added as made.
+    placed = list(
         Shift.objects.filter(
             rotation=rotation, ends_at__gt=span_start, starts_at__lt=span_end
-        ).values_list("role", "starts_at", "ends_at")
+        ).values_list("role", "engineer_id", "starts_at", "ends_at")
     )
 
     def uncovered(role: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """The parts of [start, end) no shift of ``role`` covers, in order."""
         gaps, cursor = [], start
-        for s, e in sorted((s, e) for r, s, e in existing if r == role and s < end and e > start):
+        for s, e in sorted((s, e) for r, _, s, e in placed if r == role and s < end and e > start):
             if s > cursor:
                 gaps.append((cursor, s))
             cursor = max(cursor, e)
@@ -145,25 +164,48 @@ def rotation_generate_shifts(
             gaps.append((cursor, end))
         return gaps
 
+    def free(engineer, role: str, start: datetime, end: datetime) -> bool:
+        """Whether ``engineer`` holds no other role at any moment of [start, end)."""
+        return not any(
+            r != role and who == engineer.pk and s < end and e > start for r, who, s, e in placed
+        )
+
     new = []
     for week in range(first, first + weeks):
         start, end = handoff_moment(rotation, week), handoff_moment(rotation, week + 1)
-        slots = [(ShiftRole.PRIMARY, members[week % len(members)])]
+        slots = [(ShiftRole.PRIMARY, week)]
         if rotation.has_secondary and len(members) > 1:
-            slots.append((ShiftRole.SECONDARY, members[(week + 1) % len(members)]))
-        for role, engineer in slots:
-            new.extend(
-                Shift(
-                    rotation=rotation,
-                    engineer=engineer,
-                    role=role,
-                    starts_at=gap_start,
-                    ends_at=gap_end,
-                    source=ShiftSource.GENERATED,
-                    created_by=by,
+            slots.append((ShiftRole.SECONDARY, week + 1))
+        for role, turn in slots:
+            for gap_start, gap_end in uncovered(role, start, end):
+                # The member whose turn it is, else the next in order who is free then.
+                engineer = next(
+                    (
+                        candidate
+                        for step in range(len(members))
+                        if free(
+                            candidate := members[(turn + step) % len(members)],
+                            role,
+                            gap_start,
+                            gap_end,
+                        )
+                    ),
+                    None,
                 )
-                for gap_start, gap_end in uncovered(role, start, end)
-            )
+                if engineer is None:
+                    continue
+                new.append(
+                    Shift(
+                        rotation=rotation,
+                        engineer=engineer,
+                        role=role,
+                        starts_at=gap_start,
+                        ends_at=gap_end,
+                        source=ShiftSource.GENERATED,
+                        created_by=by,
+                    )
+                )
+                placed.append((role, engineer.pk, gap_start, gap_end))
     return Shift.objects.bulk_create(new)
 
 
@@ -518,6 +560,8 @@ def page_acknowledge(*, page: Page, by, at: datetime | None = None) -> Page:
         raise ValidationError(PAGE_ALREADY_ACKNOWLEDGED.format(at=_shown(page.acknowledged_at)))
     if at < page.paged_at:
         raise ValidationError(PAGE_ACK_BEFORE_PAGED)
+    if at - page.paged_at > PAGE_ACK_WINDOW:
+        raise ValidationError(PAGE_TOO_OLD.format(at=_shown(page.paged_at)))
     incident = None
     if page.incident_id is not None:
         incident = Incident.objects.get(pk=page.incident_id)
@@ -775,6 +819,8 @@ def comp_time_approve(*, entry: CompTimeTaken, by, at: datetime | None = None) -
     entry = CompTimeTaken.objects.select_for_update().get(pk=entry.pk)
     if entry.approved_at is not None:
         raise ValidationError(COMP_TIME_ALREADY_APPROVED)
+    if by is not None and by.pk == entry.engineer_id:
+        raise ValidationError(COMP_TIME_OWN_APPROVAL)
     entry.approved_by = by
     entry.approved_at = _now(at)
     entry.save(update_fields=["approved_by", "approved_at"])

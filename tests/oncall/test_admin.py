@@ -7,11 +7,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from oncall import services
 from oncall.models import (
     CompensationPolicy,
     CompTimeTaken,
     Handoff,
     PayPeriodStatus,
+    Rotation,
     Shift,
     ShiftSource,
 )
@@ -320,6 +322,18 @@ def test_comp_time_approval(manager_client, manager):
     assert entry.approved_by == manager
 
 
+def test_a_manager_does_not_approve_their_own_comp_time(manager_client, manager):
+    entry = CompTimeTakenFactory(engineer=manager)
+    response = manager_client.post(
+        changelist("comptimetaken"),
+        {"action": "approve", "_selected_action": [entry.pk]},
+        follow=True,
+    )
+    assert services.COMP_TIME_OWN_APPROVAL in response.content.decode()
+    entry.refresh_from_db()
+    assert entry.approved_at is None
+
+
 def test_rotation_first_handoff_must_be_on_the_weekday(manager_client):
     team = TeamFactory(name="Platform")
     response = manager_client.post(
@@ -497,3 +511,27 @@ def test_a_policy_currency_must_be_an_iso_code(manager_client, currency):
     assert response.status_code == 200
     assert "three-letter ISO 4217 currency code" in response.content.decode()
     assert CompensationPolicy.objects.count() == 1
+
+
+def test_someone_in_finance_alone_is_not_put_on_call(manager_client, finance_user):
+    team = TeamFactory(name="Platform")
+    response = manager_client.post(
+        reverse("admin:oncall_rotation_add"),
+        {
+            "team": team.pk,
+            "name": "Primary",
+            "time_zone": "Europe/London",
+            "handoff_weekday": 0,
+            "handoff_time": "09:00",
+            "starts_on": "2026-03-02",
+            "page_ack_within": "00:05:00",
+            "is_active": "on",
+            "members-TOTAL_FORMS": 1,
+            "members-INITIAL_FORMS": 0,
+            "members-0-user": finance_user.pk,
+            "members-0-position": 0,
+        },
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not Rotation.objects.filter(name="Primary").exists()

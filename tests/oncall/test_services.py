@@ -41,6 +41,50 @@ def rotation_with(*usernames, **kwargs):
 
 
 class TestGenerateShifts:
+    def test_nobody_is_primary_and_secondary_at_once_after_a_member_leaves(self):
+        rotation = rotation_with("ada", "bob", "cy", starts_on=date(2026, 3, 2))
+        now = datetime(2026, 3, 4, 12, tzinfo=UTC)
+        services.rotation_generate_shifts(rotation=rotation, weeks=6, now=now)
+        cy = rotation.members.get(user__username="cy")
+        cy.delete()
+        services.rotation_member_left(rotation=rotation, user=cy.user, now=now)
+        services.rotation_generate_shifts(rotation=rotation, weeks=6, now=now)
+        for week in range(6):
+            moment = services.handoff_moment(rotation, week) + timedelta(hours=1)
+            holders = Shift.objects.filter(
+                rotation=rotation, starts_at__lte=moment, ends_at__gt=moment
+            ).values_list("role", "engineer__username")
+            primary = [u for r, u in holders if r == ShiftRole.PRIMARY]
+            secondary = [u for r, u in holders if r == ShiftRole.SECONDARY]
+            assert len(primary) == 1
+            assert primary != secondary
+
+    def test_a_rotation_out_of_use_gets_no_shifts(self):
+        rotation = rotation_with("ada", "bob", starts_on=date(2026, 3, 2))
+        rotation.is_active = False  # as the admin saves it, before retiring its shifts
+        rotation.save()
+        services.rotation_retire(rotation=rotation, now=datetime(2026, 3, 4, tzinfo=UTC))
+        with pytest.raises(ValidationError, match="out of use"):
+            services.rotation_generate_shifts(
+                rotation=rotation, weeks=2, now=datetime(2026, 3, 4, tzinfo=UTC)
+            )
+        assert not Shift.objects.filter(rotation=rotation).exists()
+
+    def test_a_switched_off_engineers_shifts_to_come_go_to_the_active_members(self):
+        rotation = rotation_with("ada", "bob", "cy", starts_on=date(2026, 3, 2))
+        now = datetime(2026, 3, 4, 12, tzinfo=UTC)
+        services.rotation_generate_shifts(rotation=rotation, weeks=3, now=now)
+        bob = rotation.members.get(user__username="bob").user
+        bob.is_active = False
+        bob.save()
+        services.rotation_generate_shifts(rotation=rotation, weeks=3, now=now)
+        week_two = services.handoff_moment(rotation, 1) + timedelta(hours=1)
+        primary = Shift.objects.get(
+            rotation=rotation, role=ShiftRole.PRIMARY, starts_at__lte=week_two, ends_at__gt=week_two
+        )
+        assert primary.engineer.username in ("ada", "cy")
+        assert not Shift.objects.filter(engineer=bob, starts_at__gte=now).exists()
+
     def test_weekly_shifts_in_member_order_with_secondary(self):
         rotation = rotation_with("ada", "bob", "cy", starts_on=date(2026, 3, 2))
         created = services.rotation_generate_shifts(
@@ -315,6 +359,18 @@ class TestPaging:
         assert page.acknowledged_in_time is False
         with pytest.raises(ValidationError, match="already acknowledged"):
             services.page_acknowledge(page=page, by=ada)
+
+    def test_a_page_older_than_a_week_can_no_longer_be_acknowledged(self):
+        ada = engineer("ada")
+        page = PageFactory(engineer=ada, acknowledged_at=None)
+        week = services.PAGE_ACK_WINDOW
+        with pytest.raises(ValidationError, match="more than 7 days ago"):
+            services.page_acknowledge(
+                page=page, by=ada, at=page.paged_at + week + timedelta(seconds=1)
+            )
+        services.page_acknowledge(page=page, by=ada, at=page.paged_at + week)
+        page.refresh_from_db()
+        assert page.acknowledged_at == page.paged_at + week
 
 
 class TestHandoff:
