@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, PasswordResetView
 from django.urls import include, path
 
-from config.login import ThrottledAuthenticationForm
+from config.login import QueuedPasswordResetForm, ThrottledAuthenticationForm
 from config.views import healthz, home
 
 urlpatterns = [
@@ -12,6 +12,11 @@ urlpatterns = [
         "accounts/login/",
         LoginView.as_view(authentication_form=ThrottledAuthenticationForm),
         name="login",
+    ),
+    path(
+        "accounts/password_reset/",
+        PasswordResetView.as_view(form_class=QueuedPasswordResetForm),
+        name="password_reset",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("incidents/", include("incidents.urls")),

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import re
+import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -278,10 +279,12 @@ class _Importer:
             user = self.find_user(row, "username", username)
             if user is None:
                 user = User(username=username, email=email, first_name=first, last_name=last)
-                user.set_unusable_password()
+                # A random password nobody knows: they sign in after a password reset, which
+                # Django offers only to accounts with a usable password.
+                user.set_password(secrets.token_urlsafe(32))
                 user.save()
-                # They go on call here: they are engineers, who sign in after a password
-                # reset to acknowledge their pages and work their incidents.
+                # They go on call here: they are engineers, who sign in to acknowledge their
+                # pages and work their incidents.
                 user.groups.add(self.engineers_group())
                 self.created["users"] += 1
             if not Profile.objects.filter(user=user).exists():

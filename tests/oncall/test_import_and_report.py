@@ -110,7 +110,10 @@ class TestImport:
         assert (ada.get_full_name(), ada.email) == ("Ada Lovelace", "ada@example.com")
         assert ada.profile.time_zone == "Europe/London"
         assert ada.profile.team.name == "Platform"
-        assert not ada.has_usable_password()
+        # A random password nobody knows, so a password reset is offered to them.
+        assert ada.has_usable_password()
+        assert not ada.check_password("")
+        assert not ada.check_password("ada")
         incident = Incident.objects.get(reference="INC-2025-0007")
         assert incident.status == "resolved"
         assert incident.severity.name == "SEV-1"
@@ -685,6 +688,13 @@ class TestImportAgainWithMore:
         with pytest.raises(CommandError, match=re.escape(message)):
             run("import_oncall_history", str(tmp_path / "later"))
         assert snapshot() == before
+
+    def test_imported_engineers_can_set_their_password_by_email(self, history, client, mailoutbox):
+        run("import_oncall_history", str(history))
+        ada = User.objects.get(username="ada")
+        response = client.post("/accounts/password_reset/", {"email": ada.email})
+        assert response.status_code == 302
+        assert [message.to for message in mailoutbox] == [[ada.email]]
 
     def test_imported_engineers_can_work_here(self, history, client):
         run("import_oncall_history", str(history))
