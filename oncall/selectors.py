@@ -863,12 +863,13 @@ def my_on_call(*, user, now: datetime | None = None, weeks: int = 8) -> MyOnCall
         for p in pages
         if p.acknowledged_at is None and (p.incident is None or p.incident.resolved_at is None)
     ]
-    # The next handoff this person gives: the end of their current or next primary shift,
-    # when someone's primary shift starts right then.
+    # The next handoff this person gives: the end of the primary shift they are on now that
+    # ends first (of any rotation), when someone's primary shift starts right then. A week not
+    # begun has nothing to hand over yet.
     to_write = None
-    mine = [s for s in shifts if s.role == ShiftRole.PRIMARY]
+    mine = [s for s in current if s.role == ShiftRole.PRIMARY]
     if mine:
-        ending = mine[0]
+        ending = min(mine, key=lambda shift: (shift.ends_at, shift.pk))
         successor = (
             Shift.objects.filter(
                 rotation_id=ending.rotation_id,

@@ -249,3 +249,27 @@ class TestAWrittenHandoffAndAnOverride:
             by=manager,
         )
         assert my_on_call(user=ann, now=self.NOW).handoff_to_write["incoming"] == cat
+
+
+def test_the_handoff_offered_is_the_one_due_first_of_a_shift_under_way():
+    from oncall.selectors import my_on_call
+    from tests.incidents.factories import EngineerFactory, TeamFactory
+    from tests.oncall.factories import RotationFactory, ShiftFactory
+
+    ann, cat = EngineerFactory(username="ann"), EngineerFactory(username="cat")
+    now = datetime(2026, 3, 10, 12, tzinfo=UTC)
+    soon, later = (
+        RotationFactory(team=TeamFactory(name="A")),
+        RotationFactory(team=TeamFactory(name="B")),
+    )
+    for rotation, ends in ((later, now + timedelta(days=3)), (soon, now + timedelta(hours=2))):
+        ShiftFactory(
+            rotation=rotation, engineer=ann, starts_at=ends - timedelta(days=7), ends_at=ends
+        )
+        ShiftFactory(
+            rotation=rotation, engineer=cat, starts_at=ends, ends_at=ends + timedelta(days=7)
+        )
+    offered = my_on_call(user=ann, now=now).handoff_to_write
+    assert (offered["rotation"], offered["handoff_at"]) == (soon, now + timedelta(hours=2))
+    # Cat's weeks have not begun: nothing to hand over yet.
+    assert my_on_call(user=cat, now=now).handoff_to_write is None
