@@ -262,10 +262,12 @@ def test_the_handoff_offered_is_the_one_due_first_of_a_shift_under_way():
         RotationFactory(team=TeamFactory(name="A")),
         RotationFactory(team=TeamFactory(name="B")),
     )
-    for rotation, ends in ((later, now + timedelta(days=3)), (soon, now + timedelta(hours=2))):
-        ShiftFactory(
-            rotation=rotation, engineer=ann, starts_at=ends - timedelta(days=7), ends_at=ends
-        )
+    # The shift in "later" began first; the one in "soon" ends first.
+    for rotation, starts, ends in (
+        (later, now - timedelta(days=6), now + timedelta(days=3)),
+        (soon, now - timedelta(days=1), now + timedelta(hours=2)),
+    ):
+        ShiftFactory(rotation=rotation, engineer=ann, starts_at=starts, ends_at=ends)
         ShiftFactory(
             rotation=rotation, engineer=cat, starts_at=ends, ends_at=ends + timedelta(days=7)
         )
