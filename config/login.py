@@ -57,7 +57,8 @@ class _Throttled:
         if not _reserve(username):
             raise ValidationError(TOO_MANY, code="throttled")
         cleaned = super().clean()
-        _forget(username)  # signed in: the failures before it no longer count
+        if getattr(self, "user_cache", None) is not None:
+            _forget(username)  # signed in: the failures before it no longer count
         return cleaned
 
 

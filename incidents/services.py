@@ -1000,9 +1000,15 @@ def incident_import_complete(
         )
     changed: list[str] = []
     brought_in = _imported_moments(incident) if imported is not None else {}
-    # Acknowledged or reopened here since it came in (read before this export adds anything).
-    worked_here = incident.reopened_at is not None or (
-        incident.acknowledged_at is not None and "acknowledged_at" not in brought_in
+    # Worked on here since it came in: reopened, acknowledged, updated or moved here (read
+    # before this export adds anything).
+    worked_here = imported is not None and (
+        incident.reopened_at is not None
+        or (incident.acknowledged_at is not None and "acknowledged_at" not in brought_in)
+        or incident.updates.exists()
+        or incident.timeline.filter(kind=TimelineEventKind.STATUS_CHANGED)
+        .exclude(message__endswith="(imported)")
+        .exists()
     )
     for field, value in (("acknowledged_at", acknowledged_at), ("resolved_at", resolved_at)):
         if value is None:

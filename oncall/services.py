@@ -119,12 +119,14 @@ def rotation_generate_shifts(
     and time, so DST never moves the handoff hour. Of the active members (someone who left is
     never put on call), member ``k mod n`` is primary and member ``k + 1 mod n`` secondary;
     never one person in both roles at once: a gap goes to the next member in order who does
-    not hold the other role then (a secondary nobody else can be is left out).
+    not hold the other role then (a secondary nobody else can be is left out; a primary never
+    is).
     Shifts already there for a role (generated, imported, overridden or added by hand) are left
     alone and only the hours of the week they leave uncovered get a new shift, so running it
     again adds only what is missing, also after the handoff weekday or time changed. A
-    switched-off engineer's shifts not started yet are on call for nobody: they go, and their
-    hours are filled like any gap. A rotation out of use is refused. Locks the rotation row so
+    switched-off engineer's shifts not started yet are on call for nobody: they go (one running
+    now ends now), and their hours are filled like any gap, never by the engineer an override
+    of theirs was covering. A rotation out of use is refused. Locks the rotation row so
     two runs cannot both add a shift.
     """
     if not 1 <= weeks <= 52:
@@ -143,9 +145,20 @@ def rotation_generate_shifts(
     first = week_index_at(rotation, now)
     span_start = handoff_moment(rotation, first)
     span_end = handoff_moment(rotation, first + weeks)
-    Shift.objects.filter(
+    gone = Shift.objects.filter(
         rotation=rotation, engineer__is_active=False, starts_at__gte=now, starts_at__lt=span_end
-    ).delete()
+    )
+    # An override's hours do not go back to the engineer it covered (away, ill).
+    avoid = list(
+        gone.filter(covered_engineer__isnull=False).values_list(
+            "covered_engineer_id", "starts_at", "ends_at"
+        )
+    )
+    gone.delete()
+    # One running now ends now, as when a rotation is retired: the rest is filled below.
+    Shift.objects.filter(
+        rotation=rotation, engineer__is_active=False, starts_at__lt=now, ends_at__gt=now
+    ).update(ends_at=now)
     # (role, engineer id, start, end) of every shift in the span, the new ones added as made.
     placed = list(
         Shift.objects.filter(
@@ -165,10 +178,11 @@ def rotation_generate_shifts(
         return gaps
 
     def free(engineer, role: str, start: datetime, end: datetime) -> bool:
-        """Whether ``engineer`` holds no other role at any moment of [start, end)."""
+        """Whether ``engineer`` holds no other role at any moment of [start, end), and is not
+        someone a removed override was covering then."""
         return not any(
             r != role and who == engineer.pk and s < end and e > start for r, who, s, e in placed
-        )
+        ) and not any(who == engineer.pk and s < end and e > start for who, s, e in avoid)
 
     new = []
     for week in range(first, first + weeks):
@@ -192,6 +206,10 @@ def rotation_generate_shifts(
                     ),
                     None,
                 )
+                if engineer is None and role == ShiftRole.PRIMARY:
+                    # Nobody else can be: a primary is never left out (the one member left
+                    # may then be both, and escalation skips a secondary who is the primary).
+                    engineer = members[turn % len(members)]
                 if engineer is None:
                     continue
                 new.append(
@@ -593,7 +611,13 @@ def acknowledge_pages_with_incident(sender, incident: Incident, by=None, at=None
     at = at or timezone.now()
     answered = list(
         Page.objects.select_for_update()
-        .filter(incident=incident, engineer=by, acknowledged_at__isnull=True, paged_at__lte=at)
+        .filter(
+            incident=incident,
+            engineer=by,
+            acknowledged_at__isnull=True,
+            paged_at__lte=at,
+            paged_at__gte=at - PAGE_ACK_WINDOW,  # as page_acknowledge: older pages are over
+        )
         .order_by("pk")
     )
     for page in answered:

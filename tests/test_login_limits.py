@@ -107,3 +107,14 @@ def test_the_password_reset_mail_is_sent_by_the_worker_not_the_request(
     assert subject
     assert to == manager.email
     assert "/accounts/reset/" in body
+
+
+def test_a_sign_in_without_a_password_does_not_clear_the_count(client, manager):
+    manager.set_password(GOOD)
+    manager.save()
+    for _ in range(PER_ACCOUNT - 1):
+        client.post("/admin/login/", {"username": "maria", "password": "wrong"})
+    client.post("/admin/login/", {"username": "maria", "password": ""})
+    client.post("/admin/login/", {"username": "maria", "password": "wrong"})
+    refused = client.post("/admin/login/", {"username": "maria", "password": GOOD})
+    assert TOO_MANY in refused.content.decode()

@@ -391,3 +391,28 @@ def test_a_final_export_leaves_an_imported_incident_acknowledged_here_to_the_tea
     incident.refresh_from_db()
     assert not created
     assert (incident.acknowledged_at, incident.resolved_at) == (picked_up, None)
+
+
+def test_a_final_export_leaves_an_imported_incident_updated_here_to_the_team(manager):
+    start = datetime(2025, 1, 1, 10, tzinfo=UTC)
+    incident, _ = incident_services.incident_import(
+        reference="OLD-8", title="Left open", severity="SEV-2", started_at=start
+    )
+    incident_services.status_update_post(
+        incident=incident,
+        author=manager,
+        status="Investigating",
+        impact="x",
+        action="y",
+        eta="unknown",
+        at=datetime(2025, 2, 1, tzinfo=UTC),
+    )
+    incident_services.incident_import(
+        reference="OLD-8",
+        title="Left open",
+        severity="SEV-2",
+        started_at=start,
+        resolved_at=start + timedelta(hours=2),
+    )
+    incident.refresh_from_db()
+    assert incident.resolved_at is None

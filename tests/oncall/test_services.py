@@ -59,6 +59,56 @@ class TestGenerateShifts:
             assert len(primary) == 1
             assert primary != secondary
 
+    def test_the_one_member_left_is_primary_not_only_secondary(self):
+        rotation = rotation_with("ada", "bob", starts_on=date(2026, 3, 2))
+        now = datetime(2026, 3, 4, 12, tzinfo=UTC)
+        services.rotation_generate_shifts(rotation=rotation, weeks=4, now=now)
+        ada = rotation.members.get(user__username="ada").user
+        ada.is_active = False
+        ada.save()
+        services.rotation_generate_shifts(rotation=rotation, weeks=4, now=now)
+        for week in range(4):
+            moment = services.handoff_moment(rotation, week) + timedelta(days=3)
+            if moment <= now:
+                moment = now + timedelta(hours=1)
+            assert (
+                selectors.on_call_shift(
+                    team=rotation.team, role=ShiftRole.PRIMARY, at=moment
+                ).engineer.username
+                == "bob"
+            )
+
+    def test_a_covering_engineer_switched_off_does_not_put_the_covered_one_back(self, manager):
+        rotation = rotation_with("ada", "bob", "cy", starts_on=date(2026, 3, 2))
+        now = datetime(2026, 3, 4, 12, tzinfo=UTC)
+        services.rotation_generate_shifts(rotation=rotation, weeks=3, now=now)
+        week = services.handoff_moment(rotation, 1)
+        bobs = Shift.objects.get(rotation=rotation, role=ShiftRole.PRIMARY, starts_at=week)
+        assert bobs.engineer.username == "bob"
+        cy = rotation.members.get(user__username="cy").user
+        services.shift_override(
+            shift=bobs, starts_at=week, ends_at=bobs.ends_at, engineer=cy, by=manager
+        )
+        cy.is_active = False
+        cy.save()
+        services.rotation_generate_shifts(rotation=rotation, weeks=3, now=now)
+        middle = week + timedelta(days=3)
+        primary = selectors.on_call_shift(team=rotation.team, role=ShiftRole.PRIMARY, at=middle)
+        assert primary.engineer.username == "ada"
+
+    def test_a_switched_off_engineers_running_shift_ends_and_is_covered(self):
+        rotation = rotation_with("ada", "bob", starts_on=date(2026, 3, 2))
+        now = datetime(2026, 3, 4, 12, tzinfo=UTC)
+        services.rotation_generate_shifts(rotation=rotation, weeks=2, now=now)
+        ada = rotation.members.get(user__username="ada").user
+        ada.is_active = False
+        ada.save()
+        services.rotation_generate_shifts(rotation=rotation, weeks=2, now=now)
+        assert Shift.objects.get(engineer=ada, role=ShiftRole.PRIMARY).ends_at == now
+        later = now + timedelta(hours=1)
+        primary = selectors.on_call_shift(team=rotation.team, role=ShiftRole.PRIMARY, at=later)
+        assert primary.engineer.username == "bob"
+
     def test_a_rotation_out_of_use_gets_no_shifts(self):
         rotation = rotation_with("ada", "bob", starts_on=date(2026, 3, 2))
         rotation.is_active = False  # as the admin saves it, before retiring its shifts
@@ -513,6 +563,15 @@ class TestFoundInTheOnCallPagesReview:
         assert page.acknowledged_at == at + timedelta(minutes=1)
         [row] = [r for r in compensation_report_march() if r.username == "ada"]
         assert (row.sev1_incidents, row.overnight_pages) == (1, 1)
+
+    def test_acknowledging_the_incident_a_week_later_leaves_the_old_page_unanswered(self):
+        at = datetime(2026, 3, 4, 2, tzinfo=UTC)
+        _, incident, page = self._paged(at)
+        incident_services.incident_acknowledge(
+            incident=incident, by=page.engineer, at=at + timedelta(days=8)
+        )
+        page.refresh_from_db()
+        assert page.acknowledged_at is None
 
     def test_someone_else_acknowledging_the_incident_leaves_my_page_to_me(self, manager):
         at = datetime(2026, 3, 4, 2, tzinfo=UTC)
