@@ -46,6 +46,27 @@ def switch_off(*users) -> None:
         user.save(update_fields=["is_active"])
 
 
+def post_update(incident, *, by, at) -> None:
+    """A status update in the Status / Impact / Action / ETA form, posted at ``at``."""
+    incident_services.status_update_post(
+        incident=incident,
+        author=by,
+        status="Investigating",
+        impact="x",
+        action="y",
+        eta="unknown",
+        at=at,
+    )
+
+
+def import_open(reference: str, started_at: datetime, severity: str = "SEV-2"):
+    """An incident the history import brought in unresolved."""
+    incident, _ = incident_services.incident_import(
+        reference=reference, title="Left open", severity=severity, started_at=started_at
+    )
+    return incident
+
+
 def everything_checked() -> ResolutionChecklist:
     return ResolutionChecklist(**dict.fromkeys(ResolutionChecklist.__dataclass_fields__, True))
 
@@ -147,15 +168,7 @@ def test_no_heads_up_for_a_switched_off_engineer():
 
 def test_a_reopened_incident_counts_its_update_cadence_from_the_reopening(sev1, manager):
     services = incident_services
-    services.status_update_post(
-        incident=sev1,
-        author=manager,
-        status="Investigating",
-        impact="x",
-        action="y",
-        eta="unknown",
-        at=BASE_TIME + timedelta(minutes=5),
-    )
+    post_update(sev1, by=manager, at=BASE_TIME + timedelta(minutes=5))
     services.incident_resolve(
         incident=sev1,
         by=manager,
@@ -296,12 +309,7 @@ def test_the_weekly_digest_skips_switched_off_owners():
 
 
 def test_an_imported_unresolved_incident_is_history_until_someone_works_on_it(manager):
-    incident, _ = incident_services.incident_import(
-        reference="OLD-1",
-        title="Left open in the old tool",
-        severity="SEV-1",
-        started_at=datetime(2025, 1, 1, tzinfo=UTC),
-    )
+    incident = import_open("OLD-1", datetime(2025, 1, 1, tzinfo=UTC), severity="SEV-1")
     later = datetime(2025, 1, 3, tzinfo=UTC)
     assert incident_reminders.sweep_escalations(now=later) == 0
     assert incident_reminders.sweep_status_updates(now=later) == 0
@@ -309,15 +317,7 @@ def test_an_imported_unresolved_incident_is_history_until_someone_works_on_it(ma
 
     # Someone picks it up here: from their update on, its cadence applies.
     posted = later + timedelta(hours=1)
-    incident_services.status_update_post(
-        incident=incident,
-        author=manager,
-        status="Investigating",
-        impact="x",
-        action="y",
-        eta="unknown",
-        at=posted,
-    )
+    post_update(incident, by=manager, at=posted)
     cadence = incident.severity.update_every
     assert incident_reminders.sweep_status_updates(now=posted + cadence - SECOND) == 0
     incident_reminders.sweep_status_updates(now=posted + cadence)
@@ -351,22 +351,9 @@ def test_no_handoff_request_to_a_switched_off_engineer(rotation):
 
 
 def test_an_imported_incident_escalates_counting_from_its_first_update_here(manager):
-    incident, _ = incident_services.incident_import(
-        reference="OLD-2",
-        title="Left open in the old tool",
-        severity="SEV-1",
-        started_at=datetime(2025, 1, 1, tzinfo=UTC),
-    )
+    incident = import_open("OLD-2", datetime(2025, 1, 1, tzinfo=UTC), severity="SEV-1")
     posted = datetime(2025, 2, 1, 9, tzinfo=UTC)
-    incident_services.status_update_post(
-        incident=incident,
-        author=manager,
-        status="Investigating",
-        impact="x",
-        action="y",
-        eta="unknown",
-        at=posted,
-    )
+    post_update(incident, by=manager, at=posted)
     threshold = incident.severity.escalate_after
     assert incident_reminders.sweep_escalations(now=posted + threshold - SECOND) == 0
     incident_reminders.sweep_escalations(now=posted + threshold)
@@ -375,9 +362,7 @@ def test_an_imported_incident_escalates_counting_from_its_first_update_here(mana
 
 def test_a_final_export_leaves_an_imported_incident_acknowledged_here_to_the_team(manager):
     start = datetime(2025, 1, 1, 10, tzinfo=UTC)
-    incident, _ = incident_services.incident_import(
-        reference="OLD-7", title="Left open", severity="SEV-2", started_at=start
-    )
+    incident = import_open("OLD-7", start)
     picked_up = datetime(2025, 2, 1, tzinfo=UTC)
     incident_services.incident_acknowledge(incident=incident, by=manager, at=picked_up)
     _, created = incident_services.incident_import(
@@ -395,18 +380,8 @@ def test_a_final_export_leaves_an_imported_incident_acknowledged_here_to_the_tea
 
 def test_a_final_export_leaves_an_imported_incident_updated_here_to_the_team(manager):
     start = datetime(2025, 1, 1, 10, tzinfo=UTC)
-    incident, _ = incident_services.incident_import(
-        reference="OLD-8", title="Left open", severity="SEV-2", started_at=start
-    )
-    incident_services.status_update_post(
-        incident=incident,
-        author=manager,
-        status="Investigating",
-        impact="x",
-        action="y",
-        eta="unknown",
-        at=datetime(2025, 2, 1, tzinfo=UTC),
-    )
+    incident = import_open("OLD-8", start)
+    post_update(incident, by=manager, at=datetime(2025, 2, 1, tzinfo=UTC))
     incident_services.incident_import(
         reference="OLD-8",
         title="Left open",
