@@ -24,6 +24,7 @@ from incidents.models import (
     TimelineEventKind,
 )
 from incidents.notifications import Message, notify, team_webhook_message
+from incidents.signals import incident_runbook_recorded
 
 STALE_AFTER = timedelta(days=90)
 
@@ -118,7 +119,7 @@ def runbook_start(
     run = IncidentRunbook.objects.create(
         incident=incident, runbook=runbook, version=version, started_at=at, started_by=by
     )
-    timeline_event_record(
+    event = timeline_event_record(
         incident=incident,
         kind=TimelineEventKind.RUNBOOK,
         message=f"Runbook started: {version.title} (version {version.number}, "
@@ -127,6 +128,7 @@ def runbook_start(
         author=by,
         payload={"runbook": runbook.pk, "version": version.number, "run": run.pk},
     )
+    incident_runbook_recorded.send(sender=Incident, incident=incident, event=event, by=by, at=at)
     return run
 
 
@@ -172,13 +174,18 @@ def runbook_step_record(
     message = f"Runbook {run.version.title}, step {position} {label}: {step['title']}"
     if note:
         message += f" ({note})"
-    timeline_event_record(
+    event = timeline_event_record(
         incident=run.incident,
         kind=TimelineEventKind.RUNBOOK,
         message=message,
         at=at,
         author=by,
         payload={"run": run.pk, "position": position, "outcome": outcome, "note": note},
+    )
+    # A runbook recorded after the resolution (often how it goes) still reaches the
+    # post-mortem's timeline, which was copied at the resolution.
+    incident_runbook_recorded.send(
+        sender=Incident, incident=run.incident, event=event, by=by, at=at
     )
     return record
 

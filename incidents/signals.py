@@ -13,6 +13,8 @@ arguments:
 - ``incident_severity_changed``: ``incident``, ``from_severity``, ``to_severity``, ``by``, ``at``
 - ``incident_postmortem_required``: ``incident``, ``by``, ``at`` (a manager asked for one, or
   customer impact was recorded)
+- ``incident_runbook_recorded``: ``incident``, ``event`` (the timeline event that says a
+  runbook was started or a step ticked), ``by``, ``at``
 """
 
 from django.dispatch import Signal
@@ -23,3 +25,4 @@ incident_resolved = Signal()
 incident_status_changed = Signal()
 incident_severity_changed = Signal()
 incident_postmortem_required = Signal()
+incident_runbook_recorded = Signal()

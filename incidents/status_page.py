@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.http import Http404
 from django.shortcuts import render
+from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.views.decorators.cache import cache_control
@@ -83,7 +84,9 @@ class StatusFeed(Feed):
         )
 
     def item_description(self, item):
-        return _entry_text(item[1])
+        # Atom writes the summary as type="html": readers render it, so the update's plain
+        # text is escaped first ("<account>" stays text, never markup) and its lines kept.
+        return linebreaksbr(_entry_text(item[1]), autoescape=True)
 
     def item_link(self, item):
         incident, update = item

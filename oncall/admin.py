@@ -296,6 +296,18 @@ class ShiftForm(forms.ModelForm):
             )
             if problem:
                 raise forms.ValidationError(problem)
+            engineer = cleaned.get("engineer")
+            if engineer is not None:
+                problem = services.shift_both_roles_problem(
+                    rotation=rotation,
+                    role=role,
+                    engineer=engineer,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    exclude_pk=self.instance.pk,
+                )
+                if problem:
+                    raise forms.ValidationError({"engineer": problem})
         return cleaned
 
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vText
 
 from oncall.selectors import shifts_for_engineer
 
@@ -18,7 +18,9 @@ def shifts_ical(*, user, now=None) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", "-//IncidentDesk//On-call//EN")
     calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", f"On call: {user.get_full_name() or user.get_username()}")
+    # As text, escaped: icalendar writes an unknown X- property raw, and a line break in a
+    # name would make the feed fail.
+    calendar.add("x-wr-calname", vText(f"On call: {user.get_full_name() or user.get_username()}"))
     host = settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0] or "incidentdesk"
     for shift in shifts_for_engineer(user=user, start=now - FEED_PAST, end=now + FEED_FUTURE):
         event = Event()

@@ -12,6 +12,7 @@ import hashlib
 import io
 import re
 import secrets
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ from incidents.validators import DATABASE_ABBREVIATIONS, is_valid_time_zone
 from oncall import services
 from oncall.models import Page, PageSource, Rotation, RotationMember, Shift, ShiftSource
 from oncall.selectors import project_zone
+from oncall.services import PAGE_ACK_WINDOW
 
 User = get_user_model()
 
@@ -90,6 +92,14 @@ class _Row:
             raise self.fail("a value is required", column)
         return value
 
+    def one_line(self, column: str) -> str:
+        """The value of a name or title column: one line, without control characters
+        (a line break in a name breaks the calendar feed and the e-mails' headers)."""
+        value = self.get(column)
+        if any(unicodedata.category(character) == "Cc" for character in value):
+            raise self.fail("a line break or control character is not allowed here", column)
+        return value
+
     def moment(self, column: str, *, required: bool) -> datetime | None:
         value = self.get(column)
         if not value:
@@ -143,9 +153,20 @@ def _rows(path: Path, columns: tuple[str, ...]):
     except csv.Error as error:
         raise ImportRowError(name, 1, f"malformed CSV: {error}") from None
     reader.fieldnames = header
+    twice = sorted({column for column in header if header.count(column) > 1})
+    if twice:
+        raise ImportRowError(
+            name, 1, f"column {twice[0]!r} appears more than once", twice[0], ",".join(header)
+        )
     for column in columns:
         if column not in header:
-            raise ImportRowError(name, 1, f"missing column {column!r}", column, "")
+            read = ",".join(header)
+            hint = (
+                ": columns are separated by commas"
+                if len(header) == 1 and any(mark in read for mark in ";\t|")
+                else ""
+            )
+            raise ImportRowError(name, 1, f"missing column {column!r}{hint}", "header", read)
     try:
         for data in reader:
             if None in data:
@@ -229,6 +250,7 @@ class _Importer:
 
     def team(self, row: _Row, *, create: bool):
         name = row.required("team")
+        row.one_line("team")
         if name not in self.teams:
             team = Team.objects.filter(name__iexact=name).first()
             if team is None:
@@ -272,7 +294,7 @@ class _Importer:
                     validate_email(email)
                 except ValidationError:
                     raise row.fail("not an email address", "email") from None
-            first, last = _split_name(row.get("full_name"))
+            first, last = _split_name(row.one_line("full_name"))
             _check_length(row, "full_name", first, 150)
             _check_length(row, "full_name", last, 150)
             team = self.team(row, create=True) if row.get("team") else None
@@ -312,6 +334,7 @@ class _Importer:
                     f"{twin} exists: references may not differ only in case", "reference"
                 )
             title = row.required("title")
+            row.one_line("title")
             _check_length(row, "title", title, 200)
             values = {
                 "reference": reference,
@@ -344,25 +367,32 @@ class _Importer:
         for row in rows:
             team = self.team(row, create=False)
             name = row.required("rotation")
+            row.one_line("rotation")
             _check_length(row, "rotation", name, Rotation._meta.get_field("name").max_length)
             engineer = self.user(row)
             starts_at = row.moment("starts_at", required=True)
             ends_at = row.moment("ends_at", required=True)
             if ends_at <= starts_at:
                 raise row.fail("the shift ends before it starts", "ends_at")
-            key = (team.pk, name)
+            # Rotations are matched in any letter case, as teams and usernames are: a later
+            # export writing "primary" for "Primary" is the same rotation, not a second one
+            # that would pay two engineers for one week.
+            key = (team.pk, name.casefold())
             first_start[key] = min(first_start.get(key, starts_at), starts_at)
-            parsed.append((team, name, engineer, starts_at, ends_at))
+            parsed.append((row, team, name, engineer, starts_at, ends_at))
 
         rotations: dict[tuple[int, str], Rotation] = {}
         # Members are added only to the rotations this import creates. An existing rotation's
         # members are the managers' to choose: someone's shifts of two years ago must not put
         # them back on call next week.
         created: set[int] = set()
-        for team, name, engineer, starts_at, ends_at in parsed:
-            key = (team.pk, name)
+        for row, team, name, engineer, starts_at, ends_at in parsed:
+            key = (team.pk, name.casefold())
             if key not in rotations:
-                rotation = Rotation.objects.filter(team=team, name=name).first()
+                try:
+                    rotation = by_name(Rotation.objects.filter(team=team), "name", name)
+                except ValidationError as error:
+                    raise row.fail(_row_message("", error.messages[0]), "rotation") from None
                 if rotation is None:
                     # The rotation's week starts where its earliest imported shift does.
                     local = first_start[key].astimezone(project_zone())
@@ -388,7 +418,9 @@ class _Importer:
                 )["last"]
                 position = 0 if last is None else last + 1
                 RotationMember.objects.create(rotation=rotation, user=engineer, position=position)
-            import_key = _shift_key(team, name, engineer.get_username(), starts_at, ends_at)
+            import_key = _shift_key(
+                team, rotation.name, engineer.get_username(), starts_at, ends_at
+            )
             if not Shift.objects.filter(import_key=import_key).exists():
                 # One person holds a role at a time: a shift given to someone else in a later
                 # export would pay both of them for the same week. The same engineer's
@@ -420,6 +452,13 @@ class _Importer:
             acknowledged_at = row.moment("acknowledged_at", required=False)
             if acknowledged_at is not None and acknowledged_at < paged_at:
                 raise row.fail("acknowledged before it was paged", "acknowledged_at")
+            if acknowledged_at is not None and acknowledged_at - paged_at > PAGE_ACK_WINDOW:
+                # As on the pages: an acknowledgement is what comp time and the bonus pay for,
+                # and a page is over after this long.
+                raise row.fail(
+                    f"acknowledged more than {PAGE_ACK_WINDOW.days} days after the page",
+                    "acknowledged_at",
+                )
             for column, moment in (("paged_at", paged_at), ("acknowledged_at", acknowledged_at)):
                 if moment is not None and moment > self.now:
                     raise row.fail("in the future: history is what happened", column)
@@ -440,6 +479,16 @@ class _Importer:
                 incident = incidents[reference]
                 if paged_at < incident.started_at:
                     raise row.fail("paged before the incident started", "paged_at")
+                if (
+                    acknowledged_at is not None
+                    and incident.resolved_at is not None
+                    and acknowledged_at > incident.resolved_at
+                ):
+                    # Nothing was left to handle: the pages refuse this acknowledgement too.
+                    raise row.fail(
+                        f"acknowledged after {incident.reference} was resolved",
+                        "acknowledged_at",
+                    )
             # A page is one engineer paged at one moment. A later export may add what an
             # earlier one lacked (the incident it was for, the acknowledgement): that is
             # recorded, and a closed period it changes gets its correction in the next open

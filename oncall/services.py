@@ -263,6 +263,37 @@ def shift_overlap_problem(
     )
 
 
+BOTH_ROLES = (
+    "{engineer} is {role} on this rotation from {start} to {end}: one person cannot be primary "
+    "and secondary at once, or escalation would skip the backup. Hand that shift on first."
+)
+
+
+def shift_both_roles_problem(
+    *, rotation, role: str, engineer, starts_at: datetime, ends_at: datetime, exclude_pk=None
+) -> str | None:
+    """Why ``engineer`` cannot hold ``role`` of ``rotation`` over [starts_at, ends_at): they
+    hold the rotation's other role during part of it. None when they do not."""
+    clash = (
+        Shift.objects.filter(
+            rotation=rotation, engineer=engineer, starts_at__lt=ends_at, ends_at__gt=starts_at
+        )
+        .exclude(role=role)
+        .exclude(pk=exclude_pk)
+        .order_by("starts_at")
+        .first()
+    )
+    if clash is None:
+        return None
+    zone = timezone.get_current_timezone()
+    return BOTH_ROLES.format(
+        engineer=_who(engineer),
+        role=clash.get_role_display().lower(),
+        start=clash.starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
+        end=clash.ends_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
+    )
+
+
 @transaction.atomic
 def rotation_retire(*, rotation: Rotation, now: datetime | None = None) -> tuple[int, int]:
     """A rotation taken out of use: nobody is on call for it from now on. Its shifts not
@@ -321,6 +352,15 @@ def shift_override(
         raise ValidationError({"engineer": OVERRIDE_SAME_ENGINEER.format(user=_who(engineer))})
     if not engineer.is_active:
         raise ValidationError({"engineer": INACTIVE_ENGINEER.format(user=engineer)})
+    problem = shift_both_roles_problem(
+        rotation=shift.rotation,
+        role=shift.role,
+        engineer=engineer,
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
+    if problem:
+        raise ValidationError({"engineer": problem})
 
     override = Shift(
         rotation=shift.rotation,

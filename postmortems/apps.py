@@ -12,10 +12,12 @@ class PostmortemsConfig(AppConfig):
         from incidents.signals import (
             incident_postmortem_required,
             incident_resolved,
+            incident_runbook_recorded,
             incident_severity_changed,
         )
         from postmortems.access import sync_groups_for_postmortems
         from postmortems.receivers import (
+            copy_runbook_event,
             schedule_on_resolution,
             schedule_when_required,
             schedule_when_severity_changes,
@@ -29,6 +31,9 @@ class PostmortemsConfig(AppConfig):
         )
         incident_severity_changed.connect(
             schedule_when_severity_changes, sender=Incident, dispatch_uid="postmortems.severity"
+        )
+        incident_runbook_recorded.connect(
+            copy_runbook_event, sender=Incident, dispatch_uid="postmortems.runbook"
         )
         post_migrate.connect(
             sync_groups_for_postmortems, sender=self, dispatch_uid="postmortems.groups"

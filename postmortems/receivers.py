@@ -25,3 +25,9 @@ def schedule_when_severity_changes(sender, incident, by, at, **kwargs) -> None:
     when it is resolved, and one that has one keeps it."""
     if incident.resolved_at is not None:
         services.postmortem_schedule(incident=incident, by=by, at=at)
+
+
+def copy_runbook_event(sender, incident, event, by, at, **kwargs) -> None:
+    """A runbook was started or a step ticked: a post-mortem already scheduled (its timeline
+    was copied at the resolution) and not yet published gets the line too."""
+    services.postmortem_timeline_copy_event(incident=incident, event=event)

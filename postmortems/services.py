@@ -242,6 +242,27 @@ def _snapshot_timeline(postmortem: Postmortem, incident: Incident, until: dateti
     )
 
 
+def postmortem_timeline_copy_event(*, incident: Incident, event: TimelineEvent) -> None:
+    """Copy an incident timeline event recorded after the post-mortem's timeline was taken
+    (a runbook worked after the resolution) into it, unless the post-mortem is published
+    (what was published stays as it was) or already has it."""
+    postmortem = (
+        Postmortem.objects.select_for_update()
+        .filter(incident=incident)
+        .exclude(status=PostmortemStatus.PUBLISHED)
+        .first()
+    )
+    if postmortem is None or postmortem.timeline_entries.filter(source_event=event).exists():
+        return
+    PostmortemTimelineEntry.objects.create(
+        postmortem=postmortem,
+        occurred_at=event.occurred_at,
+        phase=phase_for(incident, event.occurred_at),
+        text=event.message,
+        source_event=event,
+    )
+
+
 def _deadlines_payload(postmortem: Postmortem) -> dict[str, str]:
     return {
         "deadlines_from": postmortem.deadlines_from.isoformat(),

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from incidents import runbooks, services
 from incidents.markdown import render_markdown
@@ -204,6 +205,35 @@ class TestFollowingARunbook:
         )
         assert "Runbook Disk full on the primary, step 1 done: Check disk usage" in texts
         assert "Runbook Disk full on the primary, step 2 skipped: Rotate WAL (not needed)" in texts
+
+    def test_a_runbook_worked_after_the_resolution_reaches_the_postmortem(
+        self, engineer, incident, runbook
+    ):
+        # Resolve first, record the runbook after: the post-mortem's timeline, copied at the
+        # resolution, still lists it, in time order and phase.
+        from postmortems.models import Postmortem
+
+        services.incident_resolve(
+            incident=incident, by=engineer, checklist=services.ResolutionChecklist.all_confirmed()
+        )
+        postmortem = Postmortem.objects.get(incident=incident)
+        run = runbooks.runbook_start(incident=incident, runbook=runbook, by=engineer)
+        runbooks.runbook_step_record(run=run, position=1, outcome="done", by=engineer)
+        entries = list(postmortem.timeline_entries.order_by("occurred_at", "id"))
+        assert [e.text for e in entries[-2:]] == [
+            "Runbook started: Disk full on the primary (version 1, 3 steps)",
+            "Runbook Disk full on the primary, step 1 done: Check disk usage",
+        ]
+        assert {e.phase for e in entries[-2:]} == {"resolved"}
+        # Once published, the post-mortem stays as it was published.
+        now = timezone.now()
+        Postmortem.objects.filter(pk=postmortem.pk).update(
+            status="published", draft_started_at=now, submitted_at=now, published_at=now
+        )
+        runbooks.runbook_step_record(
+            run=run, position=2, outcome="skipped", note="later", by=engineer
+        )
+        assert postmortem.timeline_entries.count() == len(entries)
 
 
 class TestIncidentPage:

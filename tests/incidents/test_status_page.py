@@ -1,6 +1,8 @@
 """The public status page and its Atom feed: what the public sees, and that nothing internal
 (internal updates, names, titles, summaries, root causes, timeline) ever leaks."""
 
+import html
+import re
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 from urllib.parse import urlparse
@@ -345,6 +347,27 @@ class TestFeed:
         ]
         body = ET.tostring(feed, encoding="unicode")
         assert "Checkout fails for some customers" in body
+
+    def test_a_summary_is_html_that_shows_the_text_as_typed(self, client, people):
+        # Atom's summary is type="html": readers render it, so text must be escaped once
+        # more than XML needs, and lines kept apart.
+        zelda, _ = people
+        incident = declare("TITLE-INTERNAL api", "SEV-2", [ServiceFactory()], zelda, 1)
+        update(incident, zelda, 0.5, "status_page", "Calls to /v1/<account>/orders fail")
+        feed = self.parse(client)
+        [summary] = [
+            entry.find(f"{ATOM}summary")
+            for entry in feed.findall(f"{ATOM}entry")
+            if "Calls to" in (entry.find(f"{ATOM}summary").text or "")
+        ]
+        assert summary.get("type") == "html"
+        shown = summary.text  # what a reader renders as HTML
+        assert "&lt;account&gt;" in shown
+        assert "<account>" not in shown
+        assert shown.count("<br>") == 2  # Impact, Action and ETA on lines of their own
+        assert html.unescape(re.sub(r"<br>", "\n", shown)).splitlines()[0] == (
+            "Impact: Calls to /v1/<account>/orders fail"
+        )
 
     def test_an_empty_feed_is_still_valid(self, client):
         feed = self.parse(client)

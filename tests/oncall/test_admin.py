@@ -419,6 +419,35 @@ def test_a_shift_added_by_hand_never_overlaps_its_rotations_role(manager_client)
     assert Shift.objects.count() == 2
 
 
+def test_a_shift_added_by_hand_never_makes_one_person_both_roles(manager_client):
+    ada = engineer("ada")
+    rotation = RotationFactory(team=TeamFactory(name="Platform"))
+    ShiftFactory(
+        rotation=rotation,
+        engineer=ada,
+        starts_at=datetime(2026, 3, 2, 9, tzinfo=UTC),
+        ends_at=datetime(2026, 3, 9, 9, tzinfo=UTC),
+    )
+    data = {
+        "rotation": rotation.pk,
+        "engineer": ada.pk,
+        "role": "secondary",
+        "starts_at_0": "2026-03-08",
+        "starts_at_1": "09:00:00",
+        "ends_at_0": "2026-03-10",
+        "ends_at_1": "09:00:00",
+        "source": "manual",
+        "reason": "",
+    }
+    response = manager_client.post(reverse("admin:oncall_shift_add"), data)
+    assert response.status_code == 200
+    assert "cannot be primary and secondary at once" in response.content.decode()
+    assert Shift.objects.count() == 1
+    data |= {"starts_at_0": "2026-03-09"}
+    assert manager_client.post(reverse("admin:oncall_shift_add"), data).status_code == 302
+    assert Shift.objects.count() == 2
+
+
 def test_managers_read_handoffs_but_never_rewrite_them(manager_client):
     rotation = RotationFactory(team=TeamFactory(name="Platform"))
     ada, bob = engineer("ada"), engineer("bob")

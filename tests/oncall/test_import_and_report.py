@@ -237,6 +237,51 @@ class TestImport:
                 "",
                 "fewer values than columns",
             ),
+            (
+                # Paid for by comp time, but nobody can acknowledge a page a week later here.
+                "pages",
+                PAGES + "ada,2026-03-20T10:00:00Z,2026-03-27T10:00:01Z,\n",
+                6,
+                "2026-03-27T10:00:01Z",
+                "acknowledged more than 7 days after the page",
+            ),
+            (
+                # INC-2025-0007 was resolved at 00:10: nothing was left to handle.
+                "pages",
+                PAGES + "ada,2026-03-04T00:00:00Z,2026-03-04T00:10:01Z,INC-2025-0007\n",
+                6,
+                "2026-03-04T00:10:01Z",
+                "acknowledged after INC-2025-0007 was resolved",
+            ),
+            (
+                "engineers",
+                ENGINEERS + 'zed,"Zed\nZed",z@example.com,UTC,Platform\n',
+                6,
+                "Zed\nZed",
+                "a line break or control character is not allowed here",
+            ),
+            (
+                "shifts",
+                SHIFTS + "Platform,Pri\tmary,ada,2026-03-16T09:00:00Z,2026-03-23T09:00:00Z\n",
+                5,
+                "Pri\tmary",
+                "a line break or control character is not allowed here",
+            ),
+            (
+                "engineers",
+                "username,full_name,email,timezone,team,timezone\n"
+                "zed,Zed,z@example.com,Europe/London,Platform,America/New_York\n",
+                1,
+                "username,full_name,email,timezone,team,timezone",
+                "column 'timezone' appears more than once",
+            ),
+            (
+                "engineers",
+                "username;full_name;email;timezone;team\nzed;Zed;;UTC;Platform\n",
+                1,
+                "username;full_name;email;timezone;team",
+                "missing column 'username': columns are separated by commas",
+            ),
         ],
     )
     def test_a_bad_row_aborts_everything_naming_file_line_and_value(
@@ -322,8 +367,28 @@ class TestReportCommand:
     def test_bad_dates(self):
         with pytest.raises(CommandError, match="not a date"):
             run("compensation_report", "--start", "2026-13-01", "--end", "2026-03-31")
+        # Python reads these as dates too; the documented form is YYYY-MM-DD only.
+        with pytest.raises(CommandError, match=r"not a date \(YYYY-MM-DD\): '20260301'"):
+            run("compensation_report", "--start", "20260301", "--end", "2026-03-31")
+        with pytest.raises(CommandError, match="not a date"):
+            run("compensation_report", "--start", "2026-03-01", "--end", "2026-W14-2")
         with pytest.raises(CommandError, match="end date is before"):
             run("compensation_report", "--start", "2026-03-02", "--end", "2026-03-01")
+
+    @pytest.mark.parametrize("team", ["", "  "])
+    def test_an_empty_team_is_an_error_not_every_team(self, history, team):
+        # "--team $TEAM" with the variable unset must not pay out every team.
+        run("import_oncall_history", str(history))
+        with pytest.raises(CommandError, match="--team is empty"):
+            run(
+                "compensation_report",
+                "--start",
+                "2026-03-01",
+                "--end",
+                "2026-03-31",
+                "--team",
+                team,
+            )
 
     def test_spreadsheet_formulas_are_neutralised(self, tmp_path):
         directory = write(
@@ -359,8 +424,12 @@ class TestClosedPeriods:
             tmp_path / "late",
             shifts="team,rotation,username,starts_at,ends_at\n"
             "Platform,Primary,ada,2026-03-16T09:00:00Z,2026-03-23T09:00:00Z\n",
+            incidents="reference,title,severity,started_at,detected_at,acknowledged_at,"
+            "resolved_at\n"
+            "INC-2025-0010,Payments down,SEV-1,2026-03-11T16:55:00Z,2026-03-11T16:58:00Z,"
+            "2026-03-11T17:01:00Z,2026-03-11T17:40:00Z\n",
             pages="username,paged_at,acknowledged_at,incident_reference\n"
-            "ravi,2026-03-11T17:00:00Z,2026-03-11T17:01:00Z,INC-2025-0007\n",
+            "ravi,2026-03-11T17:00:00Z,2026-03-11T17:01:00Z,INC-2025-0010\n",
         )
         run("import_oncall_history", str(late))
         assert run(*args) == before  # byte for byte
@@ -714,6 +783,41 @@ class TestImportAgainWithMore:
         with pytest.raises(CommandError, match=r"shifts.csv, line 2: .*already primary"):
             run("import_oncall_history", str(tmp_path / "b"))
         assert list(Shift.objects.values_list("engineer__username", flat=True)) == ["ada"]
+
+    def test_the_refused_shift_is_named_by_its_own_line(self, tmp_path):
+        shifts = (
+            "team,rotation,username,starts_at,ends_at\n"
+            "Platform,Primary,ada,2026-03-02T09:00:00Z,2026-03-09T09:00:00Z\n"
+            "Platform,Primary,ravi,2026-03-05T09:00:00Z,2026-03-12T09:00:00Z\n"
+            "Platform,Primary,ada,2026-03-20T09:00:00Z,2026-03-27T09:00:00Z\n"
+        )
+        write(tmp_path / "a", engineers=ENGINEERS, shifts=shifts)
+        with pytest.raises(CommandError) as error:
+            run("import_oncall_history", str(tmp_path / "a"))
+        assert "shifts.csv, line 3: " in str(error.value)
+        assert "'2026-03-05T09:00:00Z'" in str(error.value)
+
+    @pytest.mark.parametrize("spelling", ["PLATFORM,PRIMARY", "platform,primary"])
+    def test_a_rotation_in_another_letter_case_is_the_same_rotation(self, tmp_path, spelling):
+        shift = (
+            "team,rotation,username,starts_at,ends_at\n"
+            "{},2026-03-02T09:00:00Z,2026-03-09T09:00:00Z\n"
+        )
+        write(tmp_path / "a", engineers=ENGINEERS, shifts=shift.format("Platform,Primary,ada"))
+        run("import_oncall_history", str(tmp_path / "a"))
+        before = snapshot()
+        # The same export in other letters changes nothing...
+        write(tmp_path / "b", shifts=shift.format(f"{spelling},ada"))
+        out = run("import_oncall_history", str(tmp_path / "b"))
+        assert out.strip() == (
+            "Created 0 users, 0 teams, 0 rotations, 0 incidents, 0 shifts, 0 pages."
+        )
+        assert snapshot() == before
+        # ... and one giving the week to someone else is refused, not paid twice.
+        write(tmp_path / "c", shifts=shift.format(f"{spelling},ravi"))
+        with pytest.raises(CommandError, match=r"shifts.csv, line 2: .*already primary"):
+            run("import_oncall_history", str(tmp_path / "c"))
+        assert list(Rotation.objects.values_list("name", flat=True)) == ["Primary"]
 
     def test_one_engineers_overlapping_shifts_import_and_count_once(self, tmp_path):
         shifts = (

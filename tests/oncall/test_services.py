@@ -85,12 +85,12 @@ class TestGenerateShifts:
         week = services.handoff_moment(rotation, 1)
         bobs = Shift.objects.get(rotation=rotation, role=ShiftRole.PRIMARY, starts_at=week)
         assert bobs.engineer.username == "bob"
-        cy = rotation.members.get(user__username="cy").user
+        dee = engineer("dee")  # not in the rotation: cy is that week's secondary
         services.shift_override(
-            shift=bobs, starts_at=week, ends_at=bobs.ends_at, engineer=cy, by=manager
+            shift=bobs, starts_at=week, ends_at=bobs.ends_at, engineer=dee, by=manager
         )
-        cy.is_active = False
-        cy.save()
+        dee.is_active = False
+        dee.save()
         services.rotation_generate_shifts(rotation=rotation, weeks=3, now=now)
         middle = week + timedelta(days=3)
         primary = selectors.on_call_shift(team=rotation.team, role=ShiftRole.PRIMARY, at=middle)
@@ -289,6 +289,36 @@ class TestOverride:
                     shift=shift, starts_at=starts_at, ends_at=ends_at, engineer=who
                 )
         assert self.pieces() == [("ada", 2, 9, 9, ShiftSource.MANUAL)]
+
+    def test_the_secondary_cannot_also_take_the_primary(self):
+        # One person in both roles at once: escalation would skip the backup.
+        rotation = rotation_with("ada", "bob", "cy", starts_on=date(2026, 3, 2))
+        now = datetime(2026, 3, 3, tzinfo=UTC)
+        services.rotation_generate_shifts(rotation=rotation, weeks=1, now=now)
+        primary = Shift.objects.get(rotation=rotation, role=ShiftRole.PRIMARY)
+        secondary = Shift.objects.get(rotation=rotation, role=ShiftRole.SECONDARY)
+        before = self.pieces()
+        with pytest.raises(ValidationError) as error:
+            services.shift_override(
+                shift=primary,
+                starts_at=datetime(2026, 3, 4, 9, tzinfo=UTC),
+                ends_at=datetime(2026, 3, 5, 9, tzinfo=UTC),
+                engineer=secondary.engineer,
+            )
+        assert "cannot be primary and secondary at once" in error.value.message_dict["engineer"][0]
+        assert self.pieces() == before
+        # Someone else, or the same person outside the secondary's week, may cover.
+        cy = next(
+            m.user
+            for m in rotation.members.all()
+            if m.user_id not in (primary.engineer_id, secondary.engineer_id)
+        )
+        services.shift_override(
+            shift=primary,
+            starts_at=datetime(2026, 3, 4, 9, tzinfo=UTC),
+            ends_at=datetime(2026, 3, 5, 9, tzinfo=UTC),
+            engineer=cy,
+        )
 
 
 class TestWhoIsOnCall:

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 from icalendar import Calendar
 from openpyxl import load_workbook
 
@@ -182,6 +183,21 @@ def test_calendar_feed(client):
     assert client.get(reverse("oncall:calendar_feed", args=["wrong"])).status_code == 404
     services.calendar_feed_rotate(user=ada)
     assert client.get(reverse("oncall:calendar_feed", args=[feed.token])).status_code == 404
+
+
+def test_calendar_feed_of_an_engineer_whose_name_has_a_line_break(client):
+    # Names come from imports and the admin; the feed must stay valid, not answer 500.
+    ada = engineer("ada")
+    ada.first_name, ada.last_name = "Ada\r\nLovelace", "Byron; Jr, III"
+    ada.save()
+    ShiftFactory(engineer=ada, starts_at=timezone.now() + timedelta(days=1))
+    feed = services.calendar_feed_for(user=ada)
+    response = client.get(reverse("oncall:calendar_feed", args=[feed.token]))
+    assert response.status_code == 200
+    calendar = Calendar.from_ical(response.content)
+    line = b"X-WR-CALNAME:On call: Ada\\nLovelace Byron\\; Jr\\, III\r\n"
+    assert line in response.content  # escaped as TEXT, as clients read it
+    assert len(calendar.walk("VEVENT")) == 1
 
 
 def test_calendar_feed_window(client):

@@ -1,4 +1,5 @@
 import json
+import re
 from datetime import date
 
 from django.core.exceptions import ValidationError
@@ -9,7 +10,11 @@ from oncall.selectors import compensation_report
 
 
 def _day(value: str) -> date:
+    # Only the documented form: Python also reads 20260301 and 2026-W14-2 as dates, which a
+    # payroll script would be wrong to rely on.
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError
         return date.fromisoformat(value)
     except ValueError:
         raise CommandError(f"not a date (YYYY-MM-DD): {value!r}") from None
@@ -29,6 +34,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         start, end = _day(options["start"]), _day(options["end"])
+        if options["team"] is not None and not options["team"].strip():
+            # An unset variable in "--team $TEAM" must not pay out every team's report.
+            raise CommandError("--team is empty: name a team, or leave --team out for all teams")
         try:
             report = compensation_report(start=start, end=end, team=options["team"])
         except ValidationError as error:
