@@ -129,7 +129,9 @@ class MetricsForm(forms.Form):
         quarter, start, end = cleaned.get("quarter"), cleaned.get("start"), cleaned.get("end")
         if self.errors:
             return cleaned
-        if quarter:
+        # Dates typed in both boxes win: the quarter picker always shows a quarter selected, and
+        # a manager who typed dates and pressed "Show" means those dates.
+        if quarter and not (start and end):
             cleaned["period"] = parse_quarter(quarter)
         elif start and end:
             if not (start >= EARLIEST and end <= LATEST):
@@ -245,7 +247,13 @@ def tiles(review: Review) -> list[Tile]:
             label="Repeat incidents (goal 0)",
             value=str(figures.repeat_count),
             detail=f"within 90 days: {same_cause} same root cause, {same_service} same service",
-            status=GOOD if figures.repeat_count == 0 else BAD,
+            status=(
+                NO_DATA
+                if figures.total.incidents == 0
+                else GOOD
+                if figures.repeat_count == 0
+                else BAD
+            ),
         )
     )
     total = figures.total
@@ -501,9 +509,11 @@ def review_rows(review: Review) -> list[tuple]:
         ("action items", "open at end", "oldest", _seconds(items.open_age_max), "seconds"),
     ]
     for moment, open_items, overdue in items.burn_down:
+        # In the period's zone, like the Mondays: the closing "now" point comes in UTC.
+        when = moment.astimezone(review.period.zone).isoformat()
         rows += [
-            ("burn-down", moment.isoformat(), "open", open_items, "items"),
-            ("burn-down", moment.isoformat(), "overdue", overdue, "items"),
+            ("burn-down", when, "open", open_items, "items"),
+            ("burn-down", when, "overdue", overdue, "items"),
         ]
     publication = review.publication
     for measure in ("total", "on_time", "late", "overdue", "pending"):

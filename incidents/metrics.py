@@ -628,7 +628,10 @@ by_service AS (
 ),
 service_match AS (
   SELECT id, service_id, prev_ref,
-         ROW_NUMBER() OVER (PARTITION BY id ORDER BY prev_started DESC, prev_id DESC) AS pick
+         -- The same earlier incident through two services: the first service, on every database.
+         ROW_NUMBER() OVER (
+           PARTITION BY id ORDER BY prev_started DESC, prev_id DESC, service_id
+         ) AS pick
   FROM by_service
   WHERE started_at >= %(start)s AND prev_started IS NOT NULL AND {service_within}
 ),

@@ -129,6 +129,25 @@ class TestDashboard:
         assert response.status_code == 400
         assert "Select a valid choice" in response.content.decode()
 
+    def test_dates_typed_in_both_boxes_win_over_the_selected_quarter(self, manager_client, quarter):
+        # The picker always shows a quarter selected; the dates typed are what was meant.
+        february = {"quarter": "2026-Q1", "start": "2026-02-01", "end": "2026-03-01"}
+        response = manager_client.get(DASHBOARD, february)
+        period = response.context["review"].period
+        assert (period.start, period.end) == (date(2026, 2, 1), date(2026, 3, 1))
+        whole = manager_client.get(DASHBOARD, {"quarter": "2026-Q1"}).context["review"]
+        assert (
+            response.context["review"].incidents.total.incidents < whole.incidents.total.incidents
+        )
+        # One date alone is not a period: the quarter stays.
+        response = manager_client.get(DASHBOARD, {"quarter": "2026-Q1", "start": "2026-02-01"})
+        assert response.context["review"].period.quarter_label == "2026-Q1"
+
+    def test_the_repeat_tile_is_grey_without_incidents(self, manager_client):
+        response = manager_client.get(DASHBOARD, Q1)
+        tiles = {t.label: t for t in response.context["tiles"]}
+        assert tiles["Repeat incidents (goal 0)"].status == "none"
+
     @pytest.mark.parametrize(
         ("params", "message"),
         [
@@ -309,6 +328,15 @@ class TestExports:
         assert not any(
             cell.startswith(("=", "+", "@")) for r in rows for cell in r.values() if cell
         )
+
+    def test_the_csv_burn_down_moments_are_in_the_periods_zone(self, manager_client, settings):
+        settings.TIME_ZONE = "America/New_York"
+        response = manager_client.get(CSV, {"quarter": "2026-Q2"})  # still running on NOW
+        rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+        moments = [r["subject"] for r in rows if r["section"] == "burn-down"]
+        assert moments
+        assert all(m.endswith("-04:00") for m in moments), moments  # summer time in New York
+        assert moments[-1] == "2026-04-10T08:00:00-04:00"  # "now", not 12:00+00:00
 
 
 class TestCharts:

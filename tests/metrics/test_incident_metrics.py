@@ -473,6 +473,18 @@ class TestRepeats:
             "checkout",
         )
 
+    @pytest.mark.parametrize("order", [("zeta", "alpha"), ("alpha", "zeta")])
+    def test_two_services_shared_with_the_same_incident_name_the_first(self, order):
+        # The same earlier incident through two services: the service named is the same on
+        # every run and database (the first created), not whichever row came first.
+        first_service, second_service = (ServiceFactory(name=name) for name in order)
+        earlier = incident("SEV-1", utc(2026, 1, 10), ttd=MIN)
+        earlier.services.add(second_service, first_service)
+        repeat = incident("SEV-2", utc(2026, 2, 10), ttd=MIN)
+        repeat.services.add(second_service, first_service)
+        [found] = incident_metrics(period=Q1).repeats
+        assert (found.incident, found.shared_service) == (repeat, first_service.name)
+
     def test_the_latest_earlier_incident_is_named_and_ties_go_by_id(self):
         moment = utc(2026, 2, 1)
         one = incident("SEV-3", moment, ttd=MIN, root_cause_category=RootCauseCategory.DEPLOYMENT)
