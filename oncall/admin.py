@@ -24,7 +24,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from incidents.access import FINANCE, responders
 from incidents.admin_paging import GrowingTableAdmin
 from incidents.forms import add_service_errors
 from oncall import services
@@ -40,6 +39,7 @@ from oncall.models import (
     Shift,
     ShiftSource,
 )
+from oncall.selectors import can_be_on_call
 
 User = get_user_model()
 
@@ -54,15 +54,6 @@ def _report_errors(modeladmin, request, done: int, failed: list[str], verb: str)
 
 
 # --- Rotations -------------------------------------------------------------------------------
-
-
-def can_be_on_call():
-    """Active people, but for those in Finance alone: paged, they could never open the page
-    to acknowledge it (Finance gets 403 on every engineering page)."""
-    finance_only = Q(groups__name=FINANCE) & ~Q(pk__in=responders().values("pk"))
-    return User.objects.filter(is_active=True).exclude(
-        pk__in=User.objects.filter(finance_only).values("pk")
-    )
 
 
 class OnlyRespondersOnCall:

@@ -70,6 +70,17 @@ def project_zone() -> zoneinfo.ZoneInfo:
 # --- Who is on call ---------------------------------------------------------------------------
 
 
+def can_be_on_call() -> QuerySet:
+    """Active people, but for those in Finance alone: paged, they could never open the page
+    to acknowledge it (Finance gets 403 on every engineering page)."""
+    from incidents.access import FINANCE, responders
+
+    finance_only = Q(groups__name=FINANCE) & ~Q(pk__in=responders().values("pk"))
+    return User.objects.filter(is_active=True).exclude(
+        pk__in=User.objects.filter(finance_only).values("pk")
+    )
+
+
 def on_call_shift(*, team: Team, role: str, at: datetime | None = None) -> Shift | None:
     """The shift (with its engineer and rotation) that puts someone on call as ``role`` for
     ``team`` at ``at``; with several active rotations, the first by name. A shift of someone

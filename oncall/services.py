@@ -705,6 +705,9 @@ PAGED_BEFORE_INCIDENT = (
     "A page for {incident} cannot be before the incident started (is the time's UTC offset "
     "missing?)."
 )
+PAGED_WHO_CANNOT_ANSWER = (
+    "{user} cannot be paged here: Finance cannot open a page to acknowledge it."
+)
 PAGE_AT_SAME_MOMENT = (
     "This engineer's page at {moment} is already recorded, for {what}: one page is one "
     "engineer paged at one moment."
@@ -752,6 +755,13 @@ def page_from_paging_tool(
         raise ValidationError({"incident": PAGE_FOR_RESOLVED.format(incident=incident.reference)})
     if engineer is None or not engineer.is_active:
         raise ValidationError({"engineer": INACTIVE_ENGINEER.format(user=engineer)})
+    if not selectors.can_be_on_call().filter(pk=engineer.pk).exists():
+        # Finance alone: they could never open the page; it would only wait to escalate.
+        raise ValidationError({"engineer": PAGED_WHO_CANNOT_ANSWER.format(user=_who(engineer))})
+    # A paging tool retries while its first request is still open: one at a time per
+    # engineer, so the second finds the page the first recorded instead of adding another
+    # to be acknowledged and paid comp time for.
+    list(User.objects.select_for_update().filter(pk=engineer.pk).values("pk"))
     same = (
         Page.objects.select_related("incident")
         .filter(engineer=engineer, paged_at=paged_at)

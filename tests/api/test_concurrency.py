@@ -142,3 +142,29 @@ def test_one_idempotency_key_records_one_page_under_concurrency(monkeypatch):
     assert [r.status_code for r in responses] == [201] * THREADS
     assert len({r.json()["id"] for r in responses}) == 1
     assert Page.objects.count() == 1
+
+
+def test_a_page_retried_without_a_key_is_recorded_once_under_concurrency(monkeypatch):
+    # A paging tool retries while its first request is still open, with no Idempotency-Key:
+    # one page, not eight to be acknowledged and paid comp time for.
+    from django.contrib.auth.models import Group
+
+    from oncall import services as oncall_services
+
+    manager = UserFactory(username="maria")
+    manager.groups.add(Group.objects.get(name="Managers"))
+    oncall_engineer("ada")
+    plain = token_for(manager)
+    real = oncall_services.page_record
+
+    def slow(**kwargs):
+        time.sleep(0.3)  # the others arrive after the check, before this page is committed
+        return real(**kwargs)
+
+    monkeypatch.setattr(oncall_services, "page_record", slow)
+    body = {"engineer": "ada", "paged_at": "2026-03-03T02:00:00Z"}
+
+    responses = concurrently(lambda i: client_with_token(plain).post("/api/v1/pages/", body))
+    assert sorted(r.status_code for r in responses) == [200] * (THREADS - 1) + [201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert Page.objects.count() == 1

@@ -153,6 +153,15 @@ def test_page_validation(manager_api, rotation):
     assert "No compensation policy is in force at 1926-03-03" in response.json()["paged_at"][0]
 
 
+def test_finance_is_never_paged(manager_api, finance_user, rotation):
+    # Finance could never open the page to acknowledge it: it would only wait to escalate.
+    response = manager_api.post(PAGES, {"engineer": finance_user.username})
+    assert response.status_code == 400
+    assert "Finance cannot open a page" in response.json()["engineer"][0]
+    assert not Page.objects.filter(engineer=finance_user).exists()
+    assert manager_api.post(PAGES, {"engineer": "ada"}).status_code == 201
+
+
 def test_recording_pages_needs_the_permission(engineer_api, finance_api, rotation):
     # Engineers acknowledge pages; recording them is for managers and accounts given
     # "Can add page" (a paging tool's account).
