@@ -113,8 +113,10 @@ class TeamMemberInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
-    autocomplete_fields = ["user"]
+    # The person is shown, never changed: picking someone else would move this profile (its
+    # zone and team) to them and leave the first person without one, re-pricing both.
     fields = ["user", "time_zone"]
+    readonly_fields = ["user"]
     verbose_name = "member"
     verbose_name_plural = "members"
 

@@ -287,6 +287,10 @@ class ShiftForm(forms.ModelForm):
             )
             if problem:
                 raise forms.ValidationError(problem)
+            if not rotation.is_active and ends_at > timezone.now():
+                # History may be corrected; hours to come would be paid for a rotation that
+                # pages nobody.
+                raise forms.ValidationError({"rotation": services.ROTATION_RETIRED})
             engineer = cleaned.get("engineer")
             if engineer is not None:
                 problem = services.shift_both_roles_problem(
@@ -471,6 +475,9 @@ class PageAdmin(GrowingTableAdmin, admin.ModelAdmin):
                 "ack_due_at",
                 "acknowledged_at",
                 "source",
+                # Escalation rests on these: a changed level or team silences or redirects it.
+                "team",
+                "escalation_level",
                 *self.readonly_fields,
             ]
         return self.readonly_fields

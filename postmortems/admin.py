@@ -269,6 +269,24 @@ class IncidentTeamFilter(TeamNameFilter):
 
 @admin.register(Postmortem)
 class PostmortemAdmin(GrowingTableAdmin, ServiceAdmin):
+    def get_history_queryset(self, request, history_manager, pk_name, object_id):
+        # Each history row names its post-mortem by its incident's reference: read with it,
+        # not once per row (every autosaved edit is a row).
+        return (
+            super()
+            .get_history_queryset(request, history_manager, pk_name, object_id)
+            .select_related("incident")
+        )
+
+    def set_history_delta_changes(self, request, historical_records, *args, **kwargs):
+        super().set_history_delta_changes(request, historical_records, *args, **kwargs)
+        for record in historical_records:
+            # ``history_object`` is built afresh on each read, without its incident: build it
+            # once with the incident read above, so naming it costs no query.
+            shown = record.history_object
+            shown.incident = record.incident
+            record.history_object = shown
+
     list_display = [
         "reference",
         "title",

@@ -77,7 +77,17 @@ class CompensationPolicy(models.Model):
         until = self.effective_to.isoformat() if self.effective_to else "open-ended"
         return f"{self.currency} {self.weekly_stipend}/week from {self.effective_from} ({until})"
 
+    def clean(self) -> None:
+        if self.overnight_start is not None and self.overnight_start == self.overnight_end:
+            # An empty window: no page would ever be overnight (00:00 to 00:00 is not "all
+            # night").
+            raise ValidationError({"overnight_end": OVERNIGHT_EMPTY})
 
+
+OVERNIGHT_EMPTY = (
+    "The overnight window must end at another time than it starts: an empty window makes no "
+    "page overnight."
+)
 PERIOD_OVERLAPS = "Pay periods cannot overlap: {other} already covers some of these days."
 
 

@@ -10,6 +10,7 @@ from incidents.models import (
     Incident,
     IncidentRole,
     IncidentStatus,
+    Profile,
     RoleAssignment,
     StatusUpdate,
     TimelineEvent,
@@ -526,3 +527,19 @@ def test_a_page_opened_earlier_does_not_undo_what_responders_did_since(manager_c
     assert incident.title == "Checkout returns 502 for card payments"
     assert incident.mitigation_action == "Rolled back deploy 4711"
     assert incident.status == IncidentStatus.MITIGATED
+
+
+def test_the_team_page_never_moves_a_profile_to_another_person(manager_client):
+    # A member row is a person's profile (their zone prices their overnight pages): picking
+    # someone else in it must not hand it over and leave the first person without one.
+    team = TeamFactory(name="Payments")
+    ada, bob = UserFactory(username="ada"), UserFactory(username="bob")
+    Profile.objects.create(user=ada, team=team, time_zone="Asia/Kolkata")
+    url = reverse("admin:incidents_team_change", args=[team.pk])
+    data = form_data(manager_client.get(url).content.decode(), None)
+    assert "members-0-user" not in data  # shown, not a field
+    data["members-0-user"] = str(bob.pk)
+    assert manager_client.post(url, data).status_code == 302
+    assert Profile.objects.get(user=ada).time_zone == "Asia/Kolkata"
+    assert Profile.objects.get(user=ada).team == team
+    assert not Profile.objects.filter(user=bob).exists()

@@ -490,13 +490,15 @@ def test_a_recorded_pages_moments_stay_as_recorded(manager_client):
             "acknowledged_at_1": "12:01:00",
             "source": "manual",
             "message": "corrected",
-            "team": "",
-            "escalation_level": "0",
+            "team": str(TeamFactory(name="Elsewhere").pk),
+            "escalation_level": "2",
         },
     )
     page.refresh_from_db()
     assert (page.acknowledged_at, page.ack_due_at) == (None, page.paged_at + timedelta(minutes=5))
     assert page.message == "corrected"
+    # Escalation rests on these: a level raised by hand would silence it.
+    assert (page.team_id, page.escalation_level) == (None, 0)
 
 
 def test_a_closed_pay_period_page_reads_its_lines_in_constant_queries(manager_client, manager):
@@ -564,3 +566,43 @@ def test_someone_in_finance_alone_is_not_put_on_call(manager_client, finance_use
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
     assert not Rotation.objects.filter(name="Primary").exists()
+
+
+def test_an_empty_overnight_window_is_refused(manager_client):
+    # 00:00 to 00:00 is not "all night": no page would ever count as overnight.
+    response = manager_client.post(
+        reverse("admin:oncall_compensationpolicy_add"),
+        {
+            "effective_from": "2027-01-01",
+            "currency": "USD",
+            "weekly_stipend": "500.00",
+            "sev1_bonus": "200.00",
+            "comp_hours_per_overnight_page": "4.00",
+            "overnight_start": "00:00",
+            "overnight_end": "00:00",
+        },
+    )
+    assert response.status_code == 200
+    assert "The overnight window must end at another time" in response.content.decode()
+    assert CompensationPolicy.objects.count() == 1
+
+
+def test_no_shift_to_come_is_added_by_hand_to_a_rotation_out_of_use(manager_client):
+    rotation = RotationFactory(team=TeamFactory(name="Platform"), is_active=False)
+    data = {
+        "rotation": rotation.pk,
+        "engineer": engineer("ada").pk,
+        "role": "primary",
+        "source": "manual",
+        "reason": "",
+    }
+    later = timezone.now() + timedelta(days=7)
+    for moment, prefix in ((later, "starts_at"), (later + timedelta(days=7), "ends_at")):
+        data[f"{prefix}_0"], data[f"{prefix}_1"] = moment.strftime("%Y-%m-%d"), "09:00:00"
+    response = manager_client.post(reverse("admin:oncall_shift_add"), data)
+    assert response.status_code == 200
+    assert "The rotation is out of use" in response.content.decode()
+    assert not Shift.objects.exists()
+    # History may still be corrected: a shift that ended is accepted.
+    data |= {"starts_at_0": "2026-03-02", "ends_at_0": "2026-03-09"}
+    assert manager_client.post(reverse("admin:oncall_shift_add"), data).status_code == 302

@@ -449,6 +449,21 @@ class TestPostmortemChangePage:
         assert f'">{who["ada"].username}</a>' in page  # changed by: she started the draft
         assert "March 2, 2026, 11:10 a.m." in page  # when (the service's moment)
 
+    def test_history_page_reads_constant_queries(self, manager_client, who, drafting):
+        # Every autosaved section edit is a history row; each row names its incident.
+        url = reverse("admin:postmortems_postmortem_history", args=[drafting.pk])
+
+        def count_after(edits: int) -> int:
+            for number in range(edits):
+                services.postmortem_update_sections(
+                    postmortem=drafting, by=who["ada"], summary=f"Summary {number} {edits}"
+                )
+            with CaptureQueriesContext(connection) as queries:
+                assert manager_client.get(url).status_code == 200
+            return len(queries.captured_queries)
+
+        assert count_after(2) == count_after(10)
+
     def test_history_cannot_revert(self, manager_client, drafting):
         record = drafting.history.earliest("history_id")
         url = reverse("admin:postmortems_postmortem_simple_history", args=[drafting.pk, record.pk])
