@@ -216,6 +216,9 @@ class CommunicationTemplateAdmin(admin.ModelAdmin):
 # --- Incidents -------------------------------------------------------------------------------
 
 
+TIMELINE_SHOWN = 100
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -263,14 +266,30 @@ class StatusUpdateInline(ReadOnlyInline):
 
 
 class TimelineEventInline(ReadOnlyInline):
+    """The latest events, oldest first. A flapping alert adds an event per repeat, so the page
+    managers act from shows a bounded number; the whole timeline is one link away."""
+
     model = TimelineEvent
     fk_name = "incident"
     fields = ["occurred_at", "kind", "message", "author", "recorded_at"]
     readonly_fields = fields
-    verbose_name_plural = "timeline (append-only)"
+    verbose_name_plural = f"timeline (the latest {TIMELINE_SHOWN} events; append-only)"
+
+    def get_formset(self, request, obj=None, **kwargs):
+        request._timeline_incident = obj
+        return super().get_formset(request, obj, **kwargs)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("author").order_by("occurred_at", "id")
+        queryset = super().get_queryset(request).select_related("author")
+        incident = getattr(request, "_timeline_incident", None)
+        if incident is not None:
+            latest = (
+                TimelineEvent.objects.filter(incident=incident)
+                .order_by("-occurred_at", "-id")
+                .values("pk")[:TIMELINE_SHOWN]
+            )
+            queryset = queryset.filter(pk__in=latest)
+        return queryset.order_by("occurred_at", "id")
 
 
 class IncidentDeclareForm(forms.ModelForm):
@@ -383,6 +402,7 @@ class IncidentAdmin(ChangesWhatWasChangedAdmin, GrowingTableAdmin, admin.ModelAd
         "declared_at",
         "dedup_key",
         "durations",
+        "whole_timeline",
     ]
     fieldsets = [
         (
@@ -426,6 +446,7 @@ class IncidentAdmin(ChangesWhatWasChangedAdmin, GrowingTableAdmin, admin.ModelAd
                     ("resolved_at", "closed_at"),
                     ("declared_by", "declared_at"),
                     "durations",
+                    "whole_timeline",
                 ]
             },
         ),
@@ -433,6 +454,20 @@ class IncidentAdmin(ChangesWhatWasChangedAdmin, GrowingTableAdmin, admin.ModelAd
 
     def get_queryset(self, request):
         return selectors.incident_list()
+
+    @admin.display(description="Timeline")
+    def whole_timeline(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        url = reverse("admin:incidents_timelineevent_changelist")
+        return format_html(
+            '<a href="{}?incident__id__exact={}">Every event of {}</a> (the page shows the '
+            "latest {})",
+            url,
+            obj.pk,
+            obj.reference,
+            TIMELINE_SHOWN,
+        )
 
     def has_delete_permission(self, request, obj=None):
         # Incidents are records: they are closed, never deleted.

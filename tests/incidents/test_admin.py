@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -228,7 +229,7 @@ class TestChangePage:
         assert "Post a status update" in page
         assert "Add a note" in page
         assert "Change status" in page
-        assert "timeline (append-only)" in page.lower()
+        assert "timeline (the latest 100 events; append-only)" in page.lower()
 
     def test_editing_details_writes_the_timeline(self, manager_client, incident):
         page = manager_client.get(change_url(incident))
@@ -543,3 +544,34 @@ def test_the_team_page_never_moves_a_profile_to_another_person(manager_client):
     assert Profile.objects.get(user=ada).time_zone == "Asia/Kolkata"
     assert Profile.objects.get(user=ada).team == team
     assert not Profile.objects.filter(user=bob).exists()
+
+
+def test_the_change_page_shows_the_latest_events_and_links_to_all(manager_client, manager):
+    # A flapping alert adds an event per repeat: the page managers act from stays bounded.
+    from incidents.admin import TIMELINE_SHOWN
+    from incidents.events import timeline_event_record
+
+    incident = services.incident_declare(
+        title="Flapping", severity="SEV-3", declared_by=manager, at=BASE_TIME
+    )
+    other = services.incident_declare(
+        title="Other", severity="SEV-3", declared_by=manager, at=BASE_TIME
+    )
+    for number in range(TIMELINE_SHOWN + 20):
+        timeline_event_record(
+            incident=incident,
+            kind=TimelineEventKind.NOTE,
+            message=f"Alert again #{number:03d}",
+            at=BASE_TIME + timedelta(minutes=1 + number),
+        )
+    page = manager_client.get(change_url(incident)).content.decode()
+    shown = list(dict.fromkeys(re.findall(r"Alert again #(\d{3})", page)))
+    assert shown == [f"{n:03d}" for n in range(20, TIMELINE_SHOWN + 20)]  # latest, in order
+    assert "declared sev-3" not in page.lower().split("timeline (the latest")[1]
+    link = reverse("admin:incidents_timelineevent_changelist")
+    assert f'href="{link}?incident__id__exact={incident.pk}"' in page
+    everything = manager_client.get(link, {"incident__id__exact": incident.pk, "all": ""})
+    assert everything.status_code == 200
+    body = everything.content.decode()
+    assert "Alert again #000" in body
+    assert other.reference not in body
