@@ -37,6 +37,9 @@ def _cell(value: str) -> str:
 
 def _facts(postmortem: Postmortem, zone: zoneinfo.ZoneInfo) -> list[str]:
     incident = postmortem.incident
+    # Published: the resolution as it was then (a reopening must not rewrite the document).
+    resolved_at = postmortem.resolved_at_publishing or incident.resolved_at
+    duration = resolved_at - incident.started_at if resolved_at else None
     users = f"{incident.users_affected:,}" if incident.users_affected is not None else "Unknown"
     if incident.revenue_impact is not None:
         revenue = f"{incident.revenue_impact:,.2f} {incident.revenue_currency}"
@@ -53,8 +56,8 @@ def _facts(postmortem: Postmortem, zone: zoneinfo.ZoneInfo) -> list[str]:
         f"- **Started:** {format_moment(incident.started_at, zone)}",
         f"- **Detected:** {format_moment(incident.detected_at, zone)} "
         f"({incident.get_detection_method_display().lower()})",
-        f"- **Resolved:** {format_moment(incident.resolved_at, zone)}",
-        f"- **Duration:** {format_duration(incident.time_to_resolve)}",
+        f"- **Resolved:** {format_moment(resolved_at, zone)}",
+        f"- **Duration:** {format_duration(duration)}",
         f"- **Users affected:** {users}",
         f"- **Revenue impact:** {revenue}",
         f"- **Data loss:** {data_loss}",

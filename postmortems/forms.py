@@ -162,6 +162,15 @@ class ActionItemForm(forms.Form):
             if name != "id":
                 field.show_hidden_initial = True
 
+    def clean(self):
+        cleaned = super().clean()
+        if "owner" in self._errors and cleaned.get("id") and "owner" not in self.changed_data:
+            # The stored owner left or changed groups since: a row nobody changed here is
+            # not checked again (it is not saved either), or one departed owner would block
+            # every other item and every follow-up.
+            del self._errors["owner"]
+        return cleaned
+
     id = forms.IntegerField(required=False, widget=forms.HiddenInput)
     title = forms.CharField(max_length=200)
     owner = OwnerField(

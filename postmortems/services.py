@@ -57,6 +57,7 @@ MISSING_WHYS = "at least one of the 5 Whys"
 MISSING_WHY_ANSWER = "the answer to why #{position}"
 MISSING_OWNER = "an owner (author)"
 MISSING_REVIEW_MEETING = "the review meeting"
+MISSING_RESOLUTION = "the incident's resolution (it is open again)"
 MISSING_ITEM_OWNER = "an owner for action item “{title}”"
 MISSING_ITEM_DUE = "a due date for action item “{title}”"
 MEETING_IN_FUTURE = "Record the review meeting once it has been held (not in the future)."
@@ -478,6 +479,9 @@ def postmortem_publish_blockers(postmortem: Postmortem) -> list[str]:
     """What is missing before ``postmortem`` can be published, in reading order; empty when it
     can be. Reads the prefetched timeline, 5 Whys and action items when present."""
     missing = []
+    if postmortem.incident.resolved_at is None:
+        # Reopened: what the post-mortem says happened is not over yet.
+        missing.append(MISSING_RESOLUTION)
     for name in REQUIRED_SECTIONS:
         if not getattr(postmortem, name).strip():
             label = Postmortem._meta.get_field(name).verbose_name
@@ -518,7 +522,10 @@ def postmortem_publish(*, postmortem: Postmortem, by, at: datetime | None = None
         raise ValidationError(PUBLISH_BLOCKED.format(missing="; ".join(missing)))
     postmortem.status = PostmortemStatus.PUBLISHED
     postmortem.published_at = at
-    _save(postmortem, by=by, at=at, update_fields=["status", "published_at"])
+    postmortem.resolved_at_publishing = postmortem.incident.resolved_at
+    _save(
+        postmortem, by=by, at=at, update_fields=["status", "published_at", "resolved_at_publishing"]
+    )
     timeline_event_record(
         incident=postmortem.incident,
         kind=TimelineEventKind.POSTMORTEM,

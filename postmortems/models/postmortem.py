@@ -88,6 +88,13 @@ class Postmortem(models.Model):
         help_text="When the review meeting was held; this meets the review deadline.",
     )
     published_at = models.DateTimeField(null=True, blank=True)
+    resolved_at_publishing = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The incident's resolution when this was published: the published text keeps "
+        "it, whatever happens to the incident later.",
+    )
 
     summary = models.TextField(blank=True, help_text="What happened, in a few sentences.")
     impact = models.TextField(blank=True, help_text="Who was affected, how, and for how long.")

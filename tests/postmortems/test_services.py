@@ -326,6 +326,19 @@ class TestPublishRefusals:
         services.action_item_update(item=item, by=author, owner=author, due_date=date(2026, 3, 20))
         assert services.postmortem_publish(postmortem=postmortem, by=author).is_published
 
+    def test_not_published_while_its_incident_is_open_again(self, author):
+        from incidents import services as incident_services
+
+        postmortem = ready_to_publish(author)
+        incident_services.incident_change_status(
+            incident=postmortem.incident, to_status="investigating", by=author, note="Back"
+        )
+        with pytest.raises(ValidationError) as error:
+            services.postmortem_publish(postmortem=postmortem, by=author)
+        assert "the incident's resolution (it is open again)" in messages_of(error)[0]
+        postmortem.refresh_from_db()
+        assert postmortem.status == PostmortemStatus.IN_REVIEW
+
 
 class TestTimelineEntries:
     def test_added_entries_take_the_phase_their_moment_falls_in(self, author):

@@ -463,3 +463,56 @@ def test_once_published_only_an_items_owner_or_a_manager_changes_it(client):
     assert client.post(url("items", postmortem.pk), data).status_code == 302
     item.refresh_from_db()
     assert item.due_date == date(2026, 4, 1)
+
+
+def test_an_item_whose_owner_left_does_not_block_the_others(client):
+    # Rob left: his item stays his, and the author still adds follow-ups and changes hers.
+    postmortem, who = published_checkout_postmortem()
+    who["rob"].is_active = False
+    who["rob"].save()
+    client.force_login(who["ada"])
+    page = client.get(url("detail", postmortem.pk)).content.decode()
+    data = form_data(page, url("items", postmortem.pk))
+    blank = next(k.split("-")[1] for k, v in data.items() if k.endswith("-id") and not v)
+    data |= {
+        f"items-{blank}-title": "Alert on route table drift",
+        f"items-{blank}-owner": who["ada"].username,
+        f"items-{blank}-due_date": "2026-04-10",
+    }
+    response = client.post(url("items", postmortem.pk), data)
+    assert response.status_code == 302
+    titles = set(postmortem.action_items.values_list("title", flat=True))
+    assert "Alert on route table drift" in titles
+    assert postmortem.action_items.filter(owner=who["rob"]).exists()
+    # Giving an item to him now is still refused.
+    data = form_data(
+        client.get(url("detail", postmortem.pk)).content.decode(), url("items", postmortem.pk)
+    )
+    mine = next(
+        k.split("-")[1]
+        for k, v in data.items()
+        if k.endswith("-owner") and v == who["ada"].username
+    )
+    data[f"items-{mine}-owner"] = who["rob"].username
+    response = client.post(url("items", postmortem.pk), data)
+    assert response.status_code == 200
+    assert "No active person has the username" in response.content.decode()
+
+
+def test_a_published_postmortem_keeps_its_resolution_when_the_incident_reopens(client):
+    from incidents import services as incident_services
+    from incidents.models import IncidentStatus
+
+    postmortem, who = published_checkout_postmortem()
+    client.force_login(who["ada"])
+    before = client.get(url("export", postmortem.pk)).content.decode()
+    resolved_line = next(line for line in before.splitlines() if "**Resolved:**" in line)
+    incident_services.incident_change_status(
+        incident=postmortem.incident,
+        to_status=IncidentStatus.INVESTIGATING,
+        by=who["maria"],
+        note="It came back",
+    )
+    after = client.get(url("export", postmortem.pk)).content.decode()
+    assert after == before
+    assert "—" not in resolved_line
