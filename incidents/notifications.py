@@ -53,6 +53,11 @@ def register_still_applies(kind: str, check: Callable[[Notification], str | None
 
 
 def _no_longer_applies(notification: Notification) -> str | None:
+    recipient = notification.recipient
+    if recipient is not None and not recipient.is_active:
+        # Switched off since it was recorded (or recorded for them by a path that did not
+        # check): they left, and mail to them helps nobody.
+        return "the recipient's account is switched off"
     check = _STILL_APPLIES.get(notification.kind)
     return check(notification) if check is not None else None
 

@@ -327,8 +327,16 @@ def status_update_reminder_applies(notification) -> str | None:
 
 
 def escalation_applies(notification) -> str | None:
-    """An escalation still applies while its incident is open."""
-    return _open_or_why(notification)
+    """An escalation still applies while its incident is open and its severity still
+    escalates to the level it names (a SEV-1 lowered to SEV-3 does not wake the VP)."""
+    why = _open_or_why(notification)
+    incident = notification.incident
+    named = notification.payload.get("level")
+    if why is None and incident is not None and named:
+        level = incident.severity.escalation_level
+        if level is None or level.name != named:
+            return f"{incident.reference} no longer escalates to {named}"
+    return why
 
 
 def register_send_checks() -> None:

@@ -41,7 +41,13 @@ def page_message(page, *, key: str | None = None) -> Message:
 def page_escalation_message(page, target, level: int) -> Message:
     who = "secondary on call" if level == 1 else "team's manager"
     incident = page.incident
-    what = f"{incident.reference} {incident.title}" if incident else page.message or "a page"
+    # As the page itself: the reference, severity and title (the secondary woken at 03:00
+    # judges from the subject how fast to get up).
+    what = (
+        f"{incident.reference} {incident.severity.name}: {incident.title}"
+        if incident
+        else page.message or "a page"
+    )
     return Message(
         key=f"page-escalation:{page.pk}",
         kind="page_escalation",

@@ -144,6 +144,7 @@ def sweep_handoff_requests(*, now: datetime) -> int:
             role=ShiftRole.PRIMARY,
             rotation_id__in={e["rotation_id"] for e in ending},
             starts_at__in={e["ends_at"] for e in ending},
+            engineer__is_active=True,  # nothing is handed over to someone who left
         ).values("rotation_id", "starts_at", "engineer_id")
     }
     handoffs = [

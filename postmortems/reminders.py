@@ -5,6 +5,7 @@ that make a second run a no-op. Action items are chased until done or won't-do, 
 happened to their incident.
 """
 
+import zoneinfo
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +14,13 @@ from django.db import transaction
 from django.db.models import Q
 
 from incidents.events import timeline_events_record_once
-from incidents.models import IncidentRole, RoleAssignment, TimelineEvent, TimelineEventKind
+from incidents.models import (
+    IncidentRole,
+    Profile,
+    RoleAssignment,
+    TimelineEvent,
+    TimelineEventKind,
+)
 from incidents.notifications import Message, notify
 from postmortems.models import ActionItem, ActionItemStatus, Postmortem, Stage
 from postmortems.models.action_item import OPEN_ITEM_STATUSES
@@ -96,6 +103,19 @@ def sweep_postmortem_deadlines(*, now: datetime) -> int:
         if user.is_active
     }
     zone = project_zone()
+    # Each person reads the deadline in their own zone, as on the post-mortem's page.
+    owner_ids = {pm.owner_id for _, pm in candidates if pm.owner_id}
+    zones = {
+        user_id: zoneinfo.ZoneInfo(name)
+        for user_id, name in Profile.objects.filter(user_id__in=owner_ids | set(users)).values_list(
+            "user_id", "time_zone"
+        )
+        if name
+    }
+
+    def when_for(person) -> str:
+        return format_moment(due, zones.get(person.pk, zone))
+
     messages, events = [], []
     for stage, pm in candidates:
         due = getattr(pm, STAGE_DUE_FIELD[stage])
@@ -106,24 +126,29 @@ def sweep_postmortem_deadlines(*, now: datetime) -> int:
             users.get(incident.team.engineering_manager_id) if incident.team_id else None
         )
         owner = pm.owner if pm.owner is not None and pm.owner.is_active else None
-        payload = {"postmortem": pm.pk, "stage": stage, "due": due.isoformat()}
+        payload = {
+            "postmortem": pm.pk,
+            "stage": stage,
+            "due": due.isoformat(),
+            "owner": pm.owner_id,
+        }
         if pm.is_overdue:
             key = f"pm-overdue:{pm.pk}:{stage}:{_stamp(due)}"
-            subject = f"Overdue: {what} ({stage} deadline {when})"
-            body = (
-                f"The {stage} deadline of {what} passed at {when}: {STAGE_WORDS[stage]}. "
-                f"The policy asks for a draft within {_hours(policy.draft_within)}, the review "
-                f"within {_hours(policy.review_within)} and publication within "
-                f"{_hours(policy.publish_within)} of resolution."
-            )
             people = {p.pk: p for p in (owner, manager) if p is not None}
             for person in people.values():
+                their_when = when_for(person)
                 messages.append(
                     Message(
                         key=f"{key}:{person.pk}",
                         kind="postmortem_overdue",
-                        subject=subject,
-                        body=body,
+                        subject=f"Overdue: {what} ({stage} deadline {their_when})",
+                        body=(
+                            f"The {stage} deadline of {what} passed at {their_when}: "
+                            f"{STAGE_WORDS[stage]}. The policy asks for a draft within "
+                            f"{_hours(policy.draft_within)}, the review within "
+                            f"{_hours(policy.review_within)} and publication within "
+                            f"{_hours(policy.publish_within)} of resolution."
+                        ),
                         recipient=person,
                         incident=incident,
                         link=postmortem_link(pm),
@@ -141,8 +166,11 @@ def sweep_postmortem_deadlines(*, now: datetime) -> int:
                     Message(
                         key=f"{key}:{person.pk}",
                         kind="postmortem_due_soon",
-                        subject=f"Due {when}: {what} ({stage})",
-                        body=f"The {stage} deadline of {what} is {when}: {STAGE_WORDS[stage]}.",
+                        subject=f"Due {when_for(person)}: {what} ({stage})",
+                        body=(
+                            f"The {stage} deadline of {what} is {when_for(person)}: "
+                            f"{STAGE_WORDS[stage]}."
+                        ),
                         recipient=person,
                         incident=incident,
                         link=postmortem_link(pm),
@@ -185,10 +213,12 @@ def sweep_action_items(*, now: datetime) -> int:
     # The last notice an item gets is its escalation, the day after the grace period; items
     # due longer ago than that and ``NOTICE_WINDOW`` were noticed when it was time.
     history_before = today - timedelta(days=policy.item_grace_days + 1) - NOTICE_WINDOW
+    # A new owner's grace runs from when it became theirs: chased items stay in view as long.
+    chased_since = now - timedelta(days=policy.item_grace_days + 1) - NOTICE_WINDOW
     items = (
         _open_items_with_owner()
         .filter(
-            Q(due_date__gte=history_before) | Q(chase_from__gte=now - NOTICE_WINDOW),
+            Q(due_date__gte=history_before) | Q(chase_from__gte=chased_since),
             due_date__lte=soon_until,
         )
         .order_by("due_date", "pk")
@@ -241,7 +271,10 @@ def sweep_action_items(*, now: datetime) -> int:
                 payload=payload,
             )
         )
-        days_late = (today - item.due_date).days
+        grace_from = item.due_date
+        if item.owner_since is not None:
+            grace_from = max(grace_from, item.owner_since.astimezone(project_zone()).date())
+        days_late = (today - grace_from).days
         if days_late > policy.item_grace_days and manager is not None and manager != owner:
             messages.append(
                 _escalation(
@@ -355,18 +388,37 @@ def postmortem_reminder_applies(notification) -> str | None:
     sent_for = notification.payload.get("due")
     if sent_for and (due is None or due.isoformat() != sent_for):
         return "its deadline was recounted"
+    owner_then = notification.payload.get("owner")
+    if (
+        owner_then is not None
+        and notification.recipient_id == owner_then
+        and postmortem.owner_id != owner_then
+    ):
+        return "the post-mortem has another owner now"
     return None
 
 
 def action_item_reminder_applies(notification) -> str | None:
-    """An action item's reminder applies while the item is open."""
-    status = (
+    """An action item's reminder applies while the item is open, due on the day it named, and
+    (a reminder to its owner) still theirs."""
+    row = (
         ActionItem.objects.filter(pk=notification.payload.get("action_item"))
-        .values_list("status", flat=True)
+        .values_list("status", "due_date", "owner_id")
         .first()
     )
-    if status is not None and status not in OPEN_ITEM_STATUSES:
+    if row is None:
+        return None
+    status, due_date, owner_id = row
+    if status not in OPEN_ITEM_STATUSES:
         return f"the action item is {ActionItemStatus(status).label.lower()}"
+    named = notification.payload.get("due_date")
+    if named and (due_date is None or due_date.isoformat() != named):
+        return "its due date changed"
+    if (
+        notification.kind in ("action_item_due_soon", "action_item_overdue")
+        and owner_id != notification.recipient_id
+    ):
+        return "it has another owner now"
     return None
 
 

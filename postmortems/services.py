@@ -864,6 +864,9 @@ def action_item_update(
     if {"owner", "due_date"} & set(changed):
         item.chase_from = at  # a new owner, or a new date, is reminded even if long overdue
         changed.append("chase_from")
+    if "owner" in changed:
+        item.owner_since = at
+        changed.append("owner_since")
     if changed:
         _save(item, by=by, at=at, update_fields=changed)
     return item
@@ -945,8 +948,8 @@ def action_items_reassign(
         if item.owner_id == owner.pk:
             continue
         item.owner = owner
-        item.chase_from = at
-        _save(item, by=by, at=at, update_fields=["owner", "chase_from"])
+        item.chase_from = item.owner_since = at
+        _save(item, by=by, at=at, update_fields=["owner", "chase_from", "owner_since"])
         changed += 1
     return changed
 

@@ -3,6 +3,7 @@ was responsible before an override or a reassignment, and not about a clock that
 while an incident was resolved."""
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,10 +16,12 @@ from oncall import reminders as oncall_reminders
 from oncall import services as oncall_services
 from oncall.models import Handoff, Page, Shift, ShiftRole
 from postmortems import reminders as pm_reminders
+from postmortems import services as pm_services
 from postmortems.models import Postmortem
 from postmortems.selectors import postmortem_list
 from tests.incidents.factories import (
     BASE_TIME,
+    EngineerFactory,
     ProfileFactory,
     ServiceFactory,
     TeamFactory,
@@ -350,6 +353,28 @@ def test_no_handoff_request_to_a_switched_off_engineer(rotation):
     assert oncall_reminders.sweep_handoff_requests(now=handoff_at - timedelta(hours=1)) == 0
 
 
+def test_no_handoff_request_for_a_switched_off_incoming_engineer(rotation):
+    # Bob takes over on 9 March but has left: Ada is not asked to write to him.
+    handoff_at = datetime(2026, 3, 9, 9, tzinfo=UTC)
+    incoming = Shift.objects.get(rotation=rotation, role=ShiftRole.PRIMARY, starts_at=handoff_at)
+    switch_off(incoming.engineer)
+    assert oncall_reminders.sweep_handoff_requests(now=handoff_at - timedelta(hours=1)) == 0
+    assert not Handoff.objects.exists()
+
+
+def test_nothing_recorded_for_someone_is_sent_once_they_are_switched_off(sev1):
+    # Recorded, then the mail server was down; by the retry the person has left.
+    incident_reminders.sweep_status_updates(now=sev1.declared_at + sev1.severity.update_every)
+    notification = Notification.objects.filter(
+        kind="status_update_overdue", channel="email"
+    ).first()
+    assert notification is not None
+    switch_off(notification.recipient)
+    assert notification_send(notification_id=notification.pk) == "obsolete"
+    notification.refresh_from_db()
+    assert notification.last_error == "Not sent: the recipient's account is switched off"
+
+
 def test_an_imported_incident_escalates_counting_from_its_first_update_here(manager):
     incident = import_open("OLD-2", datetime(2025, 1, 1, tzinfo=UTC), severity="SEV-1")
     posted = datetime(2025, 2, 1, 9, tzinfo=UTC)
@@ -391,3 +416,65 @@ def test_a_final_export_leaves_an_imported_incident_updated_here_to_the_team(man
     )
     incident.refresh_from_db()
     assert incident.resolved_at is None
+
+
+# --- A notice recorded, then the situation changed before it went out --------------------------
+
+
+def test_a_post_mortem_deadline_reads_in_each_recipients_zone():
+    team = TeamFactory(name="Payments", engineering_manager=UserFactory(username="team-em"))
+    owner = UserFactory(username="owner")
+    ProfileFactory(user=owner, time_zone="Asia/Tokyo")
+    postmortem = PostmortemFactory(incident__team=team, owner=owner)
+    pm_reminders.sweep_postmortem_deadlines(now=postmortem.draft_due_at + SECOND)
+    due = postmortem.draft_due_at
+    tokyo = due.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M")
+    utc = due.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    mine = Notification.objects.get(kind="postmortem_overdue", recipient=owner)
+    assert f"{tokyo} JST" in mine.subject
+    assert f"{tokyo} JST" in mine.body
+    theirs = Notification.objects.get(kind="postmortem_overdue", recipient__username="team-em")
+    assert f"{utc} UTC" in theirs.subject  # no profile: the project's zone
+
+
+def test_an_action_item_reminder_is_not_sent_once_the_item_is_someone_elses():
+    owner, newcomer = UserFactory(username="owner"), EngineerFactory(username="newcomer")
+    item = ActionItemFactory(owner=owner, due_date=date(2026, 3, 20))
+    pm_reminders.sweep_action_items(now=datetime(2026, 3, 21, 12, tzinfo=UTC))
+    reminder = Notification.objects.get(kind="action_item_overdue", recipient=owner)
+    pm_services.action_items_reassign(items=[item], owner=newcomer, by=None)
+    assert notification_send(notification_id=reminder.pk) == "obsolete"
+
+
+def test_an_action_item_reminder_is_not_sent_for_a_due_date_that_was_moved():
+    owner = UserFactory(username="owner")
+    item = ActionItemFactory(owner=owner, due_date=date(2026, 3, 20))
+    pm_reminders.sweep_action_items(now=datetime(2026, 3, 21, 12, tzinfo=UTC))
+    reminder = Notification.objects.get(kind="action_item_overdue", recipient=owner)
+    pm_services.action_item_update(item=item, by=owner, due_date=date(2026, 4, 10))
+    assert notification_send(notification_id=reminder.pk) == "obsolete"
+    reminder.refresh_from_db()
+    assert reminder.last_error == "Not sent: its due date changed"
+
+
+def test_a_post_mortem_reminder_is_not_sent_to_its_former_owner():
+    owner, newcomer = UserFactory(username="owner"), UserFactory(username="newcomer")
+    postmortem = PostmortemFactory(owner=owner)
+    pm_reminders.sweep_postmortem_deadlines(now=postmortem.draft_due_at - SECOND)
+    reminder = Notification.objects.get(kind="postmortem_due_soon", recipient=owner)
+    Postmortem.objects.filter(pk=postmortem.pk).update(owner=newcomer)
+    assert notification_send(notification_id=reminder.pk) == "obsolete"
+
+
+def test_an_escalation_is_not_sent_once_the_severity_no_longer_escalates_there(sev1, manager):
+    vp_level = sev1.severity.escalation_level
+    vp_level.users.add(UserFactory(username="vp"))
+    incident_reminders.sweep_escalations(now=sev1.detected_at + timedelta(hours=2))
+    escalation = Notification.objects.filter(kind="escalation", channel="email").first()
+    assert escalation is not None
+    incident_services.incident_change_severity(
+        incident=sev1, severity="SEV-3", by=manager, reason="Only one customer"
+    )
+    assert notification_send(notification_id=escalation.pk) == "obsolete"
+    escalation.refresh_from_db()
+    assert f"no longer escalates to {vp_level.name}" in escalation.last_error

@@ -77,6 +77,9 @@ class ActionItem(models.Model):
     # When it last became someone's to chase anew (another owner or due date, or reopened):
     # the reminder sweep looks at items due long ago too when this is recent.
     chase_from = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the owner was last changed: their manager hears of an overdue item only once the
+    # grace period has passed for them too, not an hour after it was given to them.
+    owner_since = models.DateTimeField(null=True, blank=True, editable=False)
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

@@ -88,6 +88,9 @@ class TestPageEscalation:
             "bob",
             "boss",
         ]
+        # Named as the page was: reference, severity and title.
+        wording = f"PAGE (escalated): {incident.reference} {incident.severity.name}: "
+        assert all(e.subject.startswith(wording) for e in escalations)
 
     def test_acknowledged_pages_do_not_escalate(self, rotation):
         at = datetime(2026, 3, 3, 12, tzinfo=UTC)

@@ -183,6 +183,24 @@ class TestActionItems:
         reminders.sweep_action_items(now=may + timedelta(hours=3))
         assert sent("action_item_overdue") == ["newcomer", "owner", "owner"]
 
+    def test_a_new_owner_gets_the_grace_period_before_their_manager_hears(self, item):
+        # Due 20 March, given to someone on another team a month later: the newcomer is told
+        # at once, their manager only once the grace period has passed for them.
+        newcomer = EngineerFactory(username="newcomer")
+        other = TeamFactory(name="Search", engineering_manager=UserFactory(username="quinn"))
+        ProfileFactory(user=newcomer, team=other)
+        given = datetime(2026, 4, 20, 10, tzinfo=UTC)
+        services.action_items_reassign(items=[item], owner=newcomer, by=None, at=given)
+        reminders.sweep_action_items(now=given + timedelta(hours=1))
+        assert sent("action_item_overdue") == ["newcomer"]
+        assert sent("action_item_escalation") == []
+        reminders.sweep_action_items(now=datetime(2026, 4, 27, 23, tzinfo=UTC))  # 7 days: grace
+        assert sent("action_item_escalation") == []
+        reminders.sweep_action_items(now=datetime(2026, 4, 28, 0, 0, 1, tzinfo=UTC))
+        assert sent("action_item_escalation") == ["quinn"]
+        escalation = Notification.objects.get(kind="action_item_escalation")
+        assert "39 days late" in escalation.subject  # late since its due date all the same
+
     def test_moving_the_due_date_starts_over(self, item):
         reminders.sweep_action_items(now=datetime(2026, 3, 21, 12, tzinfo=UTC))
         services.action_item_update(item=item, by=item.owner, due_date=date(2026, 4, 1))
