@@ -230,7 +230,8 @@ class DeclareIncidentForm(forms.Form):
 
 
 class TakeRoleForm(forms.Form):
-    role = forms.ChoiceField(choices=IncidentRole.choices)
+    # No role chosen until someone picks one: a default would be the commander's.
+    role = forms.ChoiceField(choices=[("", "Choose a role…"), *IncidentRole.choices])
 
 
 class AckForm(forms.Form):

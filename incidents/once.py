@@ -1,9 +1,11 @@
 """Forms whose second submission must not act again: declaring an incident (it pages the on-call
 engineer), logging comp time (it comes off the balance). A double click or the back button
 resubmits the same page; the page carries a single-use token (``once``) and the first request
-to claim it is the one that acts. Claims live in the cache (Redis in production), so two
-requests racing each other see the same claim."""
+to claim it with that content is the one that acts (the same page sent again with other
+content, as after the back button, is a new submission). Claims live in the cache (Redis in
+production), so two requests racing each other see the same claim."""
 
+import hashlib
 import logging
 import secrets
 
@@ -31,8 +33,19 @@ def _valid(token: str) -> bool:
     return 8 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()
 
 
+def _content(request) -> str:
+    """A digest of what the page sent, but for its tokens: the back button brings a page back
+    with its spent token, and what is typed on it then is a new submission, not a repeat."""
+    sent = sorted(
+        (name, request.POST.getlist(name))
+        for name in request.POST
+        if name not in (FIELD, "csrfmiddlewaretoken")
+    )
+    return hashlib.sha256(repr(sent).encode()).hexdigest()[:32]
+
+
 def _key(request, scope: str, token: str) -> str:
-    return f"once:{scope}:{request.user.pk}:{token}"
+    return f"once:{scope}:{request.user.pk}:{token}:{_content(request)}"
 
 
 def claim(request, scope: str) -> tuple[bool, object]:

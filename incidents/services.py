@@ -62,6 +62,9 @@ ALREADY_ACKNOWLEDGED = "The incident was already acknowledged by {who} at {at}."
 ACKNOWLEDGE_NOT_OPEN = "Only an open incident can be acknowledged; this one is {status}."
 SAME_SEVERITY = "The incident is already {severity}."
 ROLE_ALREADY_HELD = "{user} already holds the {role} role."
+ROLE_TAKEN = (
+    "{user} holds the {role} role: taking it would relieve them. Use “Hand over” if they agree."
+)
 ROLE_NOT_HELD = "Nobody holds the {role} role."
 UNKNOWN_ROLE = "Unknown role: {role}."
 UPDATE_FIELD_REQUIRED = "This field is required in a status update."
@@ -551,12 +554,20 @@ def incident_change_severity(
 
 @transaction.atomic
 def role_assign(
-    *, incident: Incident, role: str, user, by, at: datetime | None = None
+    *,
+    incident: Incident,
+    role: str,
+    user,
+    by,
+    at: datetime | None = None,
+    only_if_free: bool = False,
 ) -> RoleAssignment:
     """Give ``user`` a role on the incident, handing it over if someone else holds it.
 
     The previous holder is relieved (their assignment keeps its dates), so the history of who
-    held each role survives. Writes ``role_assigned`` or ``role_handed_over``.
+    held each role survives. Writes ``role_assigned`` or ``role_handed_over``. With
+    ``only_if_free`` (someone taking a role for themselves) a role someone holds is refused:
+    one click must not relieve the incident's commander.
     """
     at = _now(at)
     incident = _lock(incident)
@@ -574,6 +585,8 @@ def role_assign(
     )
     if current is not None and current.user_id == user.pk:
         raise ValidationError({"user": ROLE_ALREADY_HELD.format(user=_who(user), role=label)})
+    if current is not None and only_if_free:
+        raise ValidationError({"role": ROLE_TAKEN.format(user=_who(current.user), role=label)})
     if current is not None:
         current.relieved_at = max(at, current.assigned_at)
         current.relieved_by = by

@@ -229,7 +229,9 @@ def _perform(action: str, request, incident, form) -> str:
         )
         return f"Severity changed to {data['severity'].name}."
     if action == "take":
-        services.role_assign(incident=incident, role=data["role"], user=user, by=user)
+        services.role_assign(
+            incident=incident, role=data["role"], user=user, by=user, only_if_free=True
+        )
         return "You took the role."
     if action == "handover":
         services.role_assign(incident=incident, role=data["role"], user=data["user"], by=user)

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import services
+from incidents import once, services
 from incidents.models import (
     Incident,
     IncidentRole,
@@ -151,6 +151,27 @@ class TestListAndDeclare:
         assert incident.declared_by == engineer
         assert incident.customer_impact is True
 
+    def test_a_page_sent_twice_declares_once_but_other_text_on_it_declares_again(
+        self, engineer_client
+    ):
+        # A double click sends the same page twice: one incident. The back button brings the
+        # page back with its spent token; what is typed on it then is a new incident.
+        data = {
+            "title": "Payments failing",
+            "severity": severity("SEV-2").pk,
+            "detection_method": "customer_report",
+            "once": once.new_token(),  # the cache outlives test databases
+        }
+        first = engineer_client.post(DECLARE, data)
+        again = engineer_client.post(DECLARE, data, follow=True)
+        assert Incident.objects.count() == 1
+        assert again.redirect_chain[-1][0] == first["Location"]
+        assert "This incident was already declared." in again.content.decode()
+        other = engineer_client.post(DECLARE, data | {"title": "Logins failing"})
+        assert other.status_code == 302
+        titles = sorted(Incident.objects.values_list("title", flat=True))
+        assert titles == ["Logins failing", "Payments failing"]
+
     def test_declare_records_when_it_began_in_the_declarers_zone(self, engineer_client, engineer):
         ProfileFactory(user=engineer, time_zone="America/New_York")
         now = datetime(2026, 7, 1, 16, 0, tzinfo=UTC)  # 12:00 in New York (EDT)
@@ -277,6 +298,28 @@ class TestIncidentPage:
         incident.refresh_from_db()
         assert incident.status == IncidentStatus.RESOLVED
 
+    def test_taking_a_role_someone_holds_is_refused_not_a_silent_handover(
+        self, client, engineer, other_engineer, incident
+    ):
+        # Several people open the page at the start of a SEV-1: one click on "Take this role"
+        # must not relieve the commander.
+        services.role_assign(
+            incident=incident, role="commander", user=other_engineer, by=other_engineer
+        )
+        client.force_login(engineer)
+        page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+        take = page.split('id="take"')[1].split("</form>")[0]
+        assert '<option value="" selected>Choose a role…</option>' in take
+        response = client.post(act(incident, "take"), {"take-role": "commander"})
+        assert response.status_code == 200
+        assert "holds the Incident commander role" in response.content.decode()
+        holders = RoleAssignment.objects.filter(incident=incident, relieved_at__isnull=True)
+        assert [a.user for a in holders] == [other_engineer]
+        assert client.post(act(incident, "take"), {"take-role": ""}).status_code == 200
+        # A free role is taken at once.
+        client.post(act(incident, "take"), {"take-role": "scribe"})
+        assert RoleAssignment.objects.get(incident=incident, role="scribe").user == engineer
+
     def test_the_error_summary_links_to_a_prefixed_forms_field(self, engineer_client, incident):
         response = engineer_client.post(act(incident, "take"), {"take-role": "bogus"})
         page = response.content.decode()
@@ -340,6 +383,29 @@ class TestIncidentPage:
         page = engineer_client.get(reverse("incidents:timeline", args=[incident.pk]))
         text = page.content.decode()
         assert text.index("second thing") < text.index("Declared SEV-1")
+
+    def test_the_polled_fragment_does_not_count_the_headers_figures(
+        self, engineer_client, incident
+    ):
+        # Polled every 3 seconds by every viewer: it shows no header, so it counts nothing
+        # for one.
+        with CaptureQueriesContext(connection) as queries:
+            engineer_client.get(reverse("incidents:timeline", args=[incident.pk]))
+        counted = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+        assert counted == []
+
+    def test_an_imported_acknowledgement_names_nobody(self, engineer_client):
+        imported, _ = services.incident_import(
+            reference="OLD-7",
+            title="Left over",
+            severity="SEV-3",
+            started_at=datetime(2026, 3, 1, 9, tzinfo=UTC),
+            acknowledged_at=datetime(2026, 3, 1, 9, 5, tzinfo=UTC),
+        )
+        page = engineer_client.get(reverse("incidents:detail", args=[imported.pk]))
+        facts = page.content.decode().split("<dt>Acknowledged</dt>")[1].split("</dd>")[0]
+        assert "2026-03-01 09:05" in facts
+        assert "by" not in facts
 
     def test_unknown_action_and_get_are_refused(self, engineer_client, incident):
         assert engineer_client.post(act(incident, "explode"), {}).status_code == 405
