@@ -70,10 +70,22 @@ def _editor_context(request, postmortem, bound: dict | None = None) -> dict:
     editable = postmortem.status in (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW)
     may_edit = can_edit_postmortem(request.user, postmortem)
     zone = user_time_zone(request.user)
-    sections = bound.get("sections") or SectionsForm(
-        initial={name: getattr(postmortem, name) for name in SECTION_FIELDS}
-    )
+    stored = SectionsForm(initial={name: getattr(postmortem, name) for name in SECTION_FIELDS})
+    sections = bound.get("sections") or stored
+    unsaved = []
+    if bound.get("sections") is not None and not (may_edit and editable):
+        # Refused because the text can no longer change (published meanwhile): the page shows
+        # what is stored, and what was typed apart, to copy, never as if it were published.
+        typed = bound["sections"]
+        unsaved = [
+            (typed[name].label, typed[name].value())
+            for name in SECTION_FIELDS
+            if name in typed.data
+            and (typed[name].value() or "").strip() != getattr(postmortem, name).strip()
+        ]
+        sections = stored
     return {
+        "unsaved_sections": unsaved,
         "postmortem": postmortem,
         "incident": postmortem.incident,
         "may_edit": may_edit and editable,

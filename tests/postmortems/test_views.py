@@ -516,3 +516,24 @@ def test_a_published_postmortem_keeps_its_resolution_when_the_incident_reopens(c
     after = client.get(url("export", postmortem.pk)).content.decode()
     assert after == before
     assert "—" not in resolved_line
+
+
+def test_a_refused_save_on_a_published_postmortem_never_shows_as_its_text(client):
+    # A tab left open in review; someone published meanwhile. The save is refused, the page
+    # shows the published text, and what was typed apart, to copy.
+    postmortem, who = published_checkout_postmortem()
+    stored_impact = postmortem.impact
+    client.force_login(who["ada"])
+    response = client.post(
+        url("sections", postmortem.pk),
+        {"summary": "My unsaved rewrite", "loaded-summary": postmortem.summary},
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Not saved." in page
+    assert '<textarea rows="3" readonly>My unsaved rewrite</textarea>' in page
+    shown = page.split('id="sections-h"')[1].split("</section>")[0].split("</div>")[-1]
+    assert "My unsaved rewrite" not in shown
+    assert stored_impact.split()[0] in shown  # the other sections, not blanks
+    postmortem.refresh_from_db()
+    assert postmortem.summary != "My unsaved rewrite"
