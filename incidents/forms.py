@@ -19,6 +19,7 @@ from incidents.models import (
     Service,
     Severity,
     TemplateKind,
+    TimelineEvent,
     UpdateAudience,
 )
 from incidents.services import ResolutionChecklist, allowed_moves
@@ -100,8 +101,41 @@ def safe_format(text: str, context: dict[str, str]) -> str:
         return text
 
 
+class CorrectedEventField(forms.ModelChoiceField):
+    def label_from_instance(self, event):
+        when = timezone.localtime(event.occurred_at).strftime("%Y-%m-%d %H:%M:%S")
+        text = " ".join(event.message.split())
+        return f"{when} {event.get_kind_display()}: {text[:80]}"
+
+
 class NoteForm(forms.Form):
+    """A note; on an incident's page it may say which earlier event it corrects (the timeline
+    is never edited: a mistake is corrected by a new event pointing at it)."""
+
+    CHOICES_SHOWN = 100  # the latest events: corrections are of what just happened
+
     text = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 3}))
+    corrects = CorrectedEventField(
+        queryset=TimelineEvent.objects.none(),
+        required=False,
+        label="Corrects (optional)",
+        empty_label="Nothing: a new note",
+        help_text="An earlier event this note corrects; the event itself stays as it was.",
+    )
+
+    def __init__(self, *args, incident=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if incident is None:
+            del self.fields["corrects"]
+            return
+        latest = (
+            TimelineEvent.objects.filter(incident=incident)
+            .order_by("-occurred_at", "-id")
+            .values("pk")[: self.CHOICES_SHOWN]
+        )
+        self.fields["corrects"].queryset = TimelineEvent.objects.filter(pk__in=latest).order_by(
+            "-occurred_at", "-id"
+        )
 
 
 class ResolveForm(forms.Form):

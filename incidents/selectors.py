@@ -334,7 +334,7 @@ def incident_with_timeline(*, pk: int) -> Incident:
             ),
             Prefetch(
                 "timeline",
-                queryset=TimelineEvent.objects.select_related("author").order_by(
+                queryset=TimelineEvent.objects.select_related("author", "corrects").order_by(
                     "occurred_at", "id"
                 ),
             ),

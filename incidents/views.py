@@ -149,7 +149,7 @@ def _detail_context(request, incident, bound: dict | None = None) -> dict:
         "durations": selectors.incident_durations(incident=incident),
         "next_update_due": due,
         "update_form": bound.get("update") or StatusUpdateForm(initial=_update_initial(incident)),
-        "note_form": bound.get("note") or NoteForm(),
+        "note_form": bound.get("note") or NoteForm(incident=incident),
         "status_form": bound.get("status") or StatusChangeForm(incident=incident),
         "severity_form": bound.get("severity")
         or SeverityChangeForm(initial={"severity": incident.severity_id}),
@@ -211,7 +211,9 @@ def _perform(action: str, request, incident, form) -> str:
         services.status_update_post(incident=incident, author=user, **data)
         return "Update posted."
     if action == "note":
-        services.note_add(incident=incident, author=user, text=data["text"])
+        services.note_add(
+            incident=incident, author=user, text=data["text"], corrects=data.get("corrects")
+        )
         return "Note added."
     if action == "status":
         services.incident_change_status(
@@ -274,7 +276,7 @@ def _act(request, incident: Incident, action: str):
     form_class = ACTIONS[action]
     form = None
     prefix = action if action in PREFIXED else None
-    if form_class is StatusChangeForm:
+    if form_class in (StatusChangeForm, NoteForm):
         form = form_class(request.POST, incident=incident)
     elif form_class is not None:
         form = form_class(request.POST, prefix=prefix)

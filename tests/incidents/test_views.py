@@ -16,6 +16,7 @@ from incidents.models import (
     IncidentStatus,
     RoleAssignment,
     StatusUpdate,
+    TimelineEvent,
     TimelineEventKind,
 )
 from tests.incidents.factories import (
@@ -383,6 +384,32 @@ class TestIncidentPage:
         page = engineer_client.get(reverse("incidents:timeline", args=[incident.pk]))
         text = page.content.decode()
         assert text.index("second thing") < text.index("Declared SEV-1")
+
+    def test_a_note_corrects_an_earlier_event_from_the_page(
+        self, engineer_client, engineer, incident
+    ):
+        wrong = services.note_add(incident=incident, author=engineer, text="Root cause: DNS")
+        response = engineer_client.post(
+            act(incident, "note"),
+            {"text": "Not DNS: the certificate expired", "corrects": wrong.pk},
+        )
+        assert response.status_code == 302
+        note = TimelineEvent.objects.get(message="Not DNS: the certificate expired")
+        assert note.corrects == wrong
+        wrong.refresh_from_db()
+        assert wrong.message == "Root cause: DNS"  # history is never edited
+        fragment = engineer_client.get(reverse("incidents:timeline", args=[incident.pk]))
+        assert "(corrects the note of " in fragment.content.decode()
+        page = engineer_client.get(reverse("incidents:detail", args=[incident.pk]))
+        assert "(corrects the note of " in page.content.decode()
+        # Only this incident's events can be corrected here.
+        other = services.incident_declare(title="Other", severity="SEV-3", declared_by=engineer)
+        foreign = other.timeline.first()
+        response = engineer_client.post(
+            act(incident, "note"), {"text": "sneaky", "corrects": foreign.pk}
+        )
+        assert response.status_code == 200
+        assert not TimelineEvent.objects.filter(message="sneaky").exists()
 
     def test_the_polled_fragment_does_not_count_the_headers_figures(
         self, engineer_client, incident
