@@ -383,6 +383,26 @@ def my_action_items(*, owner, now: datetime | None = None) -> QuerySet[ActionIte
     )
 
 
+RECENTLY_CLOSED = timedelta(days=30)
+RECENTLY_CLOSED_SHOWN = 20
+
+
+def my_recently_closed_items(*, owner, now: datetime | None = None) -> list[ActionItem]:
+    """An owner's items closed (done or won't-do) in the last 30 days, latest first, at most
+    20: a click on "Complete" by mistake can be undone from "my action items". One query."""
+    now = now or timezone.now()
+    return list(
+        ActionItem.objects.filter(owner=owner)
+        .exclude(status__in=OPEN_ITEM_STATUSES)
+        .filter(
+            Q(completed_at__gte=now - RECENTLY_CLOSED)
+            | Q(completed_at__isnull=True, created_at__gte=now - RECENTLY_CLOSED)
+        )
+        .select_related("postmortem__incident")
+        .order_by(F("completed_at").desc(nulls_last=True), "-id")[:RECENTLY_CLOSED_SHOWN]
+    )
+
+
 # --- Metrics for the dashboard and the quarterly review (docs/metrics.md) ----------------------
 
 

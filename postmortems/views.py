@@ -496,7 +496,12 @@ def my_action_items(request):
     """The signed-in person's open items across post-mortems: overdue first, then by due date."""
     now = timezone.now()
     items = selectors.my_action_items(owner=request.user, now=now)
-    return render(request, "postmortems/my_action_items.html", {"items": items, "now": now})
+    closed = selectors.my_recently_closed_items(owner=request.user, now=now)
+    return render(
+        request,
+        "postmortems/my_action_items.html",
+        {"items": items, "closed": closed, "now": now},
+    )
 
 
 def _load_item(request, item_id: int) -> ActionItem:
@@ -534,7 +539,12 @@ def my_action_item_update(request, item_id: int):
     for row in items:
         if row.pk == item.pk:  # shown again as typed, with the errors beside the fields
             row.edit, row.edit_prefix = form, f"item{item.pk}-"
-    return render(request, "postmortems/my_action_items.html", {"items": items, "now": now})
+    closed = selectors.my_recently_closed_items(owner=request.user, now=now)
+    return render(
+        request,
+        "postmortems/my_action_items.html",
+        {"items": items, "closed": closed, "now": now},
+    )
 
 
 @require_POST

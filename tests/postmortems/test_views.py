@@ -1,5 +1,6 @@
 """The engineers' post-mortem editor and "my action items", through the test client."""
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -358,9 +359,27 @@ class TestMyActionItems:
         ActionItemFactory(owner=UserFactory(), title="Someone else's")
         client.force_login(engineer)
         page = client.get(reverse("actionitems:mine")).content.decode()
-        assert page.index("Overdue") < page.index("Later")
-        assert "Done already" not in page
+        open_items, closed = page.split("Closed in the last 30 days")
+        assert open_items.index("Overdue") < open_items.index("Later")
+        assert "Done already" not in open_items
+        assert "Done already" in closed  # to reopen, if completed by mistake
         assert "Someone else" not in page
+
+    def test_an_item_completed_by_mistake_is_reopened_from_the_page(self, client, engineer):
+        item = ActionItemFactory(owner=engineer, title="Add disk alerts")
+        client.force_login(engineer)
+        client.post(reverse("actionitems:complete", args=[item.pk]))
+        page = client.get(reverse("actionitems:mine")).content.decode()
+        row = page.split(f'id="closed-{item.pk}"')[1].split("</tr>")[0]
+        data = dict(re.findall(r'name="(\w+)" value="([^"]*)"', row))
+        data["csrfmiddlewaretoken"] = "x"
+        response = client.post(reverse("actionitems:update", args=[item.pk]), data)
+        assert response.status_code == 302
+        item.refresh_from_db()
+        assert (item.status, item.completed_at, item.completed_by) == ("open", None, None)
+        page = client.get(reverse("actionitems:mine")).content.decode()
+        assert f'id="item-{item.pk}"' in page
+        assert f'id="closed-{item.pk}"' not in page
 
     def test_update_status_tracker_link_and_complete(self, client, engineer):
         item = ActionItemFactory(owner=engineer)
@@ -420,9 +439,12 @@ class TestMyActionItems:
             return len(ctx.captured_queries)
 
         ActionItemFactory(owner=engineer)
+        services.action_item_complete(item=ActionItemFactory(owner=engineer), by=engineer)
         small = count()
         for n in range(30):
             ActionItemFactory(owner=engineer, due_date=date(2026, 3, 1) + timedelta(days=n))
+            closed = ActionItemFactory(owner=engineer)
+            services.action_item_complete(item=closed, by=engineer)
         assert count() == small
 
 
