@@ -75,7 +75,13 @@ def build(base: str, label: str, size, seed: int, reuse: bool) -> dict:
     dataset = {"incidents": incidents, "engineers": engineers, "months": months, "seed": seed}
     seconds = _built(base, name, dataset) if reuse else None
     if seconds is not None:
-        print(f"== {label}: reusing {name} ({dataset})", flush=True)
+        print(f"== {label}: reusing {name} ({dataset}); migrating it to this code", flush=True)
+        # Built by older code: its schema must be this code's (new columns, new indexes).
+        manage = str(Path(__file__).resolve().parent.parent / "manage.py")
+        migrate = [sys.executable, manage, "migrate", "--no-input", "-v", "0"]
+        subprocess.run(migrate, check=True, env=_env(base, name))  # noqa: S603
+        with psycopg.connect(_database_url(base, name), autocommit=True) as conn:
+            conn.execute("ANALYZE")
         return {**dataset, "generate_seconds": seconds}
     with psycopg.connect(_database_url(base, "postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')

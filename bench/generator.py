@@ -99,6 +99,8 @@ class Plan:
     months: int
     seed: int
     until: date
+    # Incidents still open at the end (the sweeps' work): by default a realistic few.
+    open_incidents: int | None = None
 
 
 def _batched(rows, size: int = BATCH):
@@ -121,11 +123,33 @@ class Generator:
         self.progress(f"[{time.monotonic() - self.began:7.1f} s] {message}")
 
     def insert(self, model, rows, label: str) -> list:
+        # Creation stamps (``auto_now_add``) would be the generation's clock: an event
+        # "recorded" months after it happened, and two runs of one seed differing. They are
+        # written from the data instead: when the event happened, when the shift began, else
+        # the start of the history.
+        stamps = [f for f in model._meta.concrete_fields if getattr(f, "auto_now_add", False)]
+        for stamp in stamps:
+            stamp.auto_now_add = False
         created = []
-        for chunk in _batched(rows):
-            created.extend(model.objects.bulk_create(chunk, batch_size=BATCH))
+        try:
+            for chunk in _batched(rows):
+                for row in chunk:
+                    for stamp in stamps:
+                        if getattr(row, stamp.attname) is None:
+                            setattr(row, stamp.attname, self._stamp_for(row))
+                created.extend(model.objects.bulk_create(chunk, batch_size=BATCH))
+        finally:
+            for stamp in stamps:
+                stamp.auto_now_add = True
         self.created[label] += len(created)
         return created
+
+    def _stamp_for(self, row) -> datetime:
+        for name in ("occurred_at", "starts_at", "created_at"):
+            value = getattr(row, name, None)
+            if isinstance(value, datetime):
+                return value
+        return self.start
 
     # --- people -------------------------------------------------------------------------------
 
@@ -149,6 +173,7 @@ class Generator:
                     last_name=rng.choice(LAST),
                     email=f"{PREFIX}{n:05d}@example.com",
                     password="!generated",  # noqa: S106 - an unusable password, by design
+                    date_joined=self.start,
                 )
                 for n in range(plan.engineers)
             ),
@@ -283,7 +308,8 @@ class Generator:
         counters: Counter[int] = Counter()
         self.incident_rows = []
         facts = []
-        open_from = plan.incidents - max(3, plan.incidents // 2000)
+        still_open = plan.open_incidents or max(3, plan.incidents // 2000)
+        open_from = plan.incidents - min(still_open, plan.incidents)
         for index, started in enumerate(moments):
             rank = rng.choices(ranks, weights)[0]
             # The newest few are still open whatever the size, of every severity, so each

@@ -18,6 +18,7 @@ drives a small and a large server in turn, so both sizes are measured side by si
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -27,7 +28,7 @@ import time
 def percentile(values: list[float], share: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
-    rank = max(1, round(share * len(ordered) + 0.5))
+    rank = max(1, math.ceil(share * len(ordered)))
     return ordered[min(rank, len(ordered)) - 1]
 
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -118,6 +118,8 @@ class MetricsForm(forms.Form):
     service = IdOrNameChoiceField(
         queryset=Service.objects.order_by("name"), required=False, empty_label="All services"
     )
+    # The quarter the page showed selected: a different one sent means the manager picked it.
+    shown_quarter = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, today: date, **kwargs):
         super().__init__(*args, **kwargs)
@@ -129,9 +131,13 @@ class MetricsForm(forms.Form):
         quarter, start, end = cleaned.get("quarter"), cleaned.get("start"), cleaned.get("end")
         if self.errors:
             return cleaned
-        # Dates typed in both boxes win: the quarter picker always shows a quarter selected, and
-        # a manager who typed dates and pressed "Show" means those dates.
-        if quarter and not (start and end):
+        # A quarter picked (other than the one the page showed) wins; else dates typed in both
+        # boxes win: the picker always shows a quarter selected, and a manager who typed dates
+        # and pressed "Show" means those dates.
+        shown = self.data.get("shown_quarter")
+        picked = bool(quarter) and shown is not None and quarter != shown
+        self.chose_quarter = True
+        if quarter and (picked or not (start and end)):
             cleaned["period"] = parse_quarter(quarter)
         elif start and end:
             if not (start >= EARLIEST and end <= LATEST):
@@ -142,6 +148,7 @@ class MetricsForm(forms.Form):
                 self.add_error("end", PERIOD_TOO_LONG)
             else:
                 cleaned["period"] = Period(start, end)
+                self.chose_quarter = False
         elif start or end:
             raise forms.ValidationError(BOTH_DATES)
         else:
@@ -573,6 +580,7 @@ def _review_from(request, *, rows: int | None = None) -> tuple[MetricsForm, Revi
     if not form.is_valid():
         return form, None
     data = form.cleaned_data
+    form = _as_shown(form, today=today)
     return form, build_review(
         period=data["period"],
         team=data.get("team"),
@@ -580,6 +588,32 @@ def _review_from(request, *, rows: int | None = None) -> tuple[MetricsForm, Revi
         now=now,
         rows=rows,
     )
+
+
+def _as_shown(form: MetricsForm, *, today: date) -> MetricsForm:
+    """The pickers as the page shows them next: the quarter reported (date boxes empty), or
+    "Custom dates" with the dates reported, so what is selected is what the page reports and
+    the next "Show" or download link means the same period."""
+    period = form.cleaned_data["period"]
+    shown = QueryDict(mutable=True)
+    for name in form.data:
+        values = form.data.getlist(name) if hasattr(form.data, "getlist") else [form.data[name]]
+        shown.setlist(name, values)
+    if form.chose_quarter:
+        label = period.quarter_label or ""
+        choice = {"quarter": label, "start": "", "end": "", "shown_quarter": label}
+    else:
+        choice = {
+            "quarter": "",
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+            "shown_quarter": "",
+        }
+    for name, value in choice.items():
+        shown[name] = value
+    again = MetricsForm(shown, today=today)
+    again.is_valid()
+    return again
 
 
 def _invalid(form: MetricsForm) -> HttpResponse:
@@ -602,7 +636,8 @@ def metrics_view(request, *, site):
         **site.each_context(request),
         "title": "Incident metrics",
         "form": form,
-        "query": request.GET.urlencode(),
+        # The downloads mean the period the page reports (the pickers as shown).
+        "query": form.data.urlencode() if review else request.GET.urlencode(),
         **(review_context(review) if review else {}),
     }
     return TemplateResponse(

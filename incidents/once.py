@@ -36,10 +36,11 @@ def _valid(token: str) -> bool:
 def _content(request) -> str:
     """A digest of what the page sent, but for its tokens: the back button brings a page back
     with its spent token, and what is typed on it then is a new submission, not a repeat."""
+    keep = getattr(request, "_once_keep", None)  # the fields that make a submission new
     sent = sorted(
         (name, request.POST.getlist(name))
         for name in request.POST
-        if name not in (FIELD, "csrfmiddlewaretoken")
+        if name not in (FIELD, "csrfmiddlewaretoken") and (keep is None or keep(name))
     )
     return hashlib.sha256(repr(sent).encode()).hexdigest()[:32]
 
@@ -84,11 +85,13 @@ def release(request, scope: str) -> None:
             logger.exception("once: cannot release %s", scope)
 
 
-def act_once(request, scope: str, act, *, repeated):
+def act_once(request, scope: str, act, *, repeated, keep=None):
     """Run ``act()`` (a view's work, returning its response) unless this page was sent before:
     then ``repeated()``. A redirect means it acted, and its repeats are refused from then on;
     any other response (the form shown again with its errors) or an exception releases the
-    token, so the corrected page may be sent."""
+    token, so the corrected page may be sent. ``keep(name)`` limits which fields make a
+    submission new (by default all of them)."""
+    request._once_keep = keep
     first, _ = claim(request, scope)
     if not first:
         return repeated()

@@ -153,7 +153,8 @@ def _rows(path: Path, columns: tuple[str, ...]):
     except csv.Error as error:
         raise ImportRowError(name, 1, f"malformed CSV: {error}") from None
     reader.fieldnames = header
-    twice = sorted({column for column in header if header.count(column) > 1})
+    # Empty names are a spreadsheet's trailing empty columns, not a column named twice.
+    twice = sorted({column for column in header if column and header.count(column) > 1})
     if twice:
         raise ImportRowError(
             name, 1, f"column {twice[0]!r} appears more than once", twice[0], ",".join(header)

@@ -761,7 +761,9 @@ def page_from_paging_tool(
     # A paging tool retries while its first request is still open: one at a time per
     # engineer, so the second finds the page the first recorded instead of adding another
     # to be acknowledged and paid comp time for.
-    list(User.objects.select_for_update().filter(pk=engineer.pk).values("pk"))
+    # FOR NO KEY UPDATE: retries wait for each other, while writes that merely point at the
+    # person (an acknowledgement naming them) are not blocked, so nothing deadlocks.
+    list(User.objects.select_for_update(no_key=True).filter(pk=engineer.pk).values("pk"))
     same = (
         Page.objects.select_related("incident")
         .filter(engineer=engineer, paged_at=paged_at)

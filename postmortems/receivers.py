@@ -1,6 +1,8 @@
 """How the post-mortems app reacts to the incidents app's domain signals (connected in
 ``PostmortemsConfig.ready``; ``incidents`` never imports this app)."""
 
+from django.db import transaction
+
 from postmortems import services
 
 
@@ -29,5 +31,13 @@ def schedule_when_severity_changes(sender, incident, by, at, **kwargs) -> None:
 
 def copy_runbook_event(sender, incident, event, by, at, **kwargs) -> None:
     """A runbook was started or a step ticked: a post-mortem already scheduled (its timeline
-    was copied at the resolution) and not yet published gets the line too."""
-    services.postmortem_timeline_copy_event(incident=incident, event=event)
+    was copied at the resolution) and not yet published gets the line too. After the tick
+    commits, in a transaction of its own: the tick holds the incident's lock, and publishing
+    locks the post-mortem before writing to the incident, so locking the post-mortem here
+    could deadlock with it."""
+
+    def copy() -> None:
+        with transaction.atomic():
+            services.postmortem_timeline_copy_event(incident=incident, event=event)
+
+    transaction.on_commit(copy)

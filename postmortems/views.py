@@ -398,11 +398,24 @@ def items_save(request, pk: int):
     postmortem = _load_for_write(request, pk)
 
     def repeated():
-        messages.info(request, "These action items were already saved.")
+        messages.info(
+            request,
+            "This page was already saved, with the items it added: reload it to change more.",
+        )
         return _back(pk, "items")
 
+    def adds(name: str) -> bool:
+        # Only the rows it adds make a page new: sent again after the back button with an
+        # existing row changed, its new rows were added the first time and must not be again.
+        row = name.split("-")
+        return len(row) == 3 and row[0] == "items" and not request.POST.get(f"items-{row[1]}-id")
+
     return once.act_once(
-        request, f"items:{pk}", lambda: _save_items(request, postmortem), repeated=repeated
+        request,
+        f"items:{pk}",
+        lambda: _save_items(request, postmortem),
+        repeated=repeated,
+        keep=adds,
     )
 
 

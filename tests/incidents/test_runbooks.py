@@ -207,7 +207,7 @@ class TestFollowingARunbook:
         assert "Runbook Disk full on the primary, step 2 skipped: Rotate WAL (not needed)" in texts
 
     def test_a_runbook_worked_after_the_resolution_reaches_the_postmortem(
-        self, engineer, incident, runbook
+        self, engineer, incident, runbook, django_capture_on_commit_callbacks
     ):
         # Resolve first, record the runbook after: the post-mortem's timeline, copied at the
         # resolution, still lists it, in time order and phase.
@@ -217,8 +217,12 @@ class TestFollowingARunbook:
             incident=incident, by=engineer, checklist=services.ResolutionChecklist.all_confirmed()
         )
         postmortem = Postmortem.objects.get(incident=incident)
-        run = runbooks.runbook_start(incident=incident, runbook=runbook, by=engineer)
-        runbooks.runbook_step_record(run=run, position=1, outcome="done", by=engineer)
+        # Copied once the tick is committed (its own transaction: no lock-order deadlock with
+        # someone publishing the post-mortem).
+        with django_capture_on_commit_callbacks(execute=True):
+            run = runbooks.runbook_start(incident=incident, runbook=runbook, by=engineer)
+        with django_capture_on_commit_callbacks(execute=True):
+            runbooks.runbook_step_record(run=run, position=1, outcome="done", by=engineer)
         entries = list(postmortem.timeline_entries.order_by("occurred_at", "id"))
         assert [e.text for e in entries[-2:]] == [
             "Runbook started: Disk full on the primary (version 1, 3 steps)",
@@ -230,9 +234,10 @@ class TestFollowingARunbook:
         Postmortem.objects.filter(pk=postmortem.pk).update(
             status="published", draft_started_at=now, submitted_at=now, published_at=now
         )
-        runbooks.runbook_step_record(
-            run=run, position=2, outcome="skipped", note="later", by=engineer
-        )
+        with django_capture_on_commit_callbacks(execute=True):
+            runbooks.runbook_step_record(
+                run=run, position=2, outcome="skipped", note="later", by=engineer
+            )
         assert postmortem.timeline_entries.count() == len(entries)
 
 

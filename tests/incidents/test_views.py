@@ -314,6 +314,7 @@ class TestIncidentPage:
         response = client.post(act(incident, "take"), {"take-role": "commander"})
         assert response.status_code == 200
         assert "holds the Incident commander role" in response.content.decode()
+        assert '<th scope="row">Choose a role…</th>' not in page  # the roles table
         holders = RoleAssignment.objects.filter(incident=incident, relieved_at__isnull=True)
         assert [a.user for a in holders] == [other_engineer]
         assert client.post(act(incident, "take"), {"take-role": ""}).status_code == 200

@@ -372,3 +372,41 @@ class TestCharts:
         Severity.objects.filter(name="SEV-1").update(color="#123456")
         page = manager_client.get(DASHBOARD, Q1).content.decode()
         assert 'fill="#123456"' in page
+
+
+class TestPickers:
+    def test_the_page_shows_what_it_reports_and_a_quarter_picked_later_wins(
+        self, manager_client, quarter
+    ):
+        # Dates typed over the preselected quarter: the page reports them, with "Custom
+        # dates" selected.
+        response = manager_client.get(
+            DASHBOARD,
+            {
+                "quarter": "2026-Q2",
+                "shown_quarter": "2026-Q2",
+                "start": "2026-02-01",
+                "end": "2026-03-01",
+            },
+        )
+        page = response.content.decode()
+        assert response.context["review"].period.start == date(2026, 2, 1)
+        assert '<option value="" selected>Custom dates</option>' in page
+        assert "start=2026-02-01" in response.context["query"]
+        # Then a quarter is picked, the dates still in their boxes: the quarter wins, and the
+        # boxes empty.
+        response = manager_client.get(
+            DASHBOARD,
+            {"quarter": "2026-Q1", "shown_quarter": "", "start": "2026-02-01", "end": "2026-03-01"},
+        )
+        review = response.context["review"]
+        assert review.period.quarter_label == "2026-Q1"
+        page = response.content.decode()
+        assert '<option value="2026-Q1" selected>' in page
+        assert 'name="start" value=' not in page or 'name="start" value=""' in page
+        query = response.context["query"]
+        assert "quarter=2026-Q1" in query
+        assert "start=2026-02-01" not in query
+        # The download link means the same period.
+        csv_response = manager_client.get(CSV + "?" + query)
+        assert 'filename="incidentdesk-review-2026-Q1.csv"' in csv_response["Content-Disposition"]

@@ -832,6 +832,14 @@ class TestImportAgainWithMore:
         ada = next(line for line in out.splitlines() if line.startswith("ada,"))
         assert ada.split(",")[3] == "192.00"  # 8 days, the shared day once
 
+    def test_a_spreadsheets_trailing_empty_columns_are_not_a_column_named_twice(self, tmp_path):
+        engineers = "".join(
+            line + ",,\n" for line in ENGINEERS.strip().splitlines()
+        )  # "...,team,," as a spreadsheet saves it
+        write(tmp_path / "a", engineers=engineers)
+        out = run("import_oncall_history", str(tmp_path / "a"))
+        assert out.startswith("Created 3 users")
+
     def test_a_user_in_another_letter_case_is_not_given_a_twin(self, tmp_path):
         User.objects.create(username="Ada", email="ada@example.com")
         write(tmp_path / "a", engineers=ENGINEERS, shifts=SHIFTS)

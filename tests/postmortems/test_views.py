@@ -559,3 +559,25 @@ def test_a_refused_save_on_a_published_postmortem_never_shows_as_its_text(client
     assert stored_impact.split()[0] in shown  # the other sections, not blanks
     postmortem.refresh_from_db()
     assert postmortem.summary != "My unsaved rewrite"
+
+
+def test_the_items_page_sent_again_after_the_back_button_adds_its_items_once(client):
+    # Saved with a new item; the browser's Back brings the page back as it was sent, and an
+    # existing row is changed on it: the new item is not added a second time.
+    postmortem, who = published_checkout_postmortem()
+    client.force_login(who["maria"])  # a manager: may change any item
+    page = client.get(url("detail", postmortem.pk)).content.decode()
+    data = form_data(page, url("items", postmortem.pk))
+    blank = next(k.split("-")[1] for k, v in data.items() if k.endswith("-id") and not v)
+    data |= {
+        f"items-{blank}-title": "Alert on route table drift",
+        f"items-{blank}-owner": who["ada"].username,
+        f"items-{blank}-due_date": "2026-04-10",
+    }
+    assert client.post(url("items", postmortem.pk), data).status_code == 302
+    existing = next(k.split("-")[1] for k, v in data.items() if k.endswith("-id") and v)
+    again = data | {f"items-{existing}-priority": "p1"}
+    response = client.post(url("items", postmortem.pk), again, follow=True)
+    titles = list(postmortem.action_items.values_list("title", flat=True))
+    assert titles.count("Alert on route table drift") == 1
+    assert "This page was already saved" in response.content.decode()

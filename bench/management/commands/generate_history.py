@@ -8,7 +8,8 @@ from bench.generator import Generator, Plan
 
 class Command(BaseCommand):
     help = (
-        "Generate realistic history at scale (deterministic for a seed): teams, engineers, "
+        "Generate realistic history at scale (deterministic for a seed and --until): teams, "
+        "engineers, "
         "rotations and shifts, incidents with ~10 timeline events each, post-mortems and "
         "action items, pages. Run it on a freshly migrated database."
     )
@@ -25,6 +26,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["incidents"] < 1 or options["engineers"] < 3 or options["months"] < 1:
             raise CommandError("Need at least 1 incident, 3 engineers and 1 month.")
+        if options["until"] is not None and options["until"] > timezone.localdate():
+            raise CommandError("--until cannot be in the future: history is what happened.")
         plan = Plan(
             incidents=options["incidents"],
             engineers=options["engineers"],
