@@ -255,6 +255,12 @@ class OverrideForm(forms.Form):
     starts_at = forms.SplitDateTimeField(label="From", widget=admin.widgets.AdminSplitDateTime)
     ends_at = forms.SplitDateTimeField(label="Until", widget=admin.widgets.AdminSplitDateTime)
     reason = forms.CharField(required=False, max_length=200)
+    swap = forms.BooleanField(
+        required=False,
+        label="Swap",
+        help_text="When the covering engineer holds the other role then, the engineer covered "
+        "takes it for those hours: primary and secondary trade places.",
+    )
 
 
 class ShiftForm(forms.ModelForm):
@@ -357,6 +363,7 @@ class ShiftAdmin(OnlyRespondersOnCall, GrowingTableAdmin, admin.ModelAdmin):
                     engineer=form.cleaned_data["engineer"],
                     reason=form.cleaned_data["reason"],
                     by=request.user,
+                    swap=form.cleaned_data["swap"],
                 )
             except ValidationError as error:
                 add_service_errors(form, error)

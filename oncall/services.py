@@ -263,6 +263,7 @@ def shift_overlap_problem(
     )
 
 
+SWAP_HINT = "To trade places for these hours, override with “swap” ticked."
 BOTH_ROLES = (
     "{engineer} is {role} on this rotation from {start} to {end}: one person cannot be primary "
     "and secondary at once, or escalation would skip the backup. Hand that shift on first."
@@ -332,12 +333,17 @@ def shift_override(
     engineer,
     by=None,
     reason: str = "",
+    swap: bool = False,
 ) -> Shift:
     """Let ``engineer`` cover [starts_at, ends_at) of ``shift`` (a swap, sickness).
 
     The covering engineer gets an override shift; the original is split around it, so the
     pieces never overlap: [start, starts_at) stays with the original engineer, as does
     [ends_at, end) (a new shift), and a fully covered original is removed. Returns the override.
+
+    Nobody holds both roles of a rotation at once: covering someone while holding the other
+    role is refused, unless ``swap``: then the engineer covered takes the covering engineer's
+    other role for those hours (primary and secondary trade places).
     """
     shift = Shift.objects.select_for_update().get(pk=shift.pk)
     if ends_at <= starts_at:
@@ -359,8 +365,24 @@ def shift_override(
         starts_at=starts_at,
         ends_at=ends_at,
     )
-    if problem:
-        raise ValidationError({"engineer": problem})
+    if problem and not swap:
+        raise ValidationError({"engineer": f"{problem} {SWAP_HINT}"})
+    if problem and not shift.engineer.is_active:
+        raise ValidationError({"engineer": INACTIVE_ENGINEER.format(user=shift.engineer)})
+    traded = (
+        list(
+            Shift.objects.filter(
+                rotation=shift.rotation,
+                engineer=engineer,
+                starts_at__lt=ends_at,
+                ends_at__gt=starts_at,
+            )
+            .exclude(role=shift.role)
+            .order_by("starts_at")
+        )
+        if problem
+        else []
+    )
 
     override = Shift(
         rotation=shift.rotation,
@@ -416,6 +438,16 @@ def shift_override(
     now = timezone.now()
     if override.ends_at > now:
         notify(oncall_messages.override_messages(override), now=now)
+    for other in traded:
+        # The swap's other half: the engineer covered takes the covering one's other role.
+        shift_override(
+            shift=other,
+            starts_at=max(other.starts_at, starts_at),
+            ends_at=min(other.ends_at, ends_at),
+            engineer=shift.engineer,
+            by=by,
+            reason=reason,
+        )
     return override
 
 

@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
 from incidents import services as incident_services
@@ -307,6 +308,22 @@ class TestOverride:
             )
         assert "cannot be primary and secondary at once" in error.value.message_dict["engineer"][0]
         assert self.pieces() == before
+        assert "override with “swap” ticked" in error.value.message_dict["engineer"][0]
+        # With "swap", the two trade places for those hours.
+        ada, bob = primary.engineer, secondary.engineer
+        day = (datetime(2026, 3, 4, 9, tzinfo=UTC), datetime(2026, 3, 5, 9, tzinfo=UTC))
+        with transaction.atomic():
+            sid = transaction.savepoint()
+            services.shift_override(
+                shift=primary, starts_at=day[0], ends_at=day[1], engineer=bob, swap=True
+            )
+            middle = day[0] + timedelta(hours=12)
+            on_call = selectors.on_call_at(team=rotation.team, at=middle)
+            assert (on_call["primary"], on_call["secondary"]) == (bob, ada)
+            before_day = day[0] - timedelta(hours=1)
+            on_call = selectors.on_call_at(team=rotation.team, at=before_day)
+            assert (on_call["primary"], on_call["secondary"]) == (ada, bob)
+            transaction.savepoint_rollback(sid)
         # Someone else, or the same person outside the secondary's week, may cover.
         cy = next(
             m.user
