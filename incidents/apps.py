@@ -9,6 +9,7 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Incidents"
 
     def ready(self) -> None:
+        import config.checks  # noqa: F401 - registers the deployment's checks
         from incidents.access import sync_groups_for_incidents
         from incidents.metrics import register_sqlite_functions
         from incidents.reminders import register_send_checks

@@ -25,10 +25,11 @@ TEXT_COLUMNS = ("username", "full_name", "team", "currency")
 def neutralise(value: str) -> str:
     """A text cell a spreadsheet could read as a formula, with an apostrophe before it. The
     test looks past control characters, which the workbook drops ("\x1b=HYPERLINK(…)" would
-    be a formula there)."""
+    be a formula there), and past leading spaces and line breaks, which spreadsheets skip."""
     if isinstance(value, str) and (
         value.startswith(FORMULA_STARTS)
         or without_control_characters(value).startswith(FORMULA_STARTS)
+        or without_control_characters(value).lstrip().startswith(FORMULA_STARTS)
     ):
         return "'" + value
     return value

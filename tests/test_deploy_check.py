@@ -18,6 +18,7 @@ def _production_env(**extra) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "incidents.example.com",
         "DATABASE_URL": "sqlite:////tmp/incidentdesk-deploy-check.sqlite3",
+        "REDIS_URL": "redis://cache.internal:6379/0",  # not connected to by the checks
     }
     env.update(extra)
     return env
@@ -35,6 +36,21 @@ def test_check_deploy_is_clean_under_production_variables():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_of_a_per_process_cache():
+    # Without Redis, sign-in limits and rate limits count per web process.
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=_production_env(REDIS_URL=""),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "incidentdesk.W001" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("variable", ["SECRET_KEY", "ALLOWED_HOSTS"])

@@ -96,6 +96,19 @@ def test_a_formula_behind_a_control_character_is_neutralised_in_the_workbook(
     assert rows[0]["full_name"].startswith("'\x1b=HYPERLINK")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [" =1+1", '  =HYPERLINK("http://x")', "\n=1+1", "\xa0=1+1", " \x1b=1+1", "=1+1", "\t1"],
+)
+def test_a_formula_behind_leading_spaces_is_neutralised(text):
+    # Spreadsheets skip leading spaces and line breaks before reading a formula.
+    from oncall.exports import neutralise
+
+    assert neutralise(text) == "'" + text
+    assert neutralise("Ada Lovelace") == "Ada Lovelace"
+    assert neutralise("O'Brien - on call") == "O'Brien - on call"
+
+
 def test_the_same_report_downloads_as_the_same_workbook_bytes(client, finance_user, data):
     client.force_login(finance_user)
     url = reverse("oncall:compensation_download", args=["xlsx"])
