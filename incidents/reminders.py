@@ -54,6 +54,13 @@ def status_update_reminders_due(*, now: datetime) -> list[tuple[Incident, int, d
             communications_lead_id=_holder(IncidentRole.COMMUNICATIONS_LEAD),
             commander_id=_holder(IncidentRole.COMMANDER),
             imported=_imported(),
+            severity_changed_at=Subquery(
+                TimelineEvent.objects.filter(
+                    incident=OuterRef("pk"), kind=TimelineEventKind.SEVERITY_CHANGED
+                )
+                .order_by("-occurred_at")
+                .values("occurred_at")[:1]
+            ),
         )
     )
     due = []
@@ -68,7 +75,14 @@ def status_update_reminders_due(*, now: datetime) -> list[tuple[Incident, int, d
         if elapsed < cadence:
             continue
         interval = int(elapsed / cadence)
-        due.append((incident, interval, since + cadence * interval))
+        due_at = since + cadence * interval
+        changed = incident.severity_changed_at
+        if changed is not None and since < due_at < changed:
+            # Due under the new cadence only at a moment before it was set: the reminder of
+            # that moment would go now and the next one moments later. The next one is due
+            # within a cadence; it alone is sent.
+            continue
+        due.append((incident, interval, due_at))
     return due
 
 

@@ -3,6 +3,7 @@ was responsible before an override or a reassignment, and not about a clock that
 while an incident was resolved."""
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -478,3 +479,29 @@ def test_an_escalation_is_not_sent_once_the_severity_no_longer_escalates_there(s
     assert notification_send(notification_id=escalation.pk) == "obsolete"
     escalation.refresh_from_db()
     assert f"no longer escalates to {vp_level.name}" in escalation.last_error
+
+
+def test_a_severity_raised_past_its_cadence_reminds_once_then_a_cadence_later(manager):
+    # A SEV-3 raised to SEV-1 long after its last update: the SEV-1 cadence is overdue at
+    # once. One reminder then, the next a whole cadence later, not a minute after.
+    incident = incident_services.incident_declare(
+        title="Checkout slow", severity="SEV-3", declared_by=manager, at=BASE_TIME
+    )
+    post_update(incident, by=manager, at=BASE_TIME + timedelta(minutes=1))
+    raised = BASE_TIME + timedelta(minutes=29)
+    incident_services.incident_change_severity(
+        incident=incident, severity="SEV-1", by=manager, at=raised
+    )
+    cadence = incident.severity.__class__.objects.get(name="SEV-1").update_every
+    assert raised - (BASE_TIME + timedelta(minutes=1)) > cadence  # overdue when raised
+    moments = [raised + timedelta(minutes=m) for m in range(0, 3 * int(cadence.seconds / 60))]
+    for moment in moments:
+        incident_reminders.sweep_status_updates(now=moment)
+    sent = sorted(
+        Notification.objects.filter(kind="status_update_overdue", channel="email").values_list(
+            "created_at", flat=True
+        )
+    )
+    gaps = [later - earlier for earlier, later in pairwise(sent)]
+    assert gaps
+    assert all(gap >= cadence for gap in gaps), gaps
