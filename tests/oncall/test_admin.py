@@ -387,8 +387,10 @@ def test_comp_time_by_hand_keeps_the_day_whole_and_approved_entries_fixed(manage
     assert (entry.hours, entry.note, entry.approved_by) == (Decimal("24.00"), "corrected", manager)
 
 
-def test_a_shift_added_by_hand_never_overlaps_its_rotations_role(manager_client):
-    ada, bob = engineer("ada"), engineer("bob")
+def _adas_week_and_a_shift_to_add(who, role: str) -> dict:
+    """Ada is primary of Platform's rotation from 2 to 9 March; the admin's add form for a
+    shift of ``who`` in ``role`` from 8 to 10 March, overlapping her week's end."""
+    ada = engineer("ada")
     rotation = RotationFactory(team=TeamFactory(name="Platform"))
     ShiftFactory(
         rotation=rotation,
@@ -396,10 +398,10 @@ def test_a_shift_added_by_hand_never_overlaps_its_rotations_role(manager_client)
         starts_at=datetime(2026, 3, 2, 9, tzinfo=UTC),
         ends_at=datetime(2026, 3, 9, 9, tzinfo=UTC),
     )
-    data = {
+    return {
         "rotation": rotation.pk,
-        "engineer": bob.pk,
-        "role": "primary",
+        "engineer": (who or ada).pk,
+        "role": role,
         "starts_at_0": "2026-03-08",
         "starts_at_1": "09:00:00",
         "ends_at_0": "2026-03-10",
@@ -407,6 +409,10 @@ def test_a_shift_added_by_hand_never_overlaps_its_rotations_role(manager_client)
         "source": "manual",
         "reason": "",
     }
+
+
+def test_a_shift_added_by_hand_never_overlaps_its_rotations_role(manager_client):
+    data = _adas_week_and_a_shift_to_add(engineer("bob"), "primary")
     response = manager_client.post(reverse("admin:oncall_shift_add"), data)
     assert response.status_code == 200
     assert "Ada Oncall is already primary on this rotation from 2026-03-02 09:00" in (
@@ -420,25 +426,7 @@ def test_a_shift_added_by_hand_never_overlaps_its_rotations_role(manager_client)
 
 
 def test_a_shift_added_by_hand_never_makes_one_person_both_roles(manager_client):
-    ada = engineer("ada")
-    rotation = RotationFactory(team=TeamFactory(name="Platform"))
-    ShiftFactory(
-        rotation=rotation,
-        engineer=ada,
-        starts_at=datetime(2026, 3, 2, 9, tzinfo=UTC),
-        ends_at=datetime(2026, 3, 9, 9, tzinfo=UTC),
-    )
-    data = {
-        "rotation": rotation.pk,
-        "engineer": ada.pk,
-        "role": "secondary",
-        "starts_at_0": "2026-03-08",
-        "starts_at_1": "09:00:00",
-        "ends_at_0": "2026-03-10",
-        "ends_at_1": "09:00:00",
-        "source": "manual",
-        "reason": "",
-    }
+    data = _adas_week_and_a_shift_to_add(None, "secondary")  # Ada herself
     response = manager_client.post(reverse("admin:oncall_shift_add"), data)
     assert response.status_code == 200
     assert "cannot be primary and secondary at once" in response.content.decode()
