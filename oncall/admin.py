@@ -672,6 +672,10 @@ class CompTimeForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         engineer, day, hours = cleaned.get("engineer"), cleaned.get("date"), cleaned.get("hours")
+        moved = "date" in self.changed_data or "hours" in self.changed_data
+        if day and moved and (problem := services.comp_time_date_problem(day)):
+            self.add_error("date", problem)
+            return cleaned
         if engineer and day and hours is not None:
             problem = services.comp_time_day_problem(
                 engineer=engineer, day=day, hours=hours, exclude_pk=self.instance.pk

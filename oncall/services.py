@@ -903,6 +903,35 @@ def comp_time_day_problem(*, engineer, day: date, hours: Decimal, exclude_pk=Non
     return None
 
 
+COMP_TIME_IN_CLOSED_PERIOD = (
+    "{day} is in the pay period {start} to {end}, which finance has closed: its balances are "
+    "paid as they were. Log the day off on a day of an open period."
+)
+COMP_TIME_TOO_FAR_AHEAD = "A day off can be booked at most a year ahead (until {last})."
+COMP_TIME_BOOK_AHEAD = timedelta(days=366)
+
+
+def comp_time_date_problem(day: date) -> str | None:
+    """Why comp time cannot be logged on ``day``: a day of a closed pay period (its balances
+    are frozen and paid), or more than a year ahead (a mistyped year would use up the
+    balance). None when it can."""
+    last = project_today() + COMP_TIME_BOOK_AHEAD
+    if day > last:
+        return COMP_TIME_TOO_FAR_AHEAD.format(last=last.isoformat())
+    closed = (
+        PayPeriod.objects.filter(
+            status=PayPeriodStatus.CLOSED, start_date__lte=day, end_date__gte=day
+        )
+        .order_by("start_date")
+        .first()
+    )
+    if closed is not None:
+        return COMP_TIME_IN_CLOSED_PERIOD.format(
+            day=day.isoformat(), start=closed.start_date, end=closed.end_date
+        )
+    return None
+
+
 @transaction.atomic
 def comp_time_log(*, engineer, day: date, hours: Decimal, note: str = "") -> CompTimeTaken:
     """Log comp time an engineer takes off (counted against their balance at once). A day
@@ -912,6 +941,8 @@ def comp_time_log(*, engineer, day: date, hours: Decimal, note: str = "") -> Com
         raise ValidationError({"hours": COMP_TIME_HOURS})
     if validators.too_early(day):
         raise ValidationError({"day": validators.TOO_EARLY.format(what="A day off")})
+    if problem := comp_time_date_problem(day):
+        raise ValidationError({"day": problem})
     list(get_user_model().objects.select_for_update().filter(pk=engineer.pk).values("pk"))
     problem = comp_time_day_problem(engineer=engineer, day=day, hours=hours)
     if problem:

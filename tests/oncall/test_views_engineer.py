@@ -5,14 +5,20 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from oncall import services
-from oncall.models import CalendarFeed, CompTimeTaken, Handoff, ShiftRole
+from oncall.models import CalendarFeed, CompTimeTaken, Handoff, PayPeriodStatus, ShiftRole
 from tests.incidents.factories import IncidentFactory, ProfileFactory, TeamFactory
-from tests.oncall.factories import PageFactory, RotationFactory, RotationMemberFactory
+from tests.oncall.factories import (
+    PageFactory,
+    PayPeriodFactory,
+    RotationFactory,
+    RotationMemberFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -132,6 +138,37 @@ def test_log_comp_time_and_bad_hours(client, engineer):
     response = client.post(reverse("oncall:comp_time_log"), {"day": "0026-11-20", "hours": "4"})
     assert response.status_code == 200
     assert "cannot be before 1900; check the year" in response.content.decode()
+    assert CompTimeTaken.objects.count() == 1
+
+
+def test_no_comp_time_in_a_closed_pay_period_nor_years_ahead(client, engineer, manager):
+    # A closed period's balances were paid as they were; a mistyped year would use up the
+    # balance. Both are refused beside the date, by the page and by the admin.
+    today = timezone.localdate()
+    closed = PayPeriodFactory(
+        start_date=today - timedelta(days=60), end_date=today - timedelta(days=31)
+    )
+    closed.status, closed.closed_at = PayPeriodStatus.CLOSED, timezone.now()
+    closed.save()
+    client.force_login(engineer)
+    inside = (today - timedelta(days=40)).isoformat()
+    response = client.post(reverse("oncall:comp_time_log"), {"day": inside, "hours": "4"})
+    assert response.status_code == 200
+    assert "which finance has closed" in response.content.decode()
+    far = (today + timedelta(days=400)).isoformat()
+    response = client.post(reverse("oncall:comp_time_log"), {"day": far, "hours": "4"})
+    assert "at most a year ahead" in response.content.decode()
+    admin = Client()
+    admin.force_login(manager)
+    response = admin.post(
+        reverse("admin:oncall_comptimetaken_add"),
+        {"engineer": engineer.pk, "date": inside, "hours": "4", "note": ""},
+    )
+    assert response.status_code == 200
+    assert "which finance has closed" in response.content.decode()
+    assert not CompTimeTaken.objects.exists()
+    # A day of an open period, or booked ahead, is fine.
+    client.post(reverse("oncall:comp_time_log"), {"day": today.isoformat(), "hours": "4"})
     assert CompTimeTaken.objects.count() == 1
 
 
