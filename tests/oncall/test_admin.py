@@ -171,19 +171,26 @@ def test_pages_show_whether_the_target_was_met(manager_client):
     assert late.acknowledged_in_time is False
 
 
+def policy_form(**changes) -> dict:
+    """The admin's add form for a compensation policy: the runbook's terms from 2027 (USD),
+    with ``changes``."""
+    return {
+        "effective_from": "2027-01-01",
+        "currency": "USD",
+        "weekly_stipend": "550.00",
+        "sev1_bonus": "220.00",
+        "comp_hours_per_overnight_page": "4.00",
+        "overnight_start": "22:00",
+        "overnight_end": "07:00",
+        **changes,
+    }
+
+
 def test_policy_add_supersedes_and_policies_in_force_are_read_only(manager_client):
     current = CompensationPolicy.objects.get()
     response = manager_client.post(
         reverse("admin:oncall_compensationpolicy_add"),
-        {
-            "effective_from": "2027-01-01",
-            "currency": "EUR",
-            "weekly_stipend": "550.00",
-            "sev1_bonus": "220.00",
-            "comp_hours_per_overnight_page": "4.00",
-            "overnight_start": "22:00",
-            "overnight_end": "07:00",
-        },
+        policy_form(currency="EUR"),
     )
     assert response.status_code == 302
     current.refresh_from_db()
@@ -195,15 +202,12 @@ def test_policy_add_supersedes_and_policies_in_force_are_read_only(manager_clien
     assert response.status_code == 403
     response = manager_client.post(
         reverse("admin:oncall_compensationpolicy_add"),
-        {
-            "effective_from": "1999-01-01",
-            "currency": "USD",
-            "weekly_stipend": "1.00",
-            "sev1_bonus": "1.00",
-            "comp_hours_per_overnight_page": "1.00",
-            "overnight_start": "22:00",
-            "overnight_end": "07:00",
-        },
+        policy_form(
+            effective_from="1999-01-01",
+            weekly_stipend="1.00",
+            sev1_bonus="1.00",
+            comp_hours_per_overnight_page="1.00",
+        ),
     )
     assert response.status_code == 200
     assert "supersede it from a later date" in response.content.decode()
@@ -214,15 +218,7 @@ def test_policy_add_supersedes_and_policies_in_force_are_read_only(manager_clien
     # The same date again, before it starts: the new terms replace the planned ones.
     response = manager_client.post(
         reverse("admin:oncall_compensationpolicy_add"),
-        {
-            "effective_from": "2027-01-01",
-            "currency": "EUR",
-            "weekly_stipend": "575.00",
-            "sev1_bonus": "220.00",
-            "comp_hours_per_overnight_page": "4.00",
-            "overnight_start": "22:00",
-            "overnight_end": "07:00",
-        },
+        policy_form(currency="EUR", weekly_stipend="575.00"),
     )
     assert response.status_code == 302
     assert CompensationPolicy.objects.get(effective_from=date(2027, 1, 1)).weekly_stipend == (
@@ -517,15 +513,7 @@ def test_a_closed_pay_period_page_reads_its_lines_in_constant_queries(manager_cl
 def test_a_policy_currency_must_be_an_iso_code(manager_client, currency):
     response = manager_client.post(
         reverse("admin:oncall_compensationpolicy_add"),
-        {
-            "effective_from": "2027-01-01",
-            "currency": currency,
-            "weekly_stipend": "550.00",
-            "sev1_bonus": "220.00",
-            "comp_hours_per_overnight_page": "4.00",
-            "overnight_start": "22:00",
-            "overnight_end": "07:00",
-        },
+        policy_form(currency=currency),
     )
     assert response.status_code == 200
     assert "three-letter ISO 4217 currency code" in response.content.decode()
@@ -560,15 +548,12 @@ def test_an_empty_overnight_window_is_refused(manager_client):
     # 00:00 to 00:00 is not "all night": no page would ever count as overnight.
     response = manager_client.post(
         reverse("admin:oncall_compensationpolicy_add"),
-        {
-            "effective_from": "2027-01-01",
-            "currency": "USD",
-            "weekly_stipend": "500.00",
-            "sev1_bonus": "200.00",
-            "comp_hours_per_overnight_page": "4.00",
-            "overnight_start": "00:00",
-            "overnight_end": "00:00",
-        },
+        policy_form(
+            weekly_stipend="500.00",
+            sev1_bonus="200.00",
+            overnight_start="00:00",
+            overnight_end="00:00",
+        ),
     )
     assert response.status_code == 200
     assert "The overnight window must end at another time" in response.content.decode()
