@@ -609,22 +609,63 @@ def _short(value: timedelta) -> str:
 
 
 REPEATS_SQL = """
-WITH scope AS (
-  SELECT id, reference, started_at, root_cause_category FROM incidents_incident
-  WHERE started_at >= %(lookback)s AND started_at < %(end)s
+WITH period AS (
+  SELECT id, reference, started_at, root_cause_category, team_id FROM incidents_incident
+  WHERE started_at >= %(start)s AND started_at < %(end)s
+),
+-- What a period incident can repeat from before the period is, per cause and per service,
+-- only the latest incident before it: that one, found through the start index, stands in
+-- for the 90 days before the period, so the windows sort the period and not four months.
+cause_prev AS MATERIALIZED (
+  SELECT c.category, (
+    SELECT q.id FROM incidents_incident q
+    WHERE q.root_cause_category = c.category
+      AND q.started_at >= %(lookback)s AND q.started_at < %(start)s
+    ORDER BY q.started_at DESC, q.id DESC LIMIT 1
+  ) AS prev_id
+  FROM (
+    SELECT DISTINCT root_cause_category AS category FROM period
+    WHERE root_cause_category NOT IN ({no_cause})
+  ) c
+),
+cause_before AS (
+  SELECT p.id, p.reference, p.started_at, p.root_cause_category
+  FROM cause_prev cp JOIN incidents_incident p ON p.id = cp.prev_id
 ),
 by_cause AS (
   SELECT id, started_at,
          LAG(reference) OVER w AS prev_ref, LAG(started_at) OVER w AS prev_started
-  FROM scope WHERE root_cause_category NOT IN ({no_cause})
+  FROM (
+    SELECT id, reference, started_at, root_cause_category FROM period
+    WHERE root_cause_category NOT IN ({no_cause})
+    UNION ALL SELECT id, reference, started_at, root_cause_category FROM cause_before
+  ) x
   WINDOW w AS (PARTITION BY root_cause_category ORDER BY started_at, id)
 ),
+period_services AS (
+  SELECT s.service_id, i.id, i.reference, i.started_at
+  FROM incidents_incident_services s JOIN period i ON i.id = s.incident_id
+),
+service_prev AS MATERIALIZED (
+  SELECT v.service_id, (
+    SELECT q.id FROM incidents_incident q
+    JOIN incidents_incident_services qs ON qs.incident_id = q.id
+    WHERE qs.service_id = v.service_id
+      AND q.started_at >= %(lookback)s AND q.started_at < %(start)s
+    ORDER BY q.started_at DESC, q.id DESC LIMIT 1
+  ) AS prev_id
+  FROM (SELECT DISTINCT service_id FROM period_services) v
+),
+service_before AS (
+  SELECT sp.service_id, p.id, p.reference, p.started_at
+  FROM service_prev sp JOIN incidents_incident p ON p.id = sp.prev_id
+),
 by_service AS (
-  SELECT s.incident_id AS id, s.service_id, i.started_at,
-         LAG(i.reference) OVER w AS prev_ref, LAG(i.started_at) OVER w AS prev_started,
-         LAG(i.id) OVER w AS prev_id
-  FROM incidents_incident_services s JOIN scope i ON i.id = s.incident_id
-  WINDOW w AS (PARTITION BY s.service_id ORDER BY i.started_at, i.id)
+  SELECT id, service_id, started_at,
+         LAG(reference) OVER w AS prev_ref, LAG(started_at) OVER w AS prev_started,
+         LAG(id) OVER w AS prev_id
+  FROM (SELECT * FROM period_services UNION ALL SELECT * FROM service_before) x
+  WINDOW w AS (PARTITION BY service_id ORDER BY started_at, id)
 ),
 service_match AS (
   SELECT id, service_id, prev_ref,
@@ -647,19 +688,26 @@ matched AS (
     SELECT id, NULL, prev_ref, service_id FROM service_match WHERE pick = 1
   ) found
   GROUP BY id
+),
+-- Counted over every repeat, joined to the rest of the incident for the rows shown only.
+shown AS (
+  SELECT m.id, m.cause_ref, m.service_ref, m.service_id,
+         COUNT(*) OVER () AS repeat_total, COUNT(m.cause_ref) OVER () AS same_cause_total,
+         COUNT(m.service_ref) OVER () AS same_service_total
+  FROM matched m JOIN period i ON i.id = m.id
+  WHERE 1 = 1 {scope}
+  ORDER BY i.started_at DESC, i.id DESC
+  {limit}
 )
 SELECT i.id, i.reference, i.title, i.started_at, i.root_cause_category, i.team_id,
-       i.severity_id, sev.name AS severity_name, m.cause_ref AS same_cause_as,
-       m.service_ref AS same_service_as, sv.name AS shared_service,
-       COUNT(*) OVER () AS repeat_total, COUNT(m.cause_ref) OVER () AS same_cause_total,
-       COUNT(m.service_ref) OVER () AS same_service_total
-FROM matched m
-JOIN incidents_incident i ON i.id = m.id
+       i.severity_id, sev.name AS severity_name, r.cause_ref AS same_cause_as,
+       r.service_ref AS same_service_as, sv.name AS shared_service,
+       r.repeat_total, r.same_cause_total, r.same_service_total
+FROM shown r
+JOIN incidents_incident i ON i.id = r.id
 JOIN incidents_severity sev ON sev.id = i.severity_id
-LEFT JOIN incidents_service sv ON sv.id = m.service_id
-WHERE i.started_at < %(end)s {scope}
+LEFT JOIN incidents_service sv ON sv.id = r.service_id
 ORDER BY i.started_at DESC, i.id DESC
-{limit}
 """
 
 
@@ -682,7 +730,9 @@ def repeat_incidents(
     shared affected service, started at most 90 days before), each with the reference of the
     latest such earlier incident (of any team), and how many there are. One query whatever
     the number of incidents: the latest earlier incident of each cause and of each service is
-    the one before it in a window ordered by start, so nothing is searched per incident."""
+    the one before it in a window ordered by start, so nothing is searched per incident. The
+    windows read the period's incidents and, per cause and per service, the one latest
+    incident before the period, never the whole 90 days before it."""
     params = {
         # Elapsed time, as the window test: aware arithmetic in the project's zone would move
         # by the wall clock and lose an hour when the period starts in summer time.

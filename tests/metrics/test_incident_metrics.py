@@ -495,6 +495,33 @@ class TestRepeats:
         found = {r.incident.pk: r.same_cause_as for r in incident_metrics(period=Q1).repeats}
         assert found == {two.pk: one.reference, three.pk: two.reference}
 
+    def test_before_the_period_the_latest_earlier_incident_is_named_too(self):
+        # Q1 2026 starts 1 January; three earlier incidents of each kind lie in December.
+        checkout = ServiceFactory(name="checkout")
+        december = [utc(2025, 12, 1), utc(2025, 12, 20), utc(2025, 12, 20)]
+        by_cause = [
+            incident("SEV-3", moment, ttd=MIN, root_cause_category=RootCauseCategory.DATA)
+            for moment in december
+        ]
+        by_service = []
+        for moment in december:
+            earlier = incident("SEV-3", moment + timedelta(hours=1), ttd=MIN)
+            earlier.services.add(checkout)
+            by_service.append(earlier)
+        cause_repeat = incident(
+            "SEV-2", utc(2026, 1, 5), ttd=MIN, root_cause_category=RootCauseCategory.DATA
+        )
+        service_repeat = incident("SEV-2", utc(2026, 1, 6), ttd=MIN)
+        service_repeat.services.add(checkout)
+        found = {
+            r.incident.pk: (r.same_cause_as, r.same_service_as)
+            for r in incident_metrics(period=Q1).repeats
+        }
+        assert found == {
+            cause_repeat.pk: (by_cause[2].reference, None),
+            service_repeat.pk: (None, by_service[2].reference),
+        }
+
 
 # --- Query counts ----------------------------------------------------------------------------
 
