@@ -1172,10 +1172,15 @@ handled AS (
   FROM incidents_roleassignment r JOIN people pe ON pe.id = r.user_id
   WHERE r.assigned_at >= %(start)s AND r.assigned_at < %(end)s
 ),
-handled_counts AS (
-  SELECT h.id, pe.team, GROUPING(h.id) AS whole_team, count(DISTINCT h.incident_id) AS n
-  FROM handled h JOIN people pe ON pe.id = h.id
-  GROUP BY GROUPING SETS ((h.id, pe.team), (pe.team))
+-- ``handled`` holds each engineer's incident once: an engineer's count is its rows, a team's
+-- the distinct incidents of its people (hashed, where a DISTINCT aggregate sorts).
+person_counts AS (
+  SELECT id, count(*) AS n FROM handled GROUP BY id
+),
+team_counts AS (
+  SELECT team, count(*) AS n
+  FROM (SELECT DISTINCT pe.team, h.incident_id FROM handled h JOIN people pe ON pe.id = h.id) x
+  GROUP BY team
 )
 SELECT pe.id, pe.username, pe.full_name, pe.team, coalesce(hr.seconds, 0),
        coalesce(pf.pages, 0), coalesce(pf.overnight, 0), coalesce(pf.weekend, 0),
@@ -1183,11 +1188,11 @@ SELECT pe.id, pe.username, pe.full_name, pe.team, coalesce(hr.seconds, 0),
 FROM people pe
 LEFT JOIN hours hr ON hr.id = pe.id
 LEFT JOIN page_figures pf ON pf.id = pe.id
-LEFT JOIN handled_counts hc ON hc.id = pe.id AND hc.whole_team = 0
+LEFT JOIN person_counts hc ON hc.id = pe.id
 WHERE hr.id IS NOT NULL OR pf.id IS NOT NULL OR hc.id IS NOT NULL
    OR EXISTS (SELECT 1 FROM covers cv WHERE cv.id = pe.id)
 UNION ALL
-SELECT NULL, NULL, NULL, team, NULL, NULL, NULL, NULL, n FROM handled_counts WHERE whole_team = 1
+SELECT NULL, NULL, NULL, team, NULL, NULL, NULL, NULL, n FROM team_counts
 """
 
 

@@ -266,6 +266,10 @@ class RoleAssignment(models.Model):
         ]
         indexes = [
             models.Index(fields=["user", "relieved_at"], name="role_user_active"),
+            # On-call burden: the roles taken in a period, read from the index alone.
+            models.Index(
+                fields=["assigned_at"], include=["user", "incident"], name="role_assigned_covering"
+            ),
         ]
 
     def __str__(self) -> str:
