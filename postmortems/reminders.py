@@ -274,7 +274,9 @@ def sweep_action_items(*, now: datetime) -> int:
         grace_from = item.due_date
         if item.owner_since is not None:
             grace_from = max(grace_from, item.owner_since.astimezone(project_zone()).date())
-        days_late = (today - grace_from).days
+        # Whole days overdue by the overdue rule's own clock: at the midnight that ends the
+        # grace period the item has been overdue for exactly that long, one second later longer.
+        days_late = (overdue_from - grace_from).days
         if days_late > policy.item_grace_days and manager is not None and manager != owner:
             messages.append(
                 _escalation(

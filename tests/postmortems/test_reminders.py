@@ -141,9 +141,11 @@ class TestActionItems:
         assert reminders.sweep_action_items(now=datetime(2026, 3, 21, tzinfo=UTC)) == 0
         assert reminders.sweep_action_items(now=datetime(2026, 3, 21, 0, 0, 1, tzinfo=UTC)) == 1
         assert sent("action_item_overdue") == ["owner"]
-        # Escalated to the owner's manager once more than 7 days late.
+        # Escalated to the owner's manager once more than 7 days late: overdue since 21 March
+        # 00:00, it is exactly 7 days late at 28 March 00:00, and more one second later.
         assert reminders.sweep_action_items(now=datetime(2026, 3, 27, 12, tzinfo=UTC)) == 0
-        assert reminders.sweep_action_items(now=datetime(2026, 3, 28, tzinfo=UTC)) == 1
+        assert reminders.sweep_action_items(now=datetime(2026, 3, 28, tzinfo=UTC)) == 0
+        assert reminders.sweep_action_items(now=datetime(2026, 3, 28, 0, 0, 1, tzinfo=UTC)) == 1
         assert sent("action_item_escalation") == ["boss"]
         assert sweep_action_items(datetime(2026, 4, 28, tzinfo=UTC).isoformat()) == 0
 
@@ -168,7 +170,7 @@ class TestActionItems:
 
     def test_reopened_or_given_to_someone_long_after_its_due_date_it_is_chased_again(self, item):
         # Due 20 March: reminded, escalated, then done. Reopened in May, the fix did not hold.
-        reminders.sweep_action_items(now=datetime(2026, 3, 28, tzinfo=UTC))
+        reminders.sweep_action_items(now=datetime(2026, 3, 28, 0, 0, 1, tzinfo=UTC))
         services.action_item_complete(item=item, by=item.owner, at=datetime(2026, 4, 1, tzinfo=UTC))
         may = datetime(2026, 5, 4, 9, tzinfo=UTC)
         services.action_item_reopen(item=item, by=item.owner, at=may)
