@@ -209,6 +209,15 @@ def _update_chain(incident: Incident) -> tuple[int | None, ...]:
     )
 
 
+def _nobody(level: EscalationLevel, incident: Incident) -> str:
+    """Why an escalation reached nobody, for the timeline."""
+    if level.kind == EscalationLevel.Kind.TEAM_MANAGER:
+        if incident.team is None:
+            return "nobody, the incident has no team"
+        return f"nobody, {incident.team.name} has no active engineering manager"
+    return "nobody is set for this level"
+
+
 def escalation_recipients(level: EscalationLevel, incident: Incident) -> list:
     """The active people an escalation to ``level`` reaches for this incident (uses the
     prefetched users and groups)."""
@@ -303,7 +312,7 @@ def sweep_escalations(*, now: datetime) -> int:
                 incident=incident,
                 kind=TimelineEventKind.ESCALATION,
                 occurred_at=now,
-                message=f"Escalated to {level.name}: {names or 'nobody is set for this level'}",
+                message=f"Escalated to {level.name}: {names or _nobody(level, incident)}",
                 payload={
                     "level": level.name,
                     "severity": severity.name,

@@ -438,6 +438,7 @@ def incident_declare(
     """Declare an incident: a new ``INC-YYYY-NNNN``, its channel name, a ``declared`` event.
 
     ``started_at`` defaults to ``detected_at``, which defaults to the moment of declaring.
+    ``team`` defaults to the first service's team, else to the declarer's own team.
     References never repeat, also under concurrent declares (the year's counter row is locked).
     ``dedup_key`` (alert intake) is refused while another open incident has it; the database
     holds that rule too (``incident_one_open_per_dedup_key``).
@@ -467,6 +468,10 @@ def incident_declare(
     services = list(services)
     if team is None and services:
         team = services[0].team
+    if team is None and declared_by is not None:
+        # No service names an owner: the declarer's own team owns it, so its manager is
+        # escalated to and reminded, as a person's manager is their team's.
+        team = Team.objects.filter(members__user=declared_by).first()
 
     incident = Incident(
         # The year of declaring in the project's zone, not the declarer's (the web pages

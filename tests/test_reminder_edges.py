@@ -7,7 +7,7 @@ import pytest
 
 from incidents import reminders as incident_reminders
 from incidents import services as incident_services
-from incidents.models import EscalationLevel, Notification, TimelineEventKind
+from incidents.models import EscalationLevel, Notification, Severity, TimelineEventKind
 from oncall import reminders as oncall_reminders
 from oncall import services as oncall_services
 from oncall.models import Page
@@ -92,6 +92,50 @@ def test_the_timeline_names_whom_an_escalation_reached_once_someone_is_set(manag
         "Escalated to VP Engineering: nobody is set for this level",
         "Escalated to VP Engineering: Vera Page",
     ]
+
+
+class TestDeclaredWithoutServices:
+    def test_the_declarers_team_owns_it_and_its_manager_is_escalated_to(self, client):
+        boss = UserFactory(username="boss")
+        team = TeamFactory(name="Payments", engineering_manager=boss)
+        declarer = EngineerFactory(username="dana")
+        ProfileFactory(user=declarer, team=team)
+        client.force_login(declarer)
+        response = client.post(
+            "/incidents/declare/",
+            {
+                "title": "Login slow for some",
+                "severity": Severity.objects.get(name="SEV-2").pk,
+                "detection_method": "alert",
+            },
+        )
+        assert response.status_code == 302
+        incident = declarer.declared_incidents.get()
+        assert incident.team == team
+        detected = incident.detected_at
+        assert incident_reminders.sweep_escalations(now=detected + 2 * 60 * MINUTE) == 1
+        assert _sent("escalation") == [(detected + 2 * 60 * MINUTE, "boss")]
+
+    def test_a_service_names_the_owner_before_the_declarer_does(self, manager):
+        own, services_team = TeamFactory(name="Payments"), TeamFactory(name="Search")
+        ProfileFactory(user=manager, team=own)
+        incident = incident_services.incident_declare(
+            title="Search down",
+            severity="SEV-2",
+            declared_by=manager,
+            services=[ServiceFactory(name="search", team=services_team)],
+        )
+        assert incident.team == services_team
+
+    def test_with_no_team_at_all_the_timeline_says_so(self, manager):
+        incident = incident_services.incident_declare(
+            title="Odd", severity="SEV-2", declared_by=manager, at=BASE_TIME
+        )
+        assert incident.team is None
+        assert incident_reminders.sweep_escalations(now=BASE_TIME + 121 * MINUTE) == 0
+        assert incident.timeline.get(kind=TimelineEventKind.ESCALATION).message == (
+            "Escalated to Engineering Manager: nobody, the incident has no team"
+        )
 
 
 class TestPageEscalation:
