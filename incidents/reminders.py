@@ -39,6 +39,9 @@ def _holder(role: str) -> Subquery:
     )
 
 
+STATUS_UPDATE_KEY = "status-update-overdue:"
+
+
 def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
@@ -62,6 +65,19 @@ def status_update_reminders_due(*, now: datetime) -> list[tuple[Incident, int, d
                 .values("occurred_at")[:1]
             ),
         )
+        .annotate(
+            # The latest status-update reminder before the latest severity change.
+            reminded_before_change=Subquery(
+                TimelineEvent.objects.filter(
+                    incident=OuterRef("pk"),
+                    kind=TimelineEventKind.REMINDER,
+                    dedup_key__startswith=STATUS_UPDATE_KEY,
+                    occurred_at__lt=OuterRef("severity_changed_at"),
+                )
+                .order_by("-occurred_at")
+                .values("occurred_at")[:1]
+            ),
+        )
     )
     due = []
     for incident in incidents:
@@ -74,15 +90,19 @@ def status_update_reminders_due(*, now: datetime) -> list[tuple[Incident, int, d
         elapsed = now - since
         if elapsed < cadence:
             continue
-        interval = int(elapsed / cadence)
-        due_at = since + cadence * interval
+        due_at = since + cadence * int(elapsed / cadence)
         changed = incident.severity_changed_at
-        if changed is not None and since < due_at < changed:
-            # Due under the new cadence only at a moment before it was set: the reminder of
-            # that moment would go now and the next one moments later. The next one is due
-            # within a cadence; it alone is sent.
-            continue
-        due.append((incident, interval, due_at))
+        reminded = incident.reminded_before_change
+        if (
+            changed is not None
+            and changed - since >= cadence
+            and (reminded is None or reminded < since or reminded < changed - cadence)
+        ):
+            # Already overdue under the cadence the severity change set, and nobody reminded
+            # within that cadence before it: reminded at once, then every cadence from the
+            # change (from the last update, the next one could follow within a minute).
+            due_at = changed + cadence * int((now - changed) / cadence)
+        due.append((incident, int((due_at - since) / cadence), due_at))
     return due
 
 
@@ -146,7 +166,7 @@ def sweep_status_updates(*, now: datetime) -> int:
         # Keyed by the moment it fell due, not the interval's number: that number restarts
         # when the severity (and so the cadence) changes, and would match reminders sent
         # under the old cadence.
-        key = f"status-update-overdue:{incident.pk}:{_stamp(since)}:{_stamp(due_at)}"
+        key = f"{STATUS_UPDATE_KEY}{incident.pk}:{_stamp(since)}:{_stamp(due_at)}"
         minutes = int(incident.severity.update_every.total_seconds() // 60)
         overdue = now - (since + incident.severity.update_every)
         subject = f"{incident.reference}: status update overdue"

@@ -69,6 +69,61 @@ class TestStatusUpdateCadenceChanges:
             assert incident_reminders.sweep_status_updates(now=moment - MINUTE) == 0
             assert incident_reminders.sweep_status_updates(now=moment) == 1
 
+    def test_raised_past_its_new_cadence_it_is_reminded_at_once_then_every_cadence(self, manager):
+        # A SEV-3 (every 4 h) raised to SEV-1 (every 15 min) 20 minutes after it was declared
+        # without an update: overdue under SEV-1 already, so reminded at the change.
+        incident = incident_services.incident_declare(
+            title="Checkout slow", severity="SEV-3", declared_by=manager, at=BASE_TIME
+        )
+        incident_services.incident_change_severity(
+            incident=incident, severity="SEV-1", by=manager, at=BASE_TIME + 20 * MINUTE
+        )
+        self._sweep(BASE_TIME + 20 * MINUTE, BASE_TIME + 50 * MINUTE)
+        assert [at - BASE_TIME for at, _ in _sent("status_update_overdue")] == [
+            20 * MINUTE,
+            35 * MINUTE,
+            50 * MINUTE,
+        ]
+
+    def test_raised_long_after_the_last_update_it_is_reminded_at_once(self, manager):
+        incident = incident_services.incident_declare(
+            title="Checkout slow", severity="SEV-3", declared_by=manager, at=BASE_TIME
+        )
+        incident_services.status_update_post(
+            incident=incident,
+            author=manager,
+            status="Investigating",
+            impact="Slow checkout",
+            action="Looking",
+            eta="1 h",
+            at=BASE_TIME + 5 * MINUTE,
+        )
+        incident_services.incident_change_severity(
+            incident=incident, severity="SEV-1", by=manager, at=BASE_TIME + 55 * MINUTE
+        )
+        # 50 minutes without an update under a 15-minute cadence: reminded at the first sweep,
+        # then 15 minutes after the change.
+        assert incident_reminders.sweep_status_updates(now=BASE_TIME + 56 * MINUTE) == 1
+        assert incident_reminders.sweep_status_updates(now=BASE_TIME + 69 * MINUTE) == 0
+        assert incident_reminders.sweep_status_updates(now=BASE_TIME + 70 * MINUTE) == 1
+
+    def test_raised_just_after_a_reminder_the_next_keeps_the_cadence(self, manager):
+        # SEV-2 (every 30 min) reminded at 30, raised to SEV-1 at 40: the reminder at 30 was
+        # within the new cadence, so the next is at 45, not a second one at 40.
+        incident = incident_services.incident_declare(
+            title="Checkout slow", severity="SEV-2", declared_by=manager, at=BASE_TIME
+        )
+        self._sweep(BASE_TIME + 30 * MINUTE, BASE_TIME + 39 * MINUTE)
+        incident_services.incident_change_severity(
+            incident=incident, severity="SEV-1", by=manager, at=BASE_TIME + 40 * MINUTE
+        )
+        self._sweep(BASE_TIME + 40 * MINUTE, BASE_TIME + 60 * MINUTE)
+        assert [at - BASE_TIME for at, _ in _sent("status_update_overdue")] == [
+            30 * MINUTE,
+            45 * MINUTE,
+            60 * MINUTE,
+        ]
+
 
 def test_the_timeline_names_whom_an_escalation_reached_once_someone_is_set(manager):
     team = TeamFactory(name="Payments", engineering_manager=UserFactory(username="em"))
