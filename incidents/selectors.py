@@ -846,3 +846,17 @@ def status_feed_entries(
     ]
     entries.sort(key=lambda pair: (pair[1].posted_at, pair[1].key), reverse=True)
     return entries[:STATUS_FEED_ENTRIES]
+
+
+def incident_announcement(incident: Incident, *, commander=None) -> str:
+    """The internal announcement of a declared incident for its channel (the runbooks'
+    "Initial Announcement"), from the managers' template: ``{commander}`` names the incident
+    commander, or says nobody is yet. Empty without a template."""
+    from incidents.forms import safe_format, template_context
+
+    template = CommunicationTemplate.objects.filter(kind=TemplateKind.ANNOUNCEMENT).first()
+    if template is None or not template.body.strip():
+        return ""
+    name = (commander.get_full_name() or commander.get_username()) if commander else ""
+    context = template_context(incident) | {"commander": name or "not assigned yet"}
+    return safe_format(template.body, context)

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from incidents import signals, validators
+from incidents import selectors, signals, validators
 from incidents.events import timeline_event_record
 from incidents.models import (
     ApiToken,
@@ -41,6 +41,7 @@ from incidents.models import (
 )
 from incidents.models.api import KEY_MARKER, hash_token
 from incidents.models.incident import OPEN_STATUSES
+from incidents.notifications import Message, notify
 from incidents.selectors import by_name
 from incidents.validators import validate_time_zone
 
@@ -512,8 +513,34 @@ def incident_declare(
             "customer_impact": customer_impact,
         },
     )
+    _announce(incident, at=at)
     signals.incident_declared.send(sender=Incident, incident=incident, by=declared_by, at=at)
     return incident
+
+
+def _announce(incident: Incident, *, at: datetime) -> None:
+    """Post the internal announcement to the owning team's chat webhook, once (sent after
+    commit). Without a webhook, the incident page shows it to copy into the channel."""
+    team = incident.team
+    if team is None or not team.chat_webhook_url:
+        return
+    text = selectors.incident_announcement(incident)
+    if not text:
+        return
+    notify(
+        [
+            Message(
+                key=f"announcement:{incident.pk}",
+                kind="incident_announcement",
+                subject=f"{incident.reference}: incident declared",
+                body=text,
+                webhook_url=team.chat_webhook_url,
+                incident=incident,
+                link=f"/incidents/{incident.pk}/",
+            )
+        ],
+        now=at,
+    )
 
 
 # --- Severity, roles, updates, notes -----------------------------------------------------------

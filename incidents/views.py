@@ -25,6 +25,7 @@ from incidents.forms import (
 )
 from incidents.models import (
     Incident,
+    IncidentRole,
     IncidentRunbook,
     IncidentStatus,
     Runbook,
@@ -145,6 +146,12 @@ def _detail_context(request, incident, bound: dict | None = None) -> dict:
     return {
         "incident": incident,
         "roles": roles,
+        "announcement": selectors.incident_announcement(
+            incident,
+            commander=roles[IncidentRole.COMMANDER].user
+            if IncidentRole.COMMANDER in roles
+            else None,
+        ),
         "role_history": list(incident.roles.all()),
         "durations": selectors.incident_durations(incident=incident),
         "next_update_due": due,

@@ -163,7 +163,7 @@ class CommunicationTemplate(models.Model):
     eta = models.CharField(max_length=200, blank=True, help_text="Prefill for 'ETA'.")
     body = models.TextField(
         help_text="Full wording. Placeholders: {title} {reference} {severity} {services} "
-        "{channel} {impact} {resolved_at}."
+        "{channel} {impact} {resolved_at}; the internal announcement also {commander}."
     )
 
     class Meta:
@@ -186,7 +186,11 @@ class CommunicationTemplate(models.Model):
     def clean(self) -> None:
         """Each text may use only the placeholders filled in, as ``{name}``; a brace meant as
         text is written twice (``{{``)."""
-        known = " ".join(f"{{{name}}}" for name in self.PLACEHOLDERS)
+        placeholders = self.PLACEHOLDERS
+        if self.kind == TemplateKind.ANNOUNCEMENT:
+            # Internal only: a name must never reach the public status page's wording.
+            placeholders += ("commander",)
+        known = " ".join(f"{{{name}}}" for name in placeholders)
         errors = {}
         for name in ("status", "impact", "action", "eta", "body"):
             try:
@@ -194,7 +198,7 @@ class CommunicationTemplate(models.Model):
             except ValueError:
                 errors[name] = "A lone { or }: write {{ or }} for a brace."
                 continue
-            unknown = [f for f in used if f is not None and f not in self.PLACEHOLDERS]
+            unknown = [f for f in used if f is not None and f not in placeholders]
             if unknown:
                 errors[name] = f"Unknown placeholder {{{unknown[0]}}}: use {known}."
         if errors:
