@@ -93,13 +93,22 @@ def sync_groups_for_incidents(sender=None, using="default", **kwargs) -> None:
 def engineer_required(view):
     """Engineers' pages: signed-in Engineers or Managers; Finance and others get 403."""
     from functools import wraps
+    from urllib.parse import urlsplit
 
     from django.contrib.auth.views import redirect_to_login
     from django.core.exceptions import PermissionDenied
+    from django.http import HttpResponse
 
     @wraps(view)
     def guarded(request, *args, **kwargs):
         if not request.user.is_authenticated:
+            if request.headers.get("HX-Request") == "true":
+                # The live timeline's poll once the session has ended: the whole page goes to
+                # the login (following a redirect, htmx would put the login in the timeline).
+                page = urlsplit(request.headers.get("HX-Current-URL", ""))
+                back = page.path + (f"?{page.query}" if page.query else "") or "/"
+                login = redirect_to_login(back)
+                return HttpResponse(status=204, headers={"HX-Redirect": login["Location"]})
             return redirect_to_login(request.get_full_path())
         if not is_engineer(request.user):
             raise PermissionDenied

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from incidents.events import timeline_event_record
@@ -204,15 +204,20 @@ def runbooks_suggested(*, incident: Incident) -> QuerySet[Runbook]:
 
 
 def runbook_search(*, text: str, incident: Incident | None = None) -> QuerySet[Runbook]:
-    """Active runbooks whose title, tags, summary or "when to use" mention ``text``."""
+    """Active runbooks whose title, tags, summary, "when to use" or steps (title, text or
+    command) mention ``text``."""
     text = (text or "").strip()
     queryset = Runbook.objects.filter(is_active=True)
     if text:
+        in_steps = RunbookStep.objects.filter(runbook=OuterRef("pk")).filter(
+            Q(title__icontains=text) | Q(body__icontains=text) | Q(command__icontains=text)
+        )
         queryset = queryset.filter(
             Q(title__icontains=text)
             | Q(tags__icontains=text)
             | Q(summary__icontains=text)
             | Q(when_to_use__icontains=text)
+            | Exists(in_steps)
         )
     if incident is not None:
         queryset = queryset.exclude(runs__incident=incident)

@@ -501,6 +501,10 @@ def next_update_due(incident: Incident) -> datetime | None:
     return since + incident.severity.update_every
 
 
+# The incident list's default shows what was resolved this long ago next to what is open.
+RECENTLY_RESOLVED = timedelta(days=7)
+
+
 def incident_filter(
     queryset: QuerySet[Incident],
     *,
@@ -510,11 +514,16 @@ def incident_filter(
     service=None,
     since: datetime | None = None,
     involving=None,
+    now: datetime | None = None,
 ) -> QuerySet[Incident]:
-    """The incident list's filters: ``status`` is "open", "closed" (resolved or closed), a
-    lifecycle status, or empty for all; ``since`` keeps incidents started at or after it;
-    ``involving`` keeps those the person declared or held (or holds) a role in."""
-    if status == "open":
+    """The incident list's filters: ``status`` is "active" (open, or resolved in the last
+    ``RECENTLY_RESOLVED`` before ``now``), "open", "closed" (resolved or closed), a lifecycle
+    status, or empty for all; ``since`` keeps incidents started at or after it; ``involving``
+    keeps those the person declared or held (or holds) a role in."""
+    if status == "active":
+        recently = (now or timezone.now()) - RECENTLY_RESOLVED
+        queryset = queryset.filter(Q(status__in=OPEN_STATUSES) | Q(resolved_at__gte=recently))
+    elif status == "open":
         queryset = queryset.filter(status__in=OPEN_STATUSES)
     elif status == "closed":
         queryset = queryset.exclude(status__in=OPEN_STATUSES)

@@ -39,6 +39,7 @@ from incidents.models.incident import OPEN_STATUSES
 from incidents.services import ResolutionChecklist
 
 LIST_FILTERS = {
+    "active": "Open and recent",
     "open": "Open",
     "recent": "Last 30 days",
     "mine": "Mine (declared or held a role)",
@@ -59,9 +60,9 @@ def _chosen(model, value: str | None):
 @engineer_required
 def incident_list(request):
     """Open and recent incidents with severity, status, commander and age; filters."""
-    show = request.GET.get("show", "open")
+    show = request.GET.get("show", "active")
     if show not in LIST_FILTERS:
-        show = "open"
+        show = "active"
     since = timezone.now() - timedelta(days=30) if show == "recent" else None
     severity = _chosen(Severity, request.GET.get("severity"))
     team = _chosen(Team, request.GET.get("team"))
@@ -69,6 +70,7 @@ def incident_list(request):
     incidents = selectors.incident_filter(
         selectors.incident_list(),
         status="" if show in ("recent", "mine") else show,
+        now=timezone.now(),
         severity=severity,
         team=team,
         service=service,
@@ -332,5 +334,14 @@ def runbook_step(request, pk: int, run_id: int, position: int):
             by=request.user,
         )
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        # Shown beside the step with the typed reason kept, as a refused form is.
+        incident = selectors.incident_with_timeline(pk=pk)
+        context = _detail_context(request, incident)
+        context["step_error"] = {
+            "run": run.pk,
+            "position": position,
+            "message": " ".join(error.messages),
+            "note": request.POST.get("note", ""),
+        }
+        return render(request, "incidents/detail.html", context)
     return redirect(reverse("incidents:detail", args=[pk]) + f"#run-{run_id}")

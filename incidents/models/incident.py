@@ -154,6 +154,8 @@ class Incident(models.Model):
             models.Index(fields=["status", "-started_at"], name="incident_status_started"),
             models.Index(fields=["severity", "-started_at"], name="incident_sev_started"),
             models.Index(fields=["team", "-started_at"], name="incident_team_started"),
+            # The incident list's default: open, or resolved lately.
+            models.Index(fields=["resolved_at"], name="incident_resolved"),
             models.Index(fields=["-started_at", "-id"], name="incident_started_id"),
         ]
         constraints = [

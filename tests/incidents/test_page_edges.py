@@ -1,6 +1,8 @@
 """The incident pages with what people really type: long notes kept whole, odd ids and NUL
 characters refused or ignored, the runbook search working after a refused form."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -95,3 +97,71 @@ def test_runbook_ticks_show_their_day_as_well_as_their_time(signed_in, incident,
     # An incident can run past midnight: "Done 00:12" alone would not say which night.
     assert timezone.localtime(record.at).strftime("Done %Y-%m-%d %H:%M") in page
     assert timezone.localtime(run.started_at).strftime("started %Y-%m-%d %H:%M") in page
+
+
+def test_the_list_shows_open_and_lately_resolved_incidents_by_default(signed_in, engineer):
+    checklist = services.ResolutionChecklist.all_confirmed()
+    ten_days_ago = timezone.now() - timedelta(days=10)
+    lately, long_ago = (
+        services.incident_declare(
+            title=title, severity="SEV-2", declared_by=engineer, at=ten_days_ago
+        )
+        for title in ("RESOLVED-LATELY", "RESOLVED-LONG-AGO")
+    )
+    services.incident_resolve(incident=lately, by=engineer, checklist=checklist)
+    services.incident_resolve(
+        incident=long_ago,
+        by=engineer,
+        checklist=checklist,
+        at=timezone.now() - timedelta(days=8),
+    )
+    services.incident_declare(title="STILL-OPEN", severity="SEV-3", declared_by=engineer)
+    page = signed_in.get("/incidents/").content.decode()
+    assert "RESOLVED-LATELY" in page
+    assert "STILL-OPEN" in page
+    assert "RESOLVED-LONG-AGO" not in page
+    only_open = signed_in.get("/incidents/", {"show": "open"}).content.decode()
+    assert "STILL-OPEN" in only_open
+    assert "RESOLVED-LATELY" not in only_open
+
+
+def test_the_runbook_search_reads_the_steps_too(runbook):
+    RunbookStep.objects.create(
+        runbook=runbook,
+        position=4,
+        title="Check the zq-vacuum-queue",
+        body="Look for **zq-stuck-writer** sessions.",
+        command="SELECT * FROM zq_lock_report",
+    )
+    for text in ("ZQ-VACUUM", "zq-stuck-writer", "zq_lock_report"):
+        assert [r.title for r in runbooks.runbook_search(text=text)] == ["Disk full"]
+    assert list(runbooks.runbook_search(text="nothing like it")) == []
+
+
+def test_a_refused_skip_keeps_the_reason_beside_the_step(signed_in, incident, runbook, engineer):
+    run = runbooks.runbook_start(incident=incident, runbook=runbook, by=engineer)
+    step = reverse("incidents:runbook_step", args=[incident.pk, run.pk, 2])
+    # A reason of spaces only passes the browser's "required" and is refused by the service.
+    response = signed_in.post(step, {"outcome": "skipped", "note": "   "})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f'id="step-error-{run.pk}-2"' in page
+    assert 'aria-invalid="true"' in page
+    # Someone ticked step 1 meanwhile: the typed reason comes back with the refusal.
+    runbooks.runbook_step_record(run=run, position=1, outcome="done", by=engineer)
+    step = reverse("incidents:runbook_step", args=[incident.pk, run.pk, 1])
+    page = signed_in.post(
+        step, {"outcome": "skipped", "note": "REASON-TYPED: the replica is down"}
+    ).content.decode()
+    assert f'id="step-error-{run.pk}-1"' in page
+    assert not RunbookStepRecord.objects.filter(run=run, outcome="skipped").exists()
+
+
+def test_the_live_timeline_sends_a_signed_out_page_to_the_login(client, incident):
+    response = client.get(
+        reverse("incidents:timeline", args=[incident.pk]),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver/incidents/{incident.pk}/",
+    )
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == (f"/accounts/login/?next=/incidents/{incident.pk}/")
