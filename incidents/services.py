@@ -454,16 +454,21 @@ def incident_declare(
         raise ValidationError(
             {"detection_method": f"Unknown detection method: {detection_method}."}
         )
-    detected_at = detected_at or at
-    started_at = started_at or detected_at
+    # Each moment the caller gave is checked under its own name before a default copies it
+    # (a detection in year 1 is the detection's error, not the start's).
+    problems = {}
     for name, moment, what in (
         ("started_at", started_at, "The start"),
         ("detected_at", detected_at, "Detection"),
     ):
-        if validators.too_early(moment):
-            raise ValidationError({name: validators.TOO_EARLY.format(what=what)})
-    if detected_at > at:
-        raise ValidationError({"detected_at": MOMENT_IN_FUTURE.format(what="Detection")})
+        if moment is not None and validators.too_early(moment):
+            problems[name] = validators.TOO_EARLY.format(what=what)
+        elif moment is not None and moment > at:
+            problems[name] = MOMENT_IN_FUTURE.format(what=what)
+    if problems:
+        raise ValidationError(problems)
+    detected_at = detected_at or at
+    started_at = started_at or detected_at
     if started_at > detected_at:
         raise ValidationError({"started_at": DETECTED_BEFORE_STARTED})
     services = list(services)
@@ -1349,11 +1354,17 @@ def idempotency_claim(
     ends: if it committed, the second finds the stored response (``response_status`` set) and
     replays it; if it rolled back, the second owns the key. The caller must store the response
     with ``idempotency_complete`` in the same transaction, or roll back.
-    Raises ``IdempotencyKeyReused`` when the key was used for another request.
+    Raises ``IdempotencyKeyReused`` when the key was used for another request within
+    ``API_IDEMPOTENCY_KEY_TTL``; an older use is forgotten.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("idempotency_claim must run inside the request's transaction.")
     at = _now(at)
+    # A key older than the time it is kept for is forgotten now, not when the hourly purge
+    # next runs (it may be paused): it neither replays an old response nor refuses this one.
+    IdempotencyKey.objects.filter(
+        user=user, key=key, created_at__lt=at - timedelta(seconds=settings.API_IDEMPOTENCY_KEY_TTL)
+    ).delete()
     IdempotencyKey.objects.bulk_create(
         [
             IdempotencyKey(

@@ -370,14 +370,16 @@ class AlertSerializer(serializers.Serializer):
         max_length=50,
         required=False,
         allow_blank=True,
+        allow_null=True,
         default="",
         help_text="A hint: a severity's name or label in any letter case (SEV-1, critical). "
-        "Anything else, or nothing: the least severe active level.",
+        "Anything else, or nothing (absent, empty or null): the least severe active level.",
     )
     severity_hint = serializers.CharField(
         max_length=50,
         required=False,
         allow_blank=True,
+        allow_null=True,
         default="",
         help_text="Another name for `severity`, for senders that call it the severity hint; "
         "`severity` wins when both are given.",
@@ -386,6 +388,7 @@ class AlertSerializer(serializers.Serializer):
         max_length=100,
         required=False,
         allow_blank=True,
+        allow_null=True,
         default="",
         help_text="The affected service's name (any letter case); its on-call is paged.",
     )
@@ -393,6 +396,7 @@ class AlertSerializer(serializers.Serializer):
         max_length=10000,
         required=False,
         allow_blank=True,
+        allow_null=True,
         default="",
         help_text="Free text; becomes the incident's summary.",
     )

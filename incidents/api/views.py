@@ -247,9 +247,10 @@ class AlertView(ApiView):
             source=data["source"],
             dedup_key=data["dedup_key"],
             summary=data["summary"],
-            severity_hint=data["severity"] or data["severity_hint"],
-            service=data["service"],
-            details=data["details"],
+            # A sender's null is the field left out (a template with a missing label).
+            severity_hint=data["severity"] or data["severity_hint"] or "",
+            service=data["service"] or "",
+            details=data["details"] or "",
             by=request.user,
         )
         incident = selectors.incident_detail().get(pk=outcome.incident.pk)

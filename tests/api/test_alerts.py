@@ -123,6 +123,15 @@ def test_alert_validation_errors(engineer_api, checkout):
     assert not Incident.objects.exists()
 
 
+def test_a_null_field_is_the_field_left_out(engineer_api, checkout):
+    # Alertmanager and Grafana templates send JSON null for a missing label.
+    body = alert(severity=None, severity_hint=None, service=None, details=None)
+    response = engineer_api.post(ALERTS, body, format="json")
+    assert response.status_code == 201
+    assert response.json()["incident"]["severity"] == "SEV-3"
+    assert list(Incident.objects.get().services.all()) == []
+
+
 def test_an_alert_without_a_service_opens_an_incident_nobody_is_paged_for(engineer_api, db):
     response = engineer_api.post(ALERTS, alert(service=""))
     assert response.status_code == 201

@@ -24,7 +24,10 @@ def test_go_zero_time_is_refused_when_declaring(engineer_api):
         format="json",
     )
     assert response.status_code == 400
-    assert response.json() == {"started_at": ["The start cannot be before 1900; check the year."]}
+    assert response.json() == {
+        "started_at": ["The start cannot be before 1900; check the year."],
+        "detected_at": ["Detection cannot be before 1900; check the year."],
+    }
     assert not Incident.objects.exists()
 
 

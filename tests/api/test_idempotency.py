@@ -97,6 +97,21 @@ def test_old_keys_are_forgotten_by_the_purge_task(engineer, settings):
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
 
 
+def test_a_key_past_its_time_is_forgotten_before_the_purge_runs(engineer_api, settings):
+    settings.API_IDEMPOTENCY_KEY_TTL = 3600
+    first = engineer_api.post(
+        INCIDENTS, {"title": "First", "severity": "SEV-3"}, HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert first.status_code == 201
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=1, seconds=1))
+    again = engineer_api.post(
+        INCIDENTS, {"title": "Second", "severity": "SEV-3"}, HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert again.status_code == 201, again.content
+    assert "Idempotent-Replayed" not in again
+    assert sorted(Incident.objects.values_list("title", flat=True)) == ["First", "Second"]
+
+
 def test_a_role_assignment_retried_with_its_key_replays_the_first_answer(engineer_api):
     """A client that lost the 201 retries: the same answer, byte for byte, not the 400
     "already holds the role" that would make it think the assignment failed."""

@@ -527,3 +527,22 @@ def test_the_lists_hot_statements_are_prepared_once_per_connection(engineer_api,
         )
         statements = [row[0] for row in cursor.fetchall()]
     assert len(statements) == 2
+
+
+@pytest.mark.parametrize(
+    ("given", "field", "message"),
+    [
+        ({"detected_at": "0001-01-01T00:00:00Z"}, "detected_at", "Detection cannot be before 1900"),
+        ({"started_at": "1850-06-01T00:00:00Z"}, "started_at", "The start cannot be before 1900"),
+        ({"started_at": "2999-01-01T00:00:00Z"}, "started_at", "The start cannot be in the future"),
+        ({"detected_at": "2999-01-01T00:00:00Z"}, "detected_at", "Detection cannot be in the fut"),
+    ],
+)
+def test_a_bad_moment_is_named_under_the_field_the_client_sent(engineer_api, given, field, message):
+    response = engineer_api.post(
+        "/api/v1/incidents/", {"title": "Odd clock", "severity": "SEV-3", **given}, format="json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+    assert response.json()[field][0].startswith(message)
+    assert not Incident.objects.exists()
