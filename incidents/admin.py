@@ -793,8 +793,8 @@ class NotificationAdmin(GrowingTableAdmin, admin.ModelAdmin):
         if skipped:
             self.message_user(
                 request,
-                f"{skipped} left as they are: only failed notifications are sent again (one "
-                "sent, being sent or still pending would reach its recipient twice).",
+                f"{skipped} left as they are: one being sent or still pending is on its way "
+                "(sent again, it would reach its recipient twice).",
                 messages.WARNING,
             )
 

@@ -280,10 +280,15 @@ def notifications_due(*, now: datetime | None = None) -> list[int]:
 
 @transaction.atomic
 def notification_resend(*, notification: Notification, now: datetime | None = None) -> bool:
-    """A manager asks for a notification that failed to go out again (after fixing an
-    address, say). Only a failed one: one sent, being sent or still to be sent would reach
-    its recipient twice. Returns whether it was queued again."""
+    """A manager asks for a notification to go out again. A failed one (after fixing an
+    address, say) is queued again as it is. A sent one (the recipient lost the mail) is sent
+    once more as a new notification under its own key (``<key>:resend:<n>``), so the first
+    keeps its record and each resend is recorded and sent once. One being sent or still to be
+    sent is left alone: it is on its way, and would reach its recipient twice. Returns
+    whether anything was queued."""
     now = now or timezone.now()
+    if notification.status == NotificationStatus.SENT:
+        return _send_again(notification, now=now)
     queued = Notification.objects.filter(
         pk=notification.pk, status=NotificationStatus.FAILED
     ).update(
@@ -296,6 +301,23 @@ def notification_resend(*, notification: Notification, now: datetime | None = No
     if queued:
         transaction.on_commit(lambda: _queue([notification.pk]), robust=True)
     return bool(queued)
+
+
+def _send_again(notification: Notification, *, now: datetime) -> bool:
+    base = notification.key[:200]
+    earlier = Notification.objects.filter(key__startswith=f"{base}:resend:").count()
+    message = Message(
+        key=f"{base}:resend:{earlier + 1}",
+        kind=notification.kind,
+        subject=notification.subject,
+        body=notification.body,
+        recipient=notification.recipient,
+        webhook_url=notification.webhook_url,
+        incident=notification.incident,
+        link=notification.link,
+        payload={**notification.payload, "resend_of": notification.pk},
+    )
+    return bool(notify([message], now=now))
 
 
 def team_webhook_message(message: Message, team) -> Message | None:

@@ -236,31 +236,51 @@ class TestFoundInTheAdminReview:
         )
         assert list(Page.objects.values_list("engineer__username", flat=True)) == ["bob"]
 
-    def test_only_failed_notifications_are_sent_again(self, client, manager):
+    def test_resend_sends_a_sent_one_once_more_and_leaves_a_pending_one(
+        self, client, manager, mailoutbox, django_capture_on_commit_callbacks
+    ):
         from django.utils import timezone
 
         from incidents.models import Notification, NotificationStatus
 
         now = timezone.now()
-        sent, failed = (
+        sent, failed, pending = (
             Notification.objects.create(
                 key=f"k-{status}",
-                kind="page",
+                kind="announcement",
                 recipient=manager,
+                subject=f"About {status}",
+                body="Body",
                 status=status,
                 created_at=now,
                 next_attempt_at=now,
             )
-            for status in (NotificationStatus.SENT, NotificationStatus.FAILED)
+            for status in (
+                NotificationStatus.SENT,
+                NotificationStatus.FAILED,
+                NotificationStatus.PENDING,
+            )
         )
         client.force_login(manager)
-        body = {"action": "resend", "_selected_action": [sent.pk, failed.pk]}
-        page = client.post("/admin/incidents/notification/", body, follow=True).content.decode()
-        assert "1 notification(s) queued to be sent again." in page
-        assert "1 left as they are: only failed notifications" in page
+        body = {"action": "resend", "_selected_action": [sent.pk, failed.pk, pending.pk]}
+        with django_capture_on_commit_callbacks(execute=True):
+            page = client.post("/admin/incidents/notification/", body, follow=True)
+        page = page.content.decode()
+        assert "2 notification(s) queued to be sent again." in page
+        assert "1 left as they are: one being sent or still pending is on its way" in page
+        # The lost mail goes out again under its own key; the first keeps its record.
+        again = Notification.objects.get(key="k-sent:resend:1")
+        assert (again.status, again.subject, again.recipient) == ("sent", "About sent", manager)
         sent.refresh_from_db()
-        failed.refresh_from_db()
-        assert (sent.status, failed.status) == ("sent", "pending")
+        assert sent.status == "sent"
+        assert sorted(m.subject for m in mailoutbox) == [
+            "[IncidentDesk] About failed",
+            "[IncidentDesk] About sent",
+        ]
+        # Asked again, it is a second resend, not the first one replayed.
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post("/admin/incidents/notification/", {**body, "_selected_action": [sent.pk]})
+        assert Notification.objects.filter(key__startswith="k-sent:resend:").count() == 2
 
     def test_a_typed_history_version_address_is_not_found(self, client, manager):
         client.force_login(manager)
