@@ -92,16 +92,19 @@ def status_update_reminders_due(*, now: datetime) -> list[tuple[Incident, int, d
             continue
         due_at = since + cadence * int(elapsed / cadence)
         changed = incident.severity_changed_at
-        reminded = incident.reminded_before_change
-        if (
-            changed is not None
-            and changed - since >= cadence
-            and (reminded is None or reminded < since or reminded < changed - cadence)
-        ):
-            # Already overdue under the cadence the severity change set, and nobody reminded
-            # within that cadence before it: reminded at once, then every cadence from the
-            # change (from the last update, the next one could follow within a minute).
-            due_at = changed + cadence * int((now - changed) / cadence)
+        if changed is not None and changed - since >= cadence:
+            # Already overdue under the cadence a severity change set. Counted from the last
+            # update, the next reminder could be one for a moment before the change, minutes
+            # after the last one, so the count starts again.
+            reminded = incident.reminded_before_change
+            if reminded is not None and reminded >= max(since, changed - cadence):
+                # Reminded within that cadence before the change: next a cadence after it.
+                if now - reminded < cadence:
+                    continue
+                due_at = reminded + cadence * int((now - reminded) / cadence)
+            else:
+                # Nobody reminded within it: at once, then every cadence from the change.
+                due_at = changed + cadence * int((now - changed) / cadence)
         due.append((incident, int((due_at - since) / cadence), due_at))
     return due
 

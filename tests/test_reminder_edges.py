@@ -124,6 +124,52 @@ class TestStatusUpdateCadenceChanges:
             60 * MINUTE,
         ]
 
+    def _minutes_sent(self) -> list[int]:
+        return [int((at - BASE_TIME) / MINUTE) for at, _ in _sent("status_update_overdue")]
+
+    def test_raised_twice_the_second_counts_from_the_last_reminder(self, manager):
+        # SEV-3 raised to SEV-2 at 50 (overdue: reminded then, and at 80), raised to SEV-1 at
+        # 85: the reminder at 80 is within 15 minutes, so the next is at 95, none for 75.
+        incident = incident_services.incident_declare(
+            title="Checkout slow", severity="SEV-3", declared_by=manager, at=BASE_TIME
+        )
+        incident_services.incident_change_severity(
+            incident=incident, severity="SEV-2", by=manager, at=BASE_TIME + 50 * MINUTE
+        )
+        self._sweep(BASE_TIME + 50 * MINUTE, BASE_TIME + 84 * MINUTE)
+        incident_services.incident_change_severity(
+            incident=incident, severity="SEV-1", by=manager, at=BASE_TIME + 85 * MINUTE
+        )
+        self._sweep(BASE_TIME + 85 * MINUTE, BASE_TIME + 110 * MINUTE)
+        assert self._minutes_sent() == [50, 80, 95, 110]
+
+    def test_lowered_after_a_raise_no_reminder_comes_sooner_than_the_new_cadence(self, manager):
+        incident = incident_services.incident_declare(
+            title="Checkout slow", severity="SEV-3", declared_by=manager, at=BASE_TIME
+        )
+        incident_services.incident_change_severity(
+            incident=incident, severity="SEV-1", by=manager, at=BASE_TIME + 20 * MINUTE
+        )
+        self._sweep(BASE_TIME + 20 * MINUTE, BASE_TIME + 51 * MINUTE)
+        incident_services.incident_change_severity(
+            incident=incident, severity="SEV-2", by=manager, at=BASE_TIME + 52 * MINUTE
+        )
+        self._sweep(BASE_TIME + 52 * MINUTE, BASE_TIME + 81 * MINUTE)
+        assert self._minutes_sent() == [20, 35, 50, 80]
+
+    def test_a_managers_cadences_the_same_way(self, manager):
+        Severity.objects.filter(name="SEV-3").update(update_every=45 * MINUTE)
+        Severity.objects.filter(name="SEV-2").update(update_every=20 * MINUTE)
+        incident = incident_services.incident_declare(
+            title="Checkout slow", severity="SEV-3", declared_by=manager, at=BASE_TIME
+        )
+        self._sweep(BASE_TIME + 44 * MINUTE, BASE_TIME + 49 * MINUTE)
+        incident_services.incident_change_severity(
+            incident=incident, severity="SEV-2", by=manager, at=BASE_TIME + 50 * MINUTE
+        )
+        self._sweep(BASE_TIME + 50 * MINUTE, BASE_TIME + 66 * MINUTE)
+        assert self._minutes_sent() == [45, 65]
+
 
 def test_the_timeline_names_whom_an_escalation_reached_once_someone_is_set(manager):
     team = TeamFactory(name="Payments", engineering_manager=UserFactory(username="em"))
