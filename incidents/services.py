@@ -472,6 +472,9 @@ def incident_declare(
     if started_at > detected_at:
         raise ValidationError({"started_at": DETECTED_BEFORE_STARTED})
     services = list(services)
+    # Paged on declaring: the services' teams, or a team the caller named; never a team only
+    # taken from the declarer (who may be its on-call engineer themselves).
+    team_to_page = team
     if team is None and services:
         team = services[0].team
     if team is None and declared_by is not None:
@@ -519,7 +522,9 @@ def incident_declare(
         },
     )
     _announce(incident, at=at)
-    signals.incident_declared.send(sender=Incident, incident=incident, by=declared_by, at=at)
+    signals.incident_declared.send(
+        sender=Incident, incident=incident, by=declared_by, at=at, team_to_page=team_to_page
+    )
     return incident
 
 

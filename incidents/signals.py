@@ -5,7 +5,8 @@ the incident change itself; anything that leaves the database (email, webhooks) 
 with ``transaction.on_commit``. Every signal is sent with ``sender=Incident`` and these keyword
 arguments:
 
-- ``incident_declared``: ``incident``, ``by`` (a user or None), ``at``
+- ``incident_declared``: ``incident``, ``by`` (a user or None), ``at``, ``team_to_page`` (the
+  team the declarer named, or None: without services, the one team to page)
 - ``incident_acknowledged``: ``incident``, ``by`` (who answered: the incident's page, a
   status move, a page), ``at``
 - ``incident_resolved``: ``incident``, ``by``, ``at``

@@ -832,17 +832,20 @@ def page_from_paging_tool(
     return page, True
 
 
-def page_on_call_for_incident(sender, incident: Incident, by=None, at=None, **kwargs) -> None:
+def page_on_call_for_incident(
+    sender, incident: Incident, by=None, at=None, team_to_page=None, **kwargs
+) -> None:
     """Receiver of ``incident_declared``: page the current primary of every team owning an
-    affected service (or the incident's team). Runs inside the declaring transaction.
+    affected service (or, without services, the team the declarer named; not a team the
+    incident only took from its declarer). Runs inside the declaring transaction.
 
     Teams without an active rotation are skipped (they page some other way); a team whose
     rotation has nobody on call right now gets a timeline entry saying no page was sent.
     """
     at = at or timezone.now()
     teams = {service.team for service in incident.services.select_related("team")}
-    if not teams and incident.team is not None:
-        teams = {incident.team}
+    if not teams and team_to_page is not None:
+        teams = {team_to_page}
     with_rotation = set(
         Rotation.objects.filter(team__in=teams, is_active=True).values_list("team_id", flat=True)
     )

@@ -217,6 +217,31 @@ class TestDeclaredWithoutServices:
         assert incident_reminders.sweep_escalations(now=detected + 2 * 60 * MINUTE) == 1
         assert _sent("escalation") == [(detected + 2 * 60 * MINUTE, "boss")]
 
+    def test_the_declarers_team_is_not_paged_for_it(self, client):
+        # Ada is on call for Payments and declares with no service: she is not paged by her
+        # own declaration, on the page or through an alert.
+        team = TeamFactory(name="Payments", engineering_manager=UserFactory(username="boss"))
+        ada = engineer("ada", team=team)
+        rotation = RotationFactory(team=team, starts_on=BASE_TIME.date())
+        RotationMemberFactory(rotation=rotation, user=ada, position=0)
+        oncall_services.rotation_generate_shifts(rotation=rotation, weeks=2, now=BASE_TIME)
+        incident = incident_services.incident_declare(
+            title="Login slow", severity="SEV-2", declared_by=ada, at=BASE_TIME + MINUTE
+        )
+        assert incident.team == team
+        assert not Page.objects.exists()
+        # A team the declarer names is paged, as before.
+        named = incident_services.incident_declare(
+            title="Search slow",
+            severity="SEV-2",
+            declared_by=ada,
+            team=team,
+            at=BASE_TIME + 2 * MINUTE,
+        )
+        assert list(Page.objects.values_list("incident", "engineer__username")) == [
+            (named.pk, "ada")
+        ]
+
     def test_a_service_names_the_owner_before_the_declarer_does(self, manager):
         own, services_team = TeamFactory(name="Payments"), TeamFactory(name="Search")
         ProfileFactory(user=manager, team=own)
