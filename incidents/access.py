@@ -98,17 +98,28 @@ def engineer_required(view):
     from django.contrib.auth.views import redirect_to_login
     from django.core.exceptions import PermissionDenied
     from django.http import HttpResponse
+    from django.utils.html import format_html
 
     @wraps(view)
     def guarded(request, *args, **kwargs):
         if not request.user.is_authenticated:
             if request.headers.get("HX-Request") == "true":
-                # The live timeline's poll once the session has ended: the whole page goes to
-                # the login (following a redirect, htmx would put the login in the timeline).
+                # An htmx request once the session has ended: following a redirect, htmx would
+                # put the login page in the fragment's place.
                 page = urlsplit(request.headers.get("HX-Current-URL", ""))
                 back = page.path + (f"?{page.query}" if page.query else "") or "/"
-                login = redirect_to_login(back)
-                return HttpResponse(status=204, headers={"HX-Redirect": login["Location"]})
+                login = redirect_to_login(back)["Location"]
+                if request.method == "POST":
+                    # An autosave: leaving the page would lose what was typed, so it stays.
+                    return HttpResponse(
+                        format_html(
+                            '<span class="overdue">Not saved: you are signed out. Copy your '
+                            'text, then <a href="{}" target="_blank">sign in again</a>.</span>',
+                            login,
+                        )
+                    )
+                # The live timeline's poll: the whole page goes to the login.
+                return HttpResponse(status=204, headers={"HX-Redirect": login})
             return redirect_to_login(request.get_full_path())
         if not is_engineer(request.user):
             raise PermissionDenied

@@ -165,3 +165,19 @@ def test_the_live_timeline_sends_a_signed_out_page_to_the_login(client, incident
     )
     assert response.status_code == 204
     assert response.headers["HX-Redirect"] == (f"/accounts/login/?next=/incidents/{incident.pk}/")
+
+
+def test_a_signed_out_autosave_keeps_the_page_and_says_it_was_not_saved(client, db):
+    from tests.postmortems.factories import PostmortemFactory
+
+    postmortem = PostmortemFactory()
+    response = client.post(
+        reverse("postmortems:sections", args=[postmortem.pk]),
+        {"summary": "Typed at 3 a.m."},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver/postmortems/{postmortem.pk}/",
+    )
+    assert response.status_code == 200
+    assert "HX-Redirect" not in response.headers
+    assert "Not saved: you are signed out" in response.content.decode()
+    assert f"/accounts/login/?next=/postmortems/{postmortem.pk}/" in response.content.decode()
