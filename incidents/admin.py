@@ -37,6 +37,7 @@ from incidents.models import (
     IncidentRunbook,
     IncidentStatus,
     Notification,
+    NotificationStatus,
     Profile,
     RoleAssignment,
     Runbook,
@@ -783,13 +784,21 @@ class NotificationAdmin(GrowingTableAdmin, admin.ModelAdmin):
 
     @admin.action(description="Send the selected notifications again")
     def resend(self, request, queryset):
-        count = skipped = 0
+        count = skipped = obsolete = 0
         for notification in queryset:
             if notifications.notification_resend(notification=notification):
                 count += 1
+            elif notification.status == NotificationStatus.OBSOLETE:
+                obsolete += 1
             else:
                 skipped += 1
         self.message_user(request, f"{count} notification(s) queued to be sent again.")
+        if obsolete:
+            self.message_user(
+                request,
+                f"{obsolete} no longer apply and were not sent (their last error says why).",
+                messages.WARNING,
+            )
         if skipped:
             self.message_user(
                 request,

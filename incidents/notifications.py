@@ -317,7 +317,13 @@ def _send_again(notification: Notification, *, now: datetime) -> bool:
         link=notification.link,
         payload={**notification.payload, "resend_of": notification.pk},
     )
-    return bool(notify([message], now=now))
+    # Recorded at the first one's moment: the checks that a reminder still applies ask what
+    # happened since it was decided (an update posted since makes it obsolete), not since the
+    # manager's click. It is due at once all the same.
+    recorded = notify([message], now=notification.created_at)
+    if recorded:
+        Notification.objects.filter(key__in=recorded).update(next_attempt_at=now)
+    return bool(recorded)
 
 
 def team_webhook_message(message: Message, team) -> Message | None:

@@ -334,6 +334,9 @@ def runbook_step(request, pk: int, run_id: int, position: int):
             by=request.user,
         )
     except ValidationError as error:
+        if position not in {step["position"] for step in run.version.steps}:
+            messages.error(request, " ".join(error.messages))
+            return redirect(reverse("incidents:detail", args=[pk]) + f"#run-{run_id}")
         # Shown beside the step with the typed reason kept, as a refused form is.
         incident = selectors.incident_with_timeline(pk=pk)
         context = _detail_context(request, incident)

@@ -281,6 +281,53 @@ class TestFoundInTheAdminReview:
         with django_capture_on_commit_callbacks(execute=True):
             client.post("/admin/incidents/notification/", {**body, "_selected_action": [sent.pk]})
         assert Notification.objects.filter(key__startswith="k-sent:resend:").count() == 2
+        # One that no longer applies is said so, not "on its way".
+        obsolete = Notification.objects.create(
+            key="k-obsolete",
+            kind="announcement",
+            recipient=manager,
+            status=NotificationStatus.OBSOLETE,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        page = client.post(
+            "/admin/incidents/notification/",
+            {**body, "_selected_action": [obsolete.pk]},
+            follow=True,
+        ).content.decode()
+        assert "1 no longer apply and were not sent" in page
+        assert "on its way" not in page
+
+    def test_a_resent_reminder_is_still_checked_against_what_happened_since(
+        self, manager, mailoutbox, django_capture_on_commit_callbacks
+    ):
+        from incidents import notifications
+        from incidents import reminders as incident_reminders
+        from incidents import services as incident_services
+        from incidents.models import Notification
+        from tests.incidents.factories import BASE_TIME
+
+        incident = incident_services.incident_declare(
+            title="Checkout slow", severity="SEV-1", declared_by=manager, at=BASE_TIME
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            incident_reminders.sweep_status_updates(now=BASE_TIME + timedelta(minutes=15))
+        first = Notification.objects.get(kind="status_update_overdue")
+        assert first.status == "sent"
+        incident_services.status_update_post(
+            incident=incident,
+            author=manager,
+            status="Investigating",
+            impact="Slow checkout",
+            action="Scaling out",
+            eta="30 min",
+            at=BASE_TIME + timedelta(minutes=16),
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            assert notifications.notification_resend(notification=first)
+        again = Notification.objects.get(key=f"{first.key}:resend:1")
+        assert again.status == "obsolete"
+        assert len(mailoutbox) == 1
 
     def test_a_typed_history_version_address_is_not_found(self, client, manager):
         client.force_login(manager)

@@ -147,7 +147,8 @@ def test_a_refused_skip_keeps_the_reason_beside_the_step(signed_in, incident, ru
     page = response.content.decode()
     assert f'id="step-error-{run.pk}-2"' in page
     assert 'aria-invalid="true"' in page
-    # Someone ticked step 1 meanwhile: the typed reason comes back with the refusal.
+    # Someone ticked step 1 meanwhile: the refusal is shown beside it (its record now stands
+    # where the skip form was).
     runbooks.runbook_step_record(run=run, position=1, outcome="done", by=engineer)
     step = reverse("incidents:runbook_step", args=[incident.pk, run.pk, 1])
     page = signed_in.post(
@@ -155,6 +156,10 @@ def test_a_refused_skip_keeps_the_reason_beside_the_step(signed_in, incident, ru
     ).content.decode()
     assert f'id="step-error-{run.pk}-1"' in page
     assert not RunbookStepRecord.objects.filter(run=run, outcome="skipped").exists()
+    # A step that does not exist (a hand-made request) is refused at the top of the page.
+    step = reverse("incidents:runbook_step", args=[incident.pk, run.pk, 99])
+    page = signed_in.post(step, {"outcome": "done"}, follow=True).content.decode()
+    assert "The runbook has no step 99." in page
 
 
 def test_the_live_timeline_sends_a_signed_out_page_to_the_login(client, incident):
