@@ -616,7 +616,7 @@ WITH period AS (
 -- What a period incident can repeat from before the period is, per cause and per service,
 -- only the latest incident before it: that one, found through the start index, stands in
 -- for the 90 days before the period, so the windows sort the period and not four months.
-cause_prev AS MATERIALIZED (
+cause_prev AS {materialized}(
   SELECT c.category, (
     SELECT q.id FROM incidents_incident q
     WHERE q.root_cause_category = c.category
@@ -646,7 +646,7 @@ period_services AS (
   SELECT s.service_id, i.id, i.reference, i.started_at
   FROM incidents_incident_services s JOIN period i ON i.id = s.incident_id
 ),
-service_prev AS MATERIALIZED (
+service_prev AS {materialized}(
   SELECT v.service_id, (
     SELECT q.id FROM incidents_incident q
     JOIN incidents_incident_services qs ON qs.incident_id = q.id
@@ -757,6 +757,9 @@ def repeat_incidents(
         scope=scope,
         limit="" if limit is None else f"LIMIT {int(limit)}",
         no_cause=", ".join(f"%(no_cause{i})s" for i in range(len(NO_CAUSE_CATEGORIES))),
+        # PostgreSQL would fold the probes into a hash join over every incident; SQLite
+        # before 3.35 does not know the word.
+        materialized="MATERIALIZED " if connection.vendor == "postgresql" else "",
     )
     # Incidents with only what the table shows loaded (the rest deferred).
     found = list(Incident.objects.raw(sql, params))
