@@ -673,13 +673,20 @@ def compensation_report(
         raise ValidationError({"end": END_BEFORE_START})
     if end >= date.max:
         raise ValidationError({"end": REPORT_TOO_LATE})
-    team_obj = resolve_team(team)
-    team_name = team_obj.name if team_obj else None
     pay_period = PayPeriod.objects.filter(start_date=start, end_date=end).first()
     if pay_period is not None and pay_period.is_closed:
         lines = pay_period.lines.select_related("adjusts")
-        if team_obj is not None:
-            lines = lines.filter(team__iexact=team_obj.name)
+        team_name = None
+        if team:
+            # The team as it was named when the period was paid: a team renamed since is
+            # still found under its old name (its lines keep it), as is one deleted since.
+            paid_as = (
+                lines.exclude(team="")
+                .filter(team__iexact=team.strip())
+                .values_list("team", flat=True)
+            )
+            team_name = paid_as.first() or resolve_team(team).name
+            lines = lines.filter(team__iexact=team_name)
         parts: dict[tuple[int, str], list[CompensationRow]] = defaultdict(list)
         for line in lines.order_by("username", "currency", "adjusts__start_date"):
             row = _line_row(line)
@@ -698,6 +705,8 @@ def compensation_report(
             ids = [row.engineer_id for row in report.rows]
             report.balances.update(comp_time_balances(engineer_ids=ids, as_of=end))
         return report
+    team_obj = resolve_team(team)
+    team_name = team_obj.name if team_obj else None
     if pay_period is not None:
         own, corrections = pending_adjustments(pay_period=pay_period, team=team_obj)
         parts = defaultdict(list)

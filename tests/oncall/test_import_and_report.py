@@ -411,6 +411,21 @@ class TestClosedPeriods:
             pay_period=period, by=None, at=datetime(2026, 11, 1, tzinfo=UTC)
         )
 
+    def test_a_closed_periods_team_report_survives_the_teams_rename(self, history):
+        run("import_oncall_history", str(history))
+        march = PayPeriodFactory(start_date=date(2026, 3, 1), end_date=date(2026, 3, 31))
+        args = ("compensation_report", "--start", "2026-03-01", "--end", "2026-03-31")
+        paid = run(*args, "--team", "Platform")
+        assert len(paid.splitlines()) > 1
+        self.close(march)
+        Team.objects.filter(name="Platform").update(name="Platform Infra")
+        # Found under the name it was paid under, byte for byte, in any letter case.
+        assert run(*args, "--team", "platform") == paid
+        # The new name is a team with nothing paid under it in March.
+        assert len(run(*args, "--team", "Platform Infra").splitlines()) == 1
+        with pytest.raises(CommandError, match="Unknown team: Nowhere"):
+            run(*args, "--team", "Nowhere")
+
     def test_a_closed_period_reproduces_exactly_after_a_later_import(self, history, tmp_path):
         run("import_oncall_history", str(history))
         march = PayPeriodFactory(start_date=date(2026, 3, 1), end_date=date(2026, 3, 31))
