@@ -7,6 +7,8 @@ each, and the changelist actions loop over the service and report each refusal. 
 because it would write around the services.
 """
 
+from dataclasses import replace
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -21,6 +23,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import DeletedObject
 
 from incidents.admin_changes import ChangesWhatWasChangedAdmin, ChangesWhatWasChangedInline
 from incidents.admin_paging import GrowingTableAdmin, TeamNameFilter, UsernameFilter
@@ -101,6 +104,10 @@ OVERDUE_RED = "#b91c1c"
 MET_GREEN = "#15803d"
 
 
+def _never_set(value) -> bool:
+    return isinstance(value, DeletedObject) and value.pk is None
+
+
 class ServiceAdmin(ChangesWhatWasChangedAdmin, SimpleHistoryAdmin):
     """Shared by the models whose writes go through the services.
 
@@ -108,8 +115,30 @@ class ServiceAdmin(ChangesWhatWasChangedAdmin, SimpleHistoryAdmin):
       others changed since it was opened stands.
     - A refusal raised by a service while the change form saves (a rule the form cannot see,
       or a race with another writer) rolls the whole save back and comes back as a message.
-    - The history is shown, but reverting to an old version is switched off.
+    - The history is shown, but reverting to an old version is switched off. An empty
+      foreign key reads as empty there, not as a deleted object.
     """
+
+    def set_history_delta_changes(self, request, historical_records, *args, **kwargs):
+        previous = None
+        for current in historical_records:
+            if previous is not None:
+                # django-simple-history shows a foreign key that was empty as "Deleted user
+                # (pk=None)": an owner set for the first time is not one who was deleted.
+                delta = previous.diff_against(current, foreign_keys_are_objs=True)
+                changes = [
+                    replace(
+                        change,
+                        old=None if _never_set(change.old) else change.old,
+                        new=None if _never_set(change.new) else change.new,
+                    )
+                    for change in delta.changes
+                ]
+                helper = self.get_historical_record_context_helper(request, previous)
+                previous.history_delta_changes = helper.context_for_delta_changes(
+                    replace(delta, changes=changes)
+                )
+            previous = current
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:

@@ -1,3 +1,4 @@
+import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -884,3 +885,17 @@ class TestPageOpenedEarlier:
         entry.refresh_from_db()
         assert entry.text == "Corrected by Ada."
         assert entry.phase == TimelinePhase.RESOLVED
+
+
+def test_the_history_shows_an_owner_set_for_the_first_time_as_set_not_deleted(manager_client):
+    who = people()
+    postmortem = resolved_checkout_outage(who)
+    services.postmortem_start_draft(postmortem=postmortem, by=who["ada"])
+    item = services.action_item_add(postmortem=postmortem, by=who["ada"], title="Canary releases")
+    base = "/admin/postmortems/actionitem/"
+    body = {"action": "reassign", "_selected_action": [item.pk], "apply": "1"}
+    manager_client.post(base, {**body, "owner": who["rob"].pk}, follow=True)
+    page = manager_client.get(f"{base}{item.pk}/history/").content.decode()
+    text = re.sub(r"\s+", " ", re.sub("<[^>]+>", " ", page))
+    assert "Deleted user" not in text
+    assert "rob" in text
