@@ -37,6 +37,16 @@ def _sent(kind: str) -> list:
 
 
 class TestStatusUpdateCadenceChanges:
+    def _declare(self, manager, severity: str):
+        return incident_services.incident_declare(
+            title="Checkout slow", severity=severity, declared_by=manager, at=BASE_TIME
+        )
+
+    def _change(self, incident, manager, severity: str, minute: int) -> None:
+        incident_services.incident_change_severity(
+            incident=incident, severity=severity, by=manager, at=BASE_TIME + minute * MINUTE
+        )
+
     def _sweep(self, start, end):
         moment = start
         while moment <= end:
@@ -72,12 +82,8 @@ class TestStatusUpdateCadenceChanges:
     def test_raised_past_its_new_cadence_it_is_reminded_at_once_then_every_cadence(self, manager):
         # A SEV-3 (every 4 h) raised to SEV-1 (every 15 min) 20 minutes after it was declared
         # without an update: overdue under SEV-1 already, so reminded at the change.
-        incident = incident_services.incident_declare(
-            title="Checkout slow", severity="SEV-3", declared_by=manager, at=BASE_TIME
-        )
-        incident_services.incident_change_severity(
-            incident=incident, severity="SEV-1", by=manager, at=BASE_TIME + 20 * MINUTE
-        )
+        incident = self._declare(manager, "SEV-3")
+        self._change(incident, manager, "SEV-1", 20)
         self._sweep(BASE_TIME + 20 * MINUTE, BASE_TIME + 50 * MINUTE)
         assert [at - BASE_TIME for at, _ in _sent("status_update_overdue")] == [
             20 * MINUTE,
@@ -86,9 +92,7 @@ class TestStatusUpdateCadenceChanges:
         ]
 
     def test_raised_long_after_the_last_update_it_is_reminded_at_once(self, manager):
-        incident = incident_services.incident_declare(
-            title="Checkout slow", severity="SEV-3", declared_by=manager, at=BASE_TIME
-        )
+        incident = self._declare(manager, "SEV-3")
         incident_services.status_update_post(
             incident=incident,
             author=manager,
@@ -98,9 +102,7 @@ class TestStatusUpdateCadenceChanges:
             eta="1 h",
             at=BASE_TIME + 5 * MINUTE,
         )
-        incident_services.incident_change_severity(
-            incident=incident, severity="SEV-1", by=manager, at=BASE_TIME + 55 * MINUTE
-        )
+        self._change(incident, manager, "SEV-1", 55)
         # 50 minutes without an update under a 15-minute cadence: reminded at the first sweep,
         # then 15 minutes after the change.
         assert incident_reminders.sweep_status_updates(now=BASE_TIME + 56 * MINUTE) == 1
@@ -110,13 +112,9 @@ class TestStatusUpdateCadenceChanges:
     def test_raised_just_after_a_reminder_the_next_keeps_the_cadence(self, manager):
         # SEV-2 (every 30 min) reminded at 30, raised to SEV-1 at 40: the reminder at 30 was
         # within the new cadence, so the next is at 45, not a second one at 40.
-        incident = incident_services.incident_declare(
-            title="Checkout slow", severity="SEV-2", declared_by=manager, at=BASE_TIME
-        )
+        incident = self._declare(manager, "SEV-2")
         self._sweep(BASE_TIME + 30 * MINUTE, BASE_TIME + 39 * MINUTE)
-        incident_services.incident_change_severity(
-            incident=incident, severity="SEV-1", by=manager, at=BASE_TIME + 40 * MINUTE
-        )
+        self._change(incident, manager, "SEV-1", 40)
         self._sweep(BASE_TIME + 40 * MINUTE, BASE_TIME + 60 * MINUTE)
         assert [at - BASE_TIME for at, _ in _sent("status_update_overdue")] == [
             30 * MINUTE,
@@ -130,43 +128,27 @@ class TestStatusUpdateCadenceChanges:
     def test_raised_twice_the_second_counts_from_the_last_reminder(self, manager):
         # SEV-3 raised to SEV-2 at 50 (overdue: reminded then, and at 80), raised to SEV-1 at
         # 85: the reminder at 80 is within 15 minutes, so the next is at 95, none for 75.
-        incident = incident_services.incident_declare(
-            title="Checkout slow", severity="SEV-3", declared_by=manager, at=BASE_TIME
-        )
-        incident_services.incident_change_severity(
-            incident=incident, severity="SEV-2", by=manager, at=BASE_TIME + 50 * MINUTE
-        )
+        incident = self._declare(manager, "SEV-3")
+        self._change(incident, manager, "SEV-2", 50)
         self._sweep(BASE_TIME + 50 * MINUTE, BASE_TIME + 84 * MINUTE)
-        incident_services.incident_change_severity(
-            incident=incident, severity="SEV-1", by=manager, at=BASE_TIME + 85 * MINUTE
-        )
+        self._change(incident, manager, "SEV-1", 85)
         self._sweep(BASE_TIME + 85 * MINUTE, BASE_TIME + 110 * MINUTE)
         assert self._minutes_sent() == [50, 80, 95, 110]
 
     def test_lowered_after_a_raise_no_reminder_comes_sooner_than_the_new_cadence(self, manager):
-        incident = incident_services.incident_declare(
-            title="Checkout slow", severity="SEV-3", declared_by=manager, at=BASE_TIME
-        )
-        incident_services.incident_change_severity(
-            incident=incident, severity="SEV-1", by=manager, at=BASE_TIME + 20 * MINUTE
-        )
+        incident = self._declare(manager, "SEV-3")
+        self._change(incident, manager, "SEV-1", 20)
         self._sweep(BASE_TIME + 20 * MINUTE, BASE_TIME + 51 * MINUTE)
-        incident_services.incident_change_severity(
-            incident=incident, severity="SEV-2", by=manager, at=BASE_TIME + 52 * MINUTE
-        )
+        self._change(incident, manager, "SEV-2", 52)
         self._sweep(BASE_TIME + 52 * MINUTE, BASE_TIME + 81 * MINUTE)
         assert self._minutes_sent() == [20, 35, 50, 80]
 
     def test_a_managers_cadences_the_same_way(self, manager):
         Severity.objects.filter(name="SEV-3").update(update_every=45 * MINUTE)
         Severity.objects.filter(name="SEV-2").update(update_every=20 * MINUTE)
-        incident = incident_services.incident_declare(
-            title="Checkout slow", severity="SEV-3", declared_by=manager, at=BASE_TIME
-        )
+        incident = self._declare(manager, "SEV-3")
         self._sweep(BASE_TIME + 44 * MINUTE, BASE_TIME + 49 * MINUTE)
-        incident_services.incident_change_severity(
-            incident=incident, severity="SEV-2", by=manager, at=BASE_TIME + 50 * MINUTE
-        )
+        self._change(incident, manager, "SEV-2", 50)
         self._sweep(BASE_TIME + 50 * MINUTE, BASE_TIME + 66 * MINUTE)
         assert self._minutes_sent() == [45, 65]
 
