@@ -4,6 +4,8 @@ They check shape only; the rules live in ``incidents.services``, whose Validatio
 back on the form by ``add_service_errors`` so the user sees them beside their input.
 """
 
+from datetime import datetime
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -103,7 +105,7 @@ def safe_format(text: str, context: dict[str, str]) -> str:
 
 class CorrectedEventField(forms.ModelChoiceField):
     def label_from_instance(self, event):
-        when = timezone.localtime(event.occurred_at).strftime("%Y-%m-%d %H:%M:%S")
+        when = timezone.localtime(event.occurred_at).strftime("%Y-%m-%d %H:%M:%S %Z")
         text = " ".join(event.message.split())
         return f"{when} {event.get_kind_display()}: {text[:80]}"
 
@@ -215,6 +217,20 @@ class WallClockDateTimeField(forms.DateTimeField):
             if error.code != "ambiguous_timezone":
                 raise
         naive = parse_datetime(value.strip()) or forms.BaseTemporalField.to_python(self, value)
+        return naive.replace(tzinfo=timezone.get_current_timezone())
+
+
+class WallClockSplitDateTimeField(forms.SplitDateTimeField):
+    """The admin's date and time boxes, read as ``WallClockDateTimeField`` reads one: a time
+    the clocks go over twice, or skip, is read, not refused."""
+
+    def compress(self, data_list):
+        try:
+            return super().compress(data_list)
+        except ValidationError as error:
+            if error.code != "ambiguous_timezone":
+                raise
+        naive = datetime.combine(*data_list)
         return naive.replace(tzinfo=timezone.get_current_timezone())
 
 

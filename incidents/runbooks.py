@@ -24,6 +24,7 @@ from incidents.models import (
     TimelineEventKind,
 )
 from incidents.notifications import Message, notify, team_webhook_message
+from incidents.selectors import user_time_zone
 from incidents.signals import incident_runbook_recorded
 
 STALE_AFTER = timedelta(days=90)
@@ -271,7 +272,8 @@ def remind_stale_runbooks(*, now: datetime) -> int:
     reminder per team and month. Returns how many notifications this run recorded."""
     by_team: dict[int, list[Runbook]] = defaultdict(list)
     teams = {}
-    for runbook in stale_runbooks(now=now).filter(owner_team__isnull=False):
+    stale = stale_runbooks(now=now).filter(owner_team__isnull=False)
+    for runbook in stale.select_related("owner_team__engineering_manager__profile"):
         by_team[runbook.owner_team_id].append(runbook)
         teams[runbook.owner_team_id] = runbook.owner_team
     if not by_team:
@@ -284,17 +286,7 @@ def remind_stale_runbooks(*, now: datetime) -> int:
     messages = []
     for team_id, runbooks in by_team.items():
         team = teams[team_id]
-        lines = [
-            f"- {r.title} (last reviewed {r.last_reviewed_at:%Y-%m-%d})"
-            if r.last_reviewed_at
-            else f"- {r.title} (never)"
-            for r in runbooks
-        ]
         subject = f"{len(runbooks)} runbook(s) of {team.name} need a review"
-        body = (
-            f"These runbooks owned by {team.name} have not been reviewed in 90 days. Check "
-            "each still works and mark it reviewed in the admin:\n\n" + "\n".join(lines)
-        )
         manager = team.engineering_manager
         people = [manager] if manager is not None and manager.is_active else members[team_id]
         key = f"stale-runbooks:{team_id}:{month}"
@@ -304,12 +296,15 @@ def remind_stale_runbooks(*, now: datetime) -> int:
                     key=f"{key}:{person.pk}",
                     kind="stale_runbooks",
                     subject=subject,
-                    body=body,
+                    # Review days as the reader's calendar has them.
+                    body=_stale_body(team, runbooks, user_time_zone(person)),
                     recipient=person,
                     link="/admin/incidents/runbook/?stale=yes",
                     payload={"team": team.name, "runbooks": [r.pk for r in runbooks]},
                 )
             )
+        zone = timezone.get_default_timezone()
+        body = _stale_body(team, runbooks, zone) + f"\n\n(Dates in {zone.key}.)"
         webhook = team_webhook_message(
             Message(key=key, kind="stale_runbooks", subject=subject, body=body), team
         )
@@ -333,4 +328,17 @@ def renumbering_steps(runbook: Runbook):
     yield
     RunbookStep.objects.filter(runbook=runbook, position__gte=STEP_PARKING).update(
         position=F("position") - STEP_PARKING
+    )
+
+
+def _stale_body(team, runbooks: list[Runbook], zone) -> str:
+    lines = [
+        f"- {r.title} (last reviewed {r.last_reviewed_at.astimezone(zone):%Y-%m-%d})"
+        if r.last_reviewed_at
+        else f"- {r.title} (never)"
+        for r in runbooks
+    ]
+    return (
+        f"These runbooks owned by {team.name} have not been reviewed in 90 days. Check "
+        "each still works and mark it reviewed in the admin:\n\n" + "\n".join(lines)
     )

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from incidents.admin_paging import GrowingTableAdmin
-from incidents.forms import add_service_errors
+from incidents.forms import WallClockSplitDateTimeField, add_service_errors
 from oncall import services
 from oncall.models import (
     CompensationLine,
@@ -252,8 +252,10 @@ class OverrideForm(forms.Form):
         queryset=can_be_on_call().order_by("username"),
         label="Covering engineer",
     )
-    starts_at = forms.SplitDateTimeField(label="From", widget=admin.widgets.AdminSplitDateTime)
-    ends_at = forms.SplitDateTimeField(label="Until", widget=admin.widgets.AdminSplitDateTime)
+    # A time typed in the hour the clocks go back is read (the first of the two), not refused:
+    # that night is when cover is asked for.
+    starts_at = WallClockSplitDateTimeField(label="From", widget=admin.widgets.AdminSplitDateTime)
+    ends_at = WallClockSplitDateTimeField(label="Until", widget=admin.widgets.AdminSplitDateTime)
     reason = forms.CharField(required=False, max_length=200)
     swap = forms.BooleanField(
         required=False,

@@ -14,7 +14,7 @@ from incidents import services as incident_services
 from incidents import validators
 from incidents.events import timeline_event_record, timeline_events_record_once
 from incidents.models import Incident, TimelineEvent, TimelineEventKind
-from incidents.models.incident import OPEN_STATUSES
+from incidents.models.incident import OPEN_STATUSES, shown_moment
 from incidents.notifications import notify
 from oncall import messages as oncall_messages
 from oncall import selectors
@@ -89,7 +89,7 @@ def _now(at: datetime | None) -> datetime:
 
 def _shown(moment: datetime) -> str:
     """A moment in a message: the reader's zone, to the minute, the zone named."""
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+    return shown_moment(moment)
 
 
 def _who(user) -> str:

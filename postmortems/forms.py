@@ -1,16 +1,13 @@
 """Forms that parse input for the post-mortem services (the admin now, engineers' pages later).
 They check shape only; the rules live in ``postmortems.services``."""
 
-from datetime import datetime
-
 from django import forms
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from incidents.access import responders
-from incidents.forms import WallClockDateTimeField
+from incidents.forms import WallClockDateTimeField, WallClockSplitDateTimeField
 from incidents.models import Incident
 from postmortems.models import (
     ActionItemKind,
@@ -52,7 +49,7 @@ class FiveWhyInlineForm(forms.ModelForm):
 
 
 class ReviewMeetingForm(forms.Form):
-    held_at = forms.SplitDateTimeField(
+    held_at = WallClockSplitDateTimeField(
         label="Held at", widget=forms.SplitDateTimeWidget(date_format="%Y-%m-%d")
     )
 
@@ -219,20 +216,6 @@ class ReviewMeetingTimeForm(forms.Form):
         label="Review meeting held at",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
-
-
-class WallClockSplitDateTimeField(forms.SplitDateTimeField):
-    """The admin's date and time boxes, read as ``WallClockDateTimeField`` reads one: a time
-    the clocks go over twice, or skip, is read, not refused."""
-
-    def compress(self, data_list):
-        try:
-            return super().compress(data_list)
-        except ValidationError as error:
-            if error.code != "ambiguous_timezone":
-                raise
-        naive = datetime.combine(*data_list)
-        return naive.replace(tzinfo=timezone.get_current_timezone())
 
 
 class TimelineEntryInlineForm(forms.ModelForm):

@@ -9,6 +9,12 @@ from incidents.models.people import Service, Team
 from incidents.models.severity import Severity
 
 
+def shown_moment(moment) -> str:
+    """A moment named in text (admin headings, messages): the active zone (the reader's),
+    to the minute, the zone named, so an hour that repeats at a DST change reads apart."""
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+
+
 class IncidentStatus(models.TextChoices):
     INVESTIGATING = "investigating", "Investigating"
     IDENTIFIED = "identified", "Identified"
@@ -311,7 +317,7 @@ class StatusUpdate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.incident.reference} update at {self.posted_at:%Y-%m-%d %H:%M}"
+        return f"{self.incident.reference} update at {shown_moment(self.posted_at)}"
 
     def as_text(self) -> str:
         return (

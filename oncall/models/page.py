@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from incidents.models import Incident, Team
+from incidents.models.incident import shown_moment
 
 
 class PageSource(models.TextChoices):
@@ -81,7 +82,7 @@ class Page(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Page to {self.engineer} at {self.paged_at:%Y-%m-%d %H:%M}"
+        return f"Page to {self.engineer} at {shown_moment(self.paged_at)}"
 
     @property
     def time_to_acknowledge(self):

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from incidents.models import Team
+from incidents.models.incident import shown_moment
 from incidents.validators import validate_time_zone
 
 
@@ -183,7 +184,7 @@ class Shift(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.engineer} {self.get_role_display()} {self.starts_at:%Y-%m-%d %H:%M}"
+        return f"{self.engineer} {self.get_role_display()} {shown_moment(self.starts_at)}"
 
     @property
     def is_override(self) -> bool:
@@ -214,7 +215,7 @@ class Handoff(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.rotation} handoff {self.handoff_at:%Y-%m-%d %H:%M}"
+        return f"{self.rotation} handoff {shown_moment(self.handoff_at)}"
 
 
 def _new_token() -> str:
