@@ -324,24 +324,24 @@ def _engineer_filter(prefix: str, team: Team | None) -> Q:
     return Q(**{f"{prefix}profile__team": team})
 
 
-PAGE_TALLIES_SQL = """
-WITH periods(idx, ps, pe) AS (VALUES {periods}),
-     policies(idx, starts, ends, night_from, night_to) AS (VALUES {policies}),
-     paged AS (
-       SELECT g.engineer_id, g.paged_at, g.acknowledged_at,
-              (g.paged_at AT TIME ZONE coalesce(p.time_zone, %s))::time AS local_time
-       FROM oncall_page g LEFT JOIN incidents_profile p ON p.user_id = g.engineer_id
-       WHERE g.paged_at >= %s AND g.paged_at < %s {engineers}
-     )
-SELECT pg.engineer_id, per.idx, pol.idx, count(*), min(pg.paged_at),
-       count(*) FILTER (WHERE pg.acknowledged_at IS NOT NULL AND CASE
+# One aggregate per period, joined by UNION ALL rather than a join to a list of periods: with
+# its own bounds each is planned for the pages it reads (a year is a parallel scan, the years
+# before the first page an empty index probe). Joined to a VALUES list, the planner guessed the
+# same rows for every period and read them all in one process: twice the time for a report
+# with comp-time balances, whose second period is everything before the first.
+PAGE_TALLY_SQL = """
+SELECT g.engineer_id, %s::int, pol.idx, count(*), min(g.paged_at),
+       count(*) FILTER (WHERE g.acknowledged_at IS NOT NULL AND CASE
          WHEN pol.night_from <= pol.night_to
-           THEN pg.local_time >= pol.night_from AND pg.local_time < pol.night_to
-         ELSE pg.local_time >= pol.night_from OR pg.local_time < pol.night_to END)
-FROM paged pg
-JOIN periods per ON pg.paged_at >= per.ps AND pg.paged_at < per.pe
-LEFT JOIN policies pol ON pg.paged_at >= pol.starts AND (pol.ends IS NULL OR pg.paged_at < pol.ends)
-GROUP BY pg.engineer_id, per.idx, pol.idx
+           THEN local.at >= pol.night_from AND local.at < pol.night_to
+         ELSE local.at >= pol.night_from OR local.at < pol.night_to END)
+FROM oncall_page g
+LEFT JOIN incidents_profile p ON p.user_id = g.engineer_id
+CROSS JOIN LATERAL (SELECT (g.paged_at AT TIME ZONE coalesce(p.time_zone, %s))::time AS at) local
+LEFT JOIN (VALUES {policies}) pol(idx, starts, ends, night_from, night_to)
+  ON g.paged_at >= pol.starts AND (pol.ends IS NULL OR g.paged_at < pol.ends)
+WHERE g.paged_at >= %s AND g.paged_at < %s {engineers}
+GROUP BY g.engineer_id, pol.idx
 """
 
 
@@ -356,30 +356,26 @@ def _page_tallies_in_database(
     ones whose local time (the engineer's own zone) is in the policy's overnight window, in
     one query instead of reading every page. The same rule as ``compensation.is_overnight``;
     the compensation tests run on PostgreSQL, so both paths are held to the same edges."""
-    params: list = []
-    period_rows = []
-    for index, (start, end) in enumerate(periods):
-        period_rows.append("(%s, %s::timestamptz, %s::timestamptz)")
-        params += [index, start, end]
-    policy_rows = []
+    policy_rows, policy_params = [], []
     for index, term in enumerate(terms):
         policy_rows.append("(%s, %s::timestamptz, %s::timestamptz, %s::time, %s::time)")
-        params += [index, term.starts, term.ends, term.overnight_start, term.overnight_end]
+        policy_params += [index, term.starts, term.ends, term.overnight_start, term.overnight_end]
     if not policy_rows:  # no policy at all: every page is unpriced
         policy_rows.append(
             "(NULL::int, NULL::timestamptz, NULL::timestamptz, NULL::time, NULL::time)"
         )
-    params += [settings.TIME_ZONE, min(p[0] for p in periods), max(p[1] for p in periods)]
-    engineers = ""
+    engineers, engineer_params = "", []
     if team is not None:
         engineers = "AND p.team_id = %s"
-        params.append(team.pk)
+        engineer_params = [team.pk]
     elif engineer_ids is not None:
         engineers = "AND g.engineer_id = ANY(%s)"
-        params.append(list(engineer_ids))
-    sql = PAGE_TALLIES_SQL.format(
-        periods=", ".join(period_rows), policies=", ".join(policy_rows), engineers=engineers
-    )
+        engineer_params = [list(engineer_ids)]
+    branch = PAGE_TALLY_SQL.format(policies=", ".join(policy_rows), engineers=engineers)
+    params: list = []
+    for index, (start, end) in enumerate(periods):
+        params += [index, settings.TIME_ZONE, *policy_params, start, end, *engineer_params]
+    sql = " UNION ALL ".join([f"({branch})"] * len(periods))
     tallies: dict[tuple[int, int], list[tuple[rules.PolicyTerms, int, int]]] = defaultdict(list)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
