@@ -2,6 +2,7 @@
 them in the browsable API) and the OpenAPI schema with Swagger UI and ReDoc, served from the
 sidecar package's static files rather than a CDN."""
 
+from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.urls import Resolver404, include, path, re_path, resolve
 from django.views.decorators.csrf import csrf_exempt
@@ -14,6 +15,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import APIRootView, DefaultRouter
 
 from incidents.api import urls as incidents_api
+from incidents.api.base import UTCMixin
 from incidents.api.errors import PROBLEM_JSON, problem
 from oncall.api import urls as oncall_api
 from postmortems.api import urls as postmortems_api
@@ -61,18 +63,27 @@ def missing_slash(request, rest: str):
     return response
 
 
+class SchemaView(UTCMixin, SpectacularAPIView):
+    """The schema, rate limited before its permission check like every API view."""
+
+
 urlpatterns = [
     path("v1/", include(v1)),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    # Pages for people: GET only (their HTML renderer has no OPTIONS page to show).
+    path("schema/", SchemaView.as_view(), name="schema"),
+    # Pages for people: GET only (their HTML renderer has no OPTIONS page to show); signed
+    # out, the sign-in page first, as every other page.
     path(
         "schema/swagger-ui/",
-        SpectacularSwaggerView.as_view(url_name="api:schema", http_method_names=["get", "head"]),
+        login_required(
+            SpectacularSwaggerView.as_view(url_name="api:schema", http_method_names=["get", "head"])
+        ),
         name="docs",
     ),
     path(
         "schema/redoc/",
-        SpectacularRedocView.as_view(url_name="api:schema", http_method_names=["get", "head"]),
+        login_required(
+            SpectacularRedocView.as_view(url_name="api:schema", http_method_names=["get", "head"])
+        ),
         name="redoc",
     ),
     # Last: only what matched nothing above.

@@ -10,6 +10,8 @@ import pytest
 import yaml
 from django.contrib.staticfiles import finders
 
+from tests.api.conftest import token_for
+
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "openapi.yaml"
 REGENERATE = "make schema"
@@ -36,13 +38,23 @@ def test_the_committed_schema_is_the_generated_one(tmp_path):
 
 
 @pytest.mark.django_db
-def test_the_schema_is_served_to_anyone(client):
-    response = client.get("/api/schema/")
+def test_the_schema_is_served_to_signed_in_people_and_token_holders(client, engineer):
+    assert client.get("/api/schema/").status_code == 401
+    response = client.get("/api/schema/", HTTP_AUTHORIZATION=f"Bearer {token_for(engineer)}")
     assert response.status_code == 200
     assert b"openapi: 3" in response.content
+    client.force_login(engineer)
     assert client.get("/api/schema/", {"format": "json"}).json()["info"]["title"] == (
         "IncidentDesk API"
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/api/schema/swagger-ui/", "/api/schema/redoc/"])
+def test_the_docs_pages_send_signed_out_people_to_sign_in(client, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
 
 
 @pytest.mark.django_db
@@ -53,7 +65,8 @@ def test_the_schema_is_served_to_anyone(client):
         ("/api/schema/redoc/", "drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"),
     ],
 )
-def test_docs_pages_use_our_static_files_not_a_cdn(client, url, asset):
+def test_docs_pages_use_our_static_files_not_a_cdn(client, engineer, url, asset):
+    client.force_login(engineer)
     response = client.get(url)
     assert response.status_code == 200
     page = response.content.decode()
