@@ -169,15 +169,18 @@ class CompensationLine(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="compensation_lines"
     )
     username = models.CharField(max_length=150)
-    full_name = models.CharField(max_length=300)
+    # Wide enough for whatever the report can show, so closing a period never fails on a
+    # figure it computed: a first and a last name of 150 characters each with a space
+    # between, a period of weeks and bonuses at the largest amounts a policy takes.
+    full_name = models.CharField(max_length=301)
     team = models.CharField(max_length=100, blank=True)
     on_call_hours = models.DecimalField(max_digits=10, decimal_places=2)
-    stipend = models.DecimalField(max_digits=12, decimal_places=2)
+    stipend = models.DecimalField(max_digits=18, decimal_places=2)
     sev1_incidents = models.IntegerField()
-    sev1_bonus = models.DecimalField(max_digits=12, decimal_places=2)
+    sev1_bonus = models.DecimalField(max_digits=18, decimal_places=2)
     overnight_pages = models.IntegerField()
-    comp_time_hours = models.DecimalField(max_digits=8, decimal_places=2)
-    total_pay = models.DecimalField(max_digits=12, decimal_places=2)
+    comp_time_hours = models.DecimalField(max_digits=12, decimal_places=2)
+    total_pay = models.DecimalField(max_digits=18, decimal_places=2)
     currency = models.CharField(max_length=3)
 
     class Meta:

@@ -327,3 +327,32 @@ class TestAProjectZoneWithDaylightSaving:
             {"start": "2026-03-01", "end": "2026-03-31"},
         ).content.decode()
         assert "2026-03-10 22:45:00 Asia/Kathmandu" in page
+
+
+def test_a_period_closes_with_the_longest_names_and_largest_amounts_it_accepts():
+    """Closing freezes exactly what the report shows: a full name of two 150-character names
+    and a month at the largest stipend and bonus a policy takes still fit its lines."""
+    from oncall.models import CompensationPolicy
+
+    CompensationPolicy.objects.update(
+        weekly_stipend=Decimal("9999999999.99"),
+        sev1_bonus=Decimal("9999999999.99"),
+        comp_hours_per_overnight_page=Decimal("999.99"),
+    )
+    long_named = engineer("longname")
+    long_named.first_name, long_named.last_name = "A" * 150, "B" * 150
+    long_named.save()
+    monday = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    for week in range(4):
+        ShiftFactory(engineer=long_named, starts_at=monday + timedelta(weeks=week))
+    march = PayPeriodFactory(**{"start_date": MARCH["start"], "end_date": MARCH["end"]})
+    live = compensation_report(**MARCH).rows
+
+    services.pay_period_close(pay_period=march, by=None, at=datetime(2026, 4, 2, tzinfo=UTC))
+
+    frozen = compensation_report(**MARCH)
+    assert frozen.frozen
+    assert frozen.rows == live
+    [row] = frozen.rows
+    assert row.full_name == "A" * 150 + " " + "B" * 150
+    assert row.stipend == Decimal("39999999999.96")
