@@ -170,29 +170,36 @@ def _rows(path: Path, columns: tuple[str, ...]):
             raise ImportRowError(name, 1, f"missing column {column!r}{hint}", "header", read)
     try:
         for data in reader:
+            line = _first_line(reader.line_num, data)
             if None in data:
                 extra = ",".join(data[None])
-                raise ImportRowError(
-                    name, reader.line_num, f"more values than columns (extra: {extra!r})"
-                )
+                raise ImportRowError(name, line, f"more values than columns (extra: {extra!r})")
             nul = [column for column, value in data.items() if value and "\x00" in value]
             if nul:
-                raise ImportRowError(
-                    name, reader.line_num, "a NUL character is not allowed", nul[0], ""
-                )
+                raise ImportRowError(name, line, "a NUL character is not allowed", nul[0], "")
             short = [column for column, value in data.items() if value is None]
             if short:
                 # csv fills the columns a short row lacks with None; an empty value is "".
                 raise ImportRowError(
                     name,
-                    reader.line_num,
+                    line,
                     f"fewer values than columns (nothing for {', '.join(map(repr, short))})",
                     short[0],
                     "",
                 )
-            yield _Row(name, reader.line_num, data)
+            yield _Row(name, line, data)
     except csv.Error as error:
         raise ImportRowError(name, reader.line_num, f"malformed CSV: {error}") from None
+
+
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _first_line(last_line: int, data: dict) -> int:
+    """The line a row starts on: csv counts the line it ended on, which is later when a quoted
+    value holds line breaks (a name or a note typed on two lines in a spreadsheet)."""
+    values = [v for k, v in data.items() if k is not None and v] + list(data.get(None) or ())
+    return last_line - sum(len(LINE_BREAK.findall(value)) for value in values)
 
 
 def _split_name(full_name: str) -> tuple[str, str]:
@@ -267,13 +274,17 @@ class _Importer:
         seen: dict[str, tuple[int, dict[str, str]]] = {}
         for row in rows:
             username = row.required("username")
-            values = {c: row.get(c) for c in FILES["engineers.csv"]}
-            if username in seen:
-                line, earlier = seen[username]
+            # People are found by username in any letter case: "Ada" on a later line is "ada"
+            # again, and may not say something else about her.
+            values = {c: row.get(c) for c in FILES["engineers.csv"]} | {
+                "username": username.casefold()
+            }
+            if username.casefold() in seen:
+                line, earlier = seen[username.casefold()]
                 if earlier != values:
                     raise row.fail(f"username also on line {line} with other values", "username")
                 continue
-            seen[username] = (row.line, values)
+            seen[username.casefold()] = (row.line, values)
             _check_length(row, "username", username, User._meta.get_field("username").max_length)
             try:
                 User.username_validator(username)

@@ -256,7 +256,7 @@ class TestImport:
             (
                 "engineers",
                 ENGINEERS + 'zed,"Zed\nZed",z@example.com,UTC,Platform\n',
-                6,
+                5,  # the line the row starts on
                 "Zed\nZed",
                 "a line break or control character is not allowed here",
             ),
@@ -512,6 +512,8 @@ class TestImportEdges:
             ("bad user/!,X,,UTC,Platform", "not a valid username"),
             ("zed,Zed,,UTC," + "T" * 101, "longer than 100 characters"),
             ("ada,Someone Else,,UTC,Platform", "username also on line 2 with other values"),
+            # The same person in another letter case, saying something else about her.
+            ("ADA,Ada Lovelace,,Asia/Tokyo,Other", "username also on line 2 with other values"),
         ],
     )
     def test_bad_engineer_rows(self, tmp_path, row, message):
@@ -524,6 +526,13 @@ class TestImportEdges:
         directory = write(tmp_path / "e", engineers=ENGINEERS + ENGINEERS.splitlines()[1] + "\n")
         run("import_oncall_history", str(directory))
         assert User.objects.count() == 3
+
+    def test_a_row_over_two_lines_is_named_by_the_line_it_starts_on(self, tmp_path):
+        directory = write(
+            tmp_path / "e", engineers=ENGINEERS + '"zed","Zed\nZedson",,Mars/Olympus,Platform\n'
+        )
+        with pytest.raises(CommandError, match=r"engineers\.csv, line 5: not a known IANA"):
+            run("import_oncall_history", str(directory))
 
     def test_a_file_that_is_not_utf8_names_the_line(self, tmp_path):
         directory = tmp_path / "latin"
