@@ -268,8 +268,11 @@ SPECTACULAR_SETTINGS = {
         "items, on-call and compensation for finance. Authenticate with "
         "`Authorization: Bearer <token>` (tokens are issued by managers in the admin). "
         "Validation errors are `{field: [messages]}`; every other error is an RFC 7807 "
-        "problem (`application/problem+json`). Timestamps are ISO 8601 in UTC; money is a "
-        "string with two decimals. See docs/api.md."
+        "problem (`application/problem+json`), including two no operation lists: a method "
+        "a path does not list answers `405` (`method_not_allowed`), and an address without "
+        "its trailing slash answers `308` (`trailing_slash`) with the address to use in "
+        "`Location`, the method kept. Timestamps are ISO 8601 in UTC; money is a string "
+        "with two decimals. See docs/api.md."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -1174,9 +1174,12 @@ def severity_for_hint(hint: str | None) -> Severity:
 
 @dataclass(frozen=True)
 class AlertOutcome:
-    incident: Incident
+    incident: Incident | None  # None: a resolved alert with no open incident to tell
     created: bool
-    event: TimelineEvent
+    event: TimelineEvent | None
+
+
+ALERT_RESOLVED = "resolved"
 
 
 def _open_with_dedup_key(dedup_key: str) -> Incident | None:
@@ -1197,9 +1200,14 @@ def alert_receive(
     severity_hint: str = "",
     service: str = "",
     details: str = "",
+    resolved: bool = False,
     at: datetime | None = None,
 ) -> AlertOutcome:
     """Take in an alert from a monitoring system.
+
+    A ``resolved`` alert (the sender saying the condition cleared) never opens an incident
+    nor pages anyone: it adds a note to the open incident with its key, which stays open for
+    the people working it to resolve; with none open it changes nothing.
 
     While an incident with the alert's ``dedup_key`` is open, the alert is added to it as a
     note on its timeline (its severity is left to the people working it, and nobody is paged
@@ -1241,6 +1249,18 @@ def alert_receive(
     }
 
     incident = _open_with_dedup_key(dedup_key)
+    if resolved:
+        if incident is None:
+            return AlertOutcome(incident=None, created=False, event=None)
+        event = timeline_event_record(
+            incident=incident,
+            kind=TimelineEventKind.NOTE,
+            message=f"Alert resolved at {source}: {summary}",
+            at=at,
+            author=by,
+            payload={**payload, "status": ALERT_RESOLVED},
+        )
+        return AlertOutcome(incident=incident, created=False, event=event)
     if incident is None:
         try:
             # A savepoint: losing the race to another alert must not spoil this transaction.

@@ -355,17 +355,41 @@ class StatusUpdateInputSerializer(serializers.Serializer):
     eta = serializers.CharField(max_length=200)
 
 
+RESOLVED_WORDS = {"resolved", "resolve", "ok", "recovered"}
+
+
 class AlertSerializer(serializers.Serializer):
     """A monitoring alert (see docs/api.md)."""
 
+    def validate_status(self, value) -> bool:
+        """True for a resolved alert. Any other word is firing: an alert is never lost for
+        a status this API does not know."""
+        return (value or "").strip().casefold() in RESOLVED_WORDS
+
+    # Generous limits on what only goes into notes: an alert refused for a long line from a
+    # template pages nobody. The title keeps the summary's first 200 characters.
     source = serializers.CharField(
-        max_length=100, help_text="What sent it, e.g. alertmanager or grafana."
+        max_length=1000, help_text="What sent it, e.g. alertmanager or grafana."
     )
     dedup_key = serializers.CharField(
         max_length=255,
         help_text="Alerts with the same key add to the open incident opened by the first.",
     )
-    summary = serializers.CharField(max_length=200, help_text="The new incident's title.")
+    summary = serializers.CharField(
+        max_length=10000,
+        help_text="The new incident's title (its first 200 characters); kept whole in the "
+        "timeline note.",
+    )
+    status = serializers.CharField(
+        max_length=50,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default="",
+        help_text="`resolved` (also `resolve`, `ok` or `recovered`, any letter case): the "
+        "condition cleared. It never opens an incident nor pages anyone; it adds a note to the "
+        "open incident with the key, if there is one. Anything else, or nothing: firing.",
+    )
     severity = serializers.CharField(
         max_length=50,
         required=False,
@@ -406,5 +430,11 @@ class AlertResultSerializer(serializers.Serializer):
     created = serializers.BooleanField(
         help_text="True: a new incident was opened; false: added to the open one."
     )
-    incident = IncidentDetailSerializer()
-    event = TimelineEventSerializer(help_text="The note the alert wrote on the timeline.")
+    incident = IncidentDetailSerializer(
+        allow_null=True,
+        help_text="Null only for a resolved alert with no open incident: nothing changed.",
+    )
+    event = TimelineEventSerializer(
+        allow_null=True,
+        help_text="The note the alert wrote on the timeline (null when nothing changed).",
+    )

@@ -251,8 +251,11 @@ class AlertView(ApiView):
             severity_hint=data["severity"] or data["severity_hint"] or "",
             service=data["service"] or "",
             details=data["details"] or "",
+            resolved=data["status"],
             by=request.user,
         )
+        if outcome.incident is None:  # resolved, and nothing open to tell
+            return Response({"created": False, "incident": None, "event": None})
         incident = selectors.incident_detail().get(pk=outcome.incident.pk)
         body = s.AlertResultSerializer(
             {"created": outcome.created, "incident": incident, "event": outcome.event}

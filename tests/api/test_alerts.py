@@ -94,6 +94,53 @@ def test_a_resolved_incident_frees_its_key(engineer_api, engineer, checkout):
     assert Incident.objects.get(pk=incident.pk).status == "closed"
 
 
+@pytest.mark.parametrize("word", ["resolved", "RESOLVED", "ok", "recovered"])
+def test_a_resolved_alert_tells_the_open_incident_and_pages_nobody(
+    engineer_api, checkout, on_call, word
+):
+    first = engineer_api.post(ALERTS, alert()).json()
+    response = engineer_api.post(ALERTS, alert(status=word), format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["created"] is False
+    assert body["incident"]["reference"] == first["incident"]["reference"]
+    assert body["incident"]["status"] == "investigating"  # people resolve it, not the sender
+    assert body["event"]["message"] == "Alert resolved at alertmanager: Checkout 5xx above 5%"
+    assert body["event"]["payload"]["status"] == "resolved"
+    assert Incident.objects.count() == 1
+    assert Page.objects.count() == 1
+
+
+def test_a_resolved_alert_after_people_resolved_the_incident_opens_nothing(
+    engineer_api, engineer, checkout, on_call
+):
+    engineer_api.post(ALERTS, alert())
+    incident = Incident.objects.get()
+    services.incident_resolve(
+        incident=incident, by=engineer, checklist=services.ResolutionChecklist.all_confirmed()
+    )
+    events = TimelineEvent.objects.count()
+    response = engineer_api.post(ALERTS, alert(status="resolved"), format="json")
+    assert response.status_code == 200
+    assert response.json() == {"created": False, "incident": None, "event": None}
+    assert Incident.objects.count() == 1
+    assert Page.objects.count() == 1
+    assert TimelineEvent.objects.count() == events
+    # Any other status is an alert firing: never lost for a word this API does not know.
+    response = engineer_api.post(ALERTS, alert(status="triggered"), format="json")
+    assert response.status_code == 201
+    assert Page.objects.count() == 2
+
+
+def test_a_long_summary_opens_the_incident_with_its_start_as_the_title(engineer_api, checkout):
+    summary = "Checkout 5xx above 5% " + "x" * 300
+    response = engineer_api.post(ALERTS, alert(summary=summary, source="s" * 300))
+    assert response.status_code == 201
+    incident = Incident.objects.get()
+    assert incident.title == summary[:200]
+    assert response.json()["event"]["payload"]["summary"] == summary
+
+
 @pytest.mark.parametrize(
     ("hint", "expected"),
     [("SEV-2", "SEV-2"), ("sev-3", "SEV-3"), ("High", "SEV-2"), ("", "SEV-3"), ("p0", "SEV-3")],
