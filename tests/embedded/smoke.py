@@ -20,6 +20,7 @@ PAGES = {
     "engineer": ["/incidents/", "/incidents/declare/", "/postmortems/", "/oncall/me/"],
     "finance": ["/oncall/compensation/"],
 }
+PUBLIC = ["/status/", "/status/feed.atom", "/healthz"]
 
 
 def main() -> int:
@@ -39,6 +40,10 @@ def main() -> int:
             status = client.get(path).status_code
             if status != 200:
                 failures.append(f"{username} {path}: {status}")
+    for path in PUBLIC:
+        status = Client().get(path).status_code
+        if status != 200:
+            failures.append(f"signed out {path}: {status}")
     print("\n".join(failures) or "all pages answered 200")
     return 1 if failures else 0
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from incidents import services
 from incidents.models import CommunicationTemplate, IncidentRole, RootCauseCategory, Service
-from incidents.selectors import ServiceState, status_page
+from incidents.selectors import STATUS_PAGE_RECENT_SHOWN, ServiceState, status_page
 from tests.incidents.factories import ServiceFactory, UserFactory
 from tests.metrics.fixtures import utc
 
@@ -276,6 +276,36 @@ class TestWhatThePublicSees:
         assert "maria" not in body
         for secret in SECRETS:
             assert secret not in body
+
+    def test_the_page_lists_the_most_recently_resolved_of_the_last_14_days(
+        self, client, world, people
+    ):
+        search = world["search"].reference  # resolved two days ago
+        assert "most recently resolved are listed" not in client.get(PAGE).content.decode()
+        service = ServiceFactory(name="api-gateway")
+        later = []
+        for n in range(STATUS_PAGE_RECENT_SHOWN):  # each resolved after search
+            incident = declare(f"t{n}", "SEV-3", [service], people[0], 30, customer_impact=True)
+            services.incident_resolve(
+                incident=incident, by=people[0], checklist=CHECKLIST, at=at(20 - n * 0.5)
+            )
+            later.append(incident.reference)
+        page = status_page()
+        assert {i.reference for i in page.recent_incidents} == set(later)
+        assert page.more_recent
+        assert {i.reference for i in page.open_incidents} == {
+            world["checkout"].reference,
+            world["login"].reference,
+        }
+        body = client.get(PAGE).content.decode()
+        assert search not in body
+        assert f"The {STATUS_PAGE_RECENT_SHOWN} most recently resolved are listed." in body
+        # Its own page stays, and a shorter list keeps the newest.
+        assert client.get(reverse("status:incident", args=[search])).status_code == 200
+        assert [i.reference for i in status_page(recent_shown=2).recent_incidents] == [
+            later[-1],
+            later[-2],
+        ]
 
     def test_constant_queries(self, client, world, people):
         def run():
