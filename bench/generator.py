@@ -497,7 +497,8 @@ class Generator:
                 if incident.mitigated_at:
                     event(
                         TimelineEventKind.STATUS_CHANGED,
-                        "Status: Investigating → Mitigated",
+                        "Status: Investigating → Mitigated. "
+                        "Mitigation: Rolled back the last deploy.",
                         incident.mitigated_at,
                         responder,
                     )

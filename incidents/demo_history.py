@@ -448,11 +448,16 @@ def _incident(item: Planned) -> Incident:
     )
 
 
+def _status_message(before: str, after: str, mitigation: str | None) -> str:
+    message = f"Status: {IncidentStatus(before).label} → {IncidentStatus(after).label}"
+    return f"{message}. Mitigation: {mitigation}" if mitigation else message
+
+
 def _status_changed(item: Planned, before: str, after: str, at: datetime, **payload):
     return TimelineEvent(
         incident=item.incident,
         kind=TimelineEventKind.STATUS_CHANGED,
-        message=f"Status: {IncidentStatus(before).label} → {IncidentStatus(after).label}",
+        message=_status_message(before, after, payload.get("mitigation_action")),
         occurred_at=at,
         author=item.responder,
         payload={"from": before, "to": after, **payload},

@@ -308,6 +308,10 @@ def incident_change_status(
     reopened = from_status == IncidentStatus.RESOLVED and to_status != IncidentStatus.CLOSED
     verb = "Reopened" if reopened else "Status"
     message = f"{verb}: {_label(from_status)} → {_label(to_status)}"
+    if mitigation_action and mitigating:
+        # The runbook's timeline: "MITIGATED: [time] — [what action]". The message is what
+        # the post-mortem's timeline copies.
+        message = f"{message}. Mitigation: {mitigation_action}"
     if note:
         message = f"{message}. {note}"
     timeline_event_record(

@@ -45,6 +45,11 @@ def _facts(postmortem: Postmortem, zone: zoneinfo.ZoneInfo) -> list[str]:
         revenue = f"{incident.revenue_impact:,.2f} {incident.revenue_currency}"
     else:
         revenue = "Unknown"
+    # The runbook's timeline names who acknowledged and what action mitigated.
+    who = incident.acknowledged_by
+    acknowledged_by = f" by {who.get_full_name() or who.username}" if who else ""
+    action = " ".join(incident.mitigation_action.split())
+    mitigation = f": {action}" if action and incident.mitigated_at else ""
     data_loss = "No"
     if incident.data_loss:
         details = " ".join(incident.data_loss_details.split())
@@ -56,6 +61,8 @@ def _facts(postmortem: Postmortem, zone: zoneinfo.ZoneInfo) -> list[str]:
         f"- **Started:** {format_moment(incident.started_at, zone)}",
         f"- **Detected:** {format_moment(incident.detected_at, zone)} "
         f"({incident.get_detection_method_display().lower()})",
+        f"- **Acknowledged:** {format_moment(incident.acknowledged_at, zone)}{acknowledged_by}",
+        f"- **Mitigated:** {format_moment(incident.mitigated_at, zone)}{mitigation}",
         f"- **Resolved:** {format_moment(resolved_at, zone)}",
         f"- **Duration:** {format_duration(duration)}",
         f"- **Users affected:** {users}",

@@ -99,7 +99,9 @@ def postmortem_list(*, now: datetime | None = None) -> QuerySet[Postmortem]:
     ``now``). One query whatever the row count."""
     now = now or timezone.now()
     return (
-        Postmortem.objects.select_related("incident__severity", "incident__team", "owner")
+        Postmortem.objects.select_related(
+            "incident__severity", "incident__team", "incident__acknowledged_by", "owner"
+        )
         .annotate(
             draft_overdue=_flag(stage_overdue_q(Stage.DRAFT, now)),
             review_overdue=_flag(stage_overdue_q(Stage.REVIEW, now)),
@@ -144,7 +146,9 @@ def postmortem_detail(*, pk: int) -> Postmortem:
     """One post-mortem with everything its page and its Markdown show (incident facts, people,
     timeline entries, 5 Whys, action items with owners) in a fixed number of queries."""
     return (
-        Postmortem.objects.select_related("incident__severity", "incident__team", "owner")
+        Postmortem.objects.select_related(
+            "incident__severity", "incident__team", "incident__acknowledged_by", "owner"
+        )
         .prefetch_related(
             "reviewers",
             Prefetch(

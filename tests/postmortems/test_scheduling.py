@@ -309,7 +309,8 @@ class TestTimelineSnapshot:
             (
                 T0 + timedelta(minutes=20),
                 TimelinePhase.MITIGATED,
-                "Status: Investigating → Mitigated",
+                # The runbook's "MITIGATED: [time] — [what action]".
+                "Status: Investigating → Mitigated. Mitigation: Rolled back",
             ),
             (RESOLVED_AT, TimelinePhase.RESOLVED, "Status: Mitigated → Resolved"),
         ]
