@@ -16,6 +16,7 @@ from incidents.access import responders
 from incidents.models import (
     CommunicationTemplate,
     DetectionMethod,
+    Incident,
     IncidentRole,
     IncidentStatus,
     Service,
@@ -186,6 +187,55 @@ class StatusChangeForm(ResolveForm):
 class SeverityChangeForm(forms.Form):
     severity = forms.ModelChoiceField(queryset=Severity.objects.filter(is_active=True))
     reason = forms.CharField(required=False, max_length=300)
+
+
+IMPACT_FIELDS = (
+    "customer_impact",
+    "impact_description",
+    "users_affected",
+    "revenue_impact",
+    "revenue_currency",
+    "data_loss",
+    "data_loss_details",
+    "security_related",
+    "root_cause",
+    "root_cause_category",
+)
+CURRENCY_CODE = "Use a three-letter ISO 4217 currency code, such as USD or EUR."
+NOT_NEGATIVE = "Give an estimate of zero or more."
+
+
+class ImpactForm(forms.ModelForm):
+    """What the responders learn of an incident's impact and cause, while they work it and
+    after (the runbook's timeline template asks for both). Also on a closed incident: the
+    figures often arrive after the post-mortem."""
+
+    class Meta:
+        model = Incident
+        fields = IMPACT_FIELDS
+        labels = {
+            "revenue_impact": "Revenue impact (estimate)",
+            "revenue_currency": "Currency",
+            "data_loss_details": "What data was lost",
+            "security_related": "Security-related",
+        }
+        widgets = {
+            "impact_description": forms.Textarea(attrs={"rows": 2}),
+            "data_loss_details": forms.Textarea(attrs={"rows": 2}),
+            "root_cause": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def clean_revenue_currency(self):
+        value = (self.cleaned_data.get("revenue_currency") or "").strip().upper()
+        if len(value) != 3 or not value.isascii() or not value.isalpha():
+            raise ValidationError(CURRENCY_CODE)
+        return value
+
+    def clean_revenue_impact(self):
+        value = self.cleaned_data.get("revenue_impact")
+        if value is not None and value < 0:
+            raise ValidationError(NOT_NEGATIVE)
+        return value
 
 
 class RoleAssignForm(forms.Form):

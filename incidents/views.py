@@ -14,7 +14,9 @@ from django.views.decorators.http import require_POST, require_safe
 from incidents import once, runbooks, selectors, services
 from incidents.access import engineer_required, posted_id
 from incidents.forms import (
+    IMPACT_FIELDS,
     DeclareIncidentForm,
+    ImpactForm,
     NoteForm,
     RoleAssignForm,
     SeverityChangeForm,
@@ -164,6 +166,7 @@ def _detail_context(request, incident, bound: dict | None = None) -> dict:
         or SeverityChangeForm(initial={"severity": incident.severity_id}),
         "take_form": bound.get("take") or TakeRoleForm(prefix="take"),
         "handover_form": bound.get("handover") or RoleAssignForm(prefix="handover"),
+        "impact_form": bound.get("impact") or ImpactForm(instance=incident, prefix="impact"),
         "once": once.token_for(request),
         "checklist_labels": ResolutionChecklist.LABELS,
         "timeline": list(reversed(incident.timeline.all())),
@@ -200,7 +203,7 @@ def incident_timeline(request, pk: int):
 
 
 # Two forms on the page have a "role" field: their fields are prefixed so ids stay unique.
-PREFIXED = ("take", "handover")
+PREFIXED = ("take", "handover", "impact")
 
 ACTIONS = {
     "update": StatusUpdateForm,
@@ -209,6 +212,7 @@ ACTIONS = {
     "severity": SeverityChangeForm,
     "take": TakeRoleForm,
     "handover": RoleAssignForm,
+    "impact": ImpactForm,
     "acknowledge": None,
 }
 
@@ -247,6 +251,11 @@ def _perform(action: str, request, incident, form) -> str:
     if action == "handover":
         services.role_assign(incident=incident, role=data["role"], user=data["user"], by=user)
         return "Role handed over."
+    if action == "impact":
+        services.incident_update_details(
+            incident=incident, by=user, **{name: data[name] for name in IMPACT_FIELDS}
+        )
+        return "Impact and root cause saved."
     services.incident_acknowledge(incident=incident, by=user)
     return "Acknowledged."
 
@@ -287,6 +296,8 @@ def _act(request, incident: Incident, action: str):
     prefix = action if action in PREFIXED else None
     if form_class in (StatusChangeForm, NoteForm):
         form = form_class(request.POST, incident=incident)
+    elif form_class is ImpactForm:
+        form = ImpactForm(request.POST, instance=incident, prefix=prefix)
     elif form_class is not None:
         form = form_class(request.POST, prefix=prefix)
     if form is None or form.is_valid():

@@ -435,6 +435,70 @@ class TestIncidentPage:
         assert "2026-03-01 09:05" in facts
         assert "by" not in facts
 
+    def test_responders_record_impact_and_root_cause_even_once_closed(
+        self, engineer_client, engineer, incident
+    ):
+        services.incident_resolve(
+            incident=incident, by=engineer, checklist=services.ResolutionChecklist.all_confirmed()
+        )
+        services.incident_change_status(
+            incident=incident, to_status=IncidentStatus.CLOSED, by=engineer
+        )
+        page = engineer_client.get(reverse("incidents:detail", args=[incident.pk]))
+        assert 'name="impact-root_cause_category"' in page.content.decode()
+        response = engineer_client.post(
+            act(incident, "impact"),
+            {
+                "impact-customer_impact": "on",
+                "impact-impact_description": "Checkout failed for EU customers",
+                "impact-users_affected": "1200",
+                "impact-revenue_impact": "4500.50",
+                "impact-revenue_currency": "eur",
+                "impact-data_loss": "",
+                "impact-data_loss_details": "",
+                "impact-security_related": "",
+                "impact-root_cause": "The v42 deploy doubled the connection pool.",
+                "impact-root_cause_category": "deployment",
+            },
+        )
+        assert response.status_code == 302
+        incident.refresh_from_db()
+        assert incident.users_affected == 1200
+        assert str(incident.revenue_impact) == "4500.50"
+        assert incident.revenue_currency == "EUR"
+        assert incident.root_cause_category == "deployment"
+        assert incident.customer_impact
+        event = incident.timeline.get(kind=TimelineEventKind.DETAILS_CHANGED)
+        assert event.author == engineer
+        assert set(event.payload["changes"]) >= {"users_affected", "root_cause_category"}
+        page = engineer_client.get(reverse("incidents:detail", args=[incident.pk])).content
+        assert b"The v42 deploy doubled the connection pool." in page
+        assert b"4500.50 EUR" in page
+
+    def test_bad_impact_figures_are_refused_beside_their_boxes(self, engineer_client, incident):
+        response = engineer_client.post(
+            act(incident, "impact"),
+            {
+                "impact-users_affected": "-5",
+                "impact-revenue_impact": "-1",
+                "impact-revenue_currency": "dollars",
+                "impact-root_cause_category": "gremlins",
+            },
+        )
+        assert response.status_code == 200
+        errors = response.context["impact_form"].errors
+        assert set(errors) == {
+            "users_affected",
+            "revenue_impact",
+            "revenue_currency",
+            "root_cause_category",
+        }
+        assert b'<details id="impact" open>' in response.content
+        incident.refresh_from_db()
+        assert incident.users_affected is None
+        assert incident.revenue_currency == "USD"
+        assert not incident.timeline.filter(kind=TimelineEventKind.DETAILS_CHANGED).exists()
+
     def test_unknown_action_and_get_are_refused(self, engineer_client, incident):
         assert engineer_client.post(act(incident, "explode"), {}).status_code == 405
         assert engineer_client.get(act(incident, "note")).status_code == 405
