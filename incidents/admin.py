@@ -16,6 +16,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 
 from incidents import notifications, runbooks, selectors, services, validators
 from incidents.admin_changes import ChangesWhatWasChangedAdmin
@@ -1032,3 +1034,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
                 revoked += 1
         if revoked:
             self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)
+
+
+# --- The product's own periodic tasks (django-celery-beat) ------------------------------------
+
+# Deleting one, or a schedule it runs on (the delete cascades), would stop reminders,
+# escalations or every email for good: the migrations that registered them do not run again.
+OWN_TASK_PREFIXES = ("incidents.", "oncall.", "postmortems.")
+
+admin.site.unregister(PeriodicTask)
+
+
+@admin.register(PeriodicTask)
+class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
+    """Managers pause (untick "Enabled") and retime the product's periodic tasks, and add and
+    delete their own; the product's are never deleted, nor the schedules they run on."""
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.task.startswith(OWN_TASK_PREFIXES):
+            return False
+        return super().has_delete_permission(request, obj)

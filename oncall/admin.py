@@ -629,12 +629,12 @@ class CompensationLineInline(admin.TabularInline):
 @admin.register(PayPeriod)
 class PayPeriodAdmin(admin.ModelAdmin):
     list_display = ["start_date", "end_date", "status", "closed_at", "closed_by", "report_link"]
-    list_filter = ["status"]
+    # A date filter rather than the date drill-down, whose year 9999 was a 500.
+    list_filter = ["status", "start_date"]
     list_select_related = ["closed_by"]
     readonly_fields = ["status", "closed_at", "closed_by"]
     inlines = [CompensationLineInline]
     actions = ["close_periods"]
-    date_hierarchy = "start_date"
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.is_closed:

@@ -355,3 +355,44 @@ def test_a_rotation_taken_out_of_use_keeps_only_the_hours_worked(client, manager
     assert "is no longer in use" in response.content.decode()
     assert not Shift.objects.filter(rotation=rotation, ends_at__gt=timezone.now()).exists()
     assert Shift.objects.filter(rotation=rotation).exists()  # the hours already on call
+
+
+def test_the_products_periodic_tasks_and_their_schedules_are_never_deleted(client, manager):
+    """Deleting one (or its schedule: the delete cascades) stopped every email or reminder for
+    good. Managers pause them instead, and delete tasks of their own."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    client.force_login(manager)
+    dispatch = PeriodicTask.objects.get(task="incidents.dispatch_notifications")
+    url = reverse("admin:django_celery_beat_periodictask_delete", args=[dispatch.pk])
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    every_30s = dispatch.interval
+    url = reverse("admin:django_celery_beat_intervalschedule_delete", args=[every_30s.pk])
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    changelist = reverse("admin:django_celery_beat_periodictask_changelist")
+    response = client.post(
+        changelist, {"action": "delete_selected", "_selected_action": [dispatch.pk], "post": "yes"}
+    )
+    assert response.status_code in (200, 403)
+    assert PeriodicTask.objects.filter(pk=dispatch.pk).exists()
+    assert IntervalSchedule.objects.filter(pk=every_30s.pk).exists()
+    # Paused, not deleted:
+    change = reverse("admin:django_celery_beat_periodictask_change", args=[dispatch.pk])
+    delete_link = reverse("admin:django_celery_beat_periodictask_delete", args=[dispatch.pk])
+    assert delete_link not in client.get(change).content.decode()
+    own = PeriodicTask.objects.create(
+        name="Clean results", task="celery.backend_cleanup", interval=every_30s
+    )
+    url = reverse("admin:django_celery_beat_periodictask_delete", args=[own.pk])
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not PeriodicTask.objects.filter(pk=own.pk).exists()
+
+
+def test_the_pay_period_list_takes_any_date_filter(client, manager):
+    client.force_login(manager)
+    url = reverse("admin:oncall_payperiod_changelist")
+    assert client.get(url, {"start_date__year": "9999", "start_date__month": "12"}).status_code in (
+        200,
+        302,
+    )
+    assert client.get(url, {"start_date__gte": "2026-03-01"}).status_code == 200
