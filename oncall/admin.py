@@ -13,8 +13,10 @@ from django.db.models import (
     BooleanField,
     Case,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
+    OuterRef,
     Q,
     Value,
     When,
@@ -34,6 +36,7 @@ from oncall.models import (
     Handoff,
     Page,
     PayPeriod,
+    PayPeriodStatus,
     Rotation,
     RotationMember,
     Shift,
@@ -674,6 +677,12 @@ class CompTimeForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         engineer, day, hours = cleaned.get("engineer"), cleaned.get("date"), cleaned.get("hours")
+        stored = self.instance.date if self.instance.pk else None
+        changed = {"engineer", "date", "hours"} & set(self.changed_data)
+        if stored and changed and (problem := services.comp_time_closed_problem(stored)):
+            # Paid as it stood: not moved out, given to someone else or changed.
+            self.add_error(None, problem)
+            return cleaned
         moved = "date" in self.changed_data or "hours" in self.changed_data
         if day and moved and (problem := services.comp_time_date_problem(day)):
             self.add_error("date", problem)
@@ -702,10 +711,15 @@ class CompTimeTakenAdmin(GrowingTableAdmin, admin.ModelAdmin):
     actions = ["approve"]
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is not None and obj.approved_at is not None:
-            # What was approved stays as approved; only the note may still change.
+        if obj is not None and (obj.approved_at is not None or self._paid(obj)):
+            # What was approved, or paid in a closed period, stays as it was; only the note
+            # may still change.
             return ["engineer", "date", "hours", *self.readonly_fields]
         return self.readonly_fields
+
+    @staticmethod
+    def _paid(obj) -> bool:
+        return services.comp_time_closed_problem(obj.date) is not None
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -717,14 +731,19 @@ class CompTimeTakenAdmin(GrowingTableAdmin, admin.ModelAdmin):
         obj.pk = entry.pk
 
     def has_delete_permission(self, request, obj=None):
-        # Approved time off is a record finance relies on; a mistake is corrected by a new
-        # entry. One not approved yet may still be withdrawn.
-        if obj is not None and obj.approved_at is not None:
+        # Approved time off is a record finance relies on, as is any in a closed pay period;
+        # a mistake is corrected by a new entry. One not approved yet may still be withdrawn.
+        if obj is not None and (obj.approved_at is not None or self._paid(obj)):
             return False
         return super().has_delete_permission(request, obj)
 
     def delete_queryset(self, request, queryset):
-        if queryset.filter(approved_at__isnull=False).exists():
+        closed = PayPeriod.objects.filter(
+            status=PayPeriodStatus.CLOSED,
+            start_date__lte=OuterRef("date"),
+            end_date__gte=OuterRef("date"),
+        )
+        if queryset.filter(Q(approved_at__isnull=False) | Exists(closed)).exists():
             raise PermissionDenied
         super().delete_queryset(request, queryset)
 

@@ -921,6 +921,13 @@ def comp_time_date_problem(day: date) -> str | None:
     last = project_today() + COMP_TIME_BOOK_AHEAD
     if day > last:
         return COMP_TIME_TOO_FAR_AHEAD.format(last=last.isoformat())
+    return comp_time_closed_problem(day)
+
+
+def comp_time_closed_problem(day: date) -> str | None:
+    """Why comp time on ``day`` is fixed: the day is in a closed pay period, whose balances
+    were paid as they stood (an entry there is neither added, moved, changed nor deleted).
+    None when it is not."""
     closed = (
         PayPeriod.objects.filter(
             status=PayPeriodStatus.CLOSED, start_date__lte=day, end_date__gte=day

@@ -383,6 +383,38 @@ def test_comp_time_by_hand_keeps_the_day_whole_and_approved_entries_fixed(manage
     assert (entry.hours, entry.note, entry.approved_by) == (Decimal("24.00"), "corrected", manager)
 
 
+def test_comp_time_in_a_closed_pay_period_is_neither_moved_given_away_nor_deleted(
+    manager_client,
+):
+    ada, bob = engineer("ada"), engineer("bob")
+    kept = CompTimeTaken.objects.create(engineer=ada, date=date(2026, 3, 20), hours=Decimal(4))
+    other = CompTimeTaken.objects.create(engineer=ada, date=date(2026, 3, 21), hours=Decimal(2))
+    march = PayPeriodFactory(start_date=date(2026, 3, 1), end_date=date(2026, 3, 31))
+    services.pay_period_close(pay_period=march, by=None, at=datetime(2026, 4, 2, tzinfo=UTC))
+    change = reverse("admin:oncall_comptimetaken_change", args=[kept.pk])
+    for values in (
+        {"engineer": bob.pk, "date": "2026-03-20", "hours": "4"},
+        {"engineer": ada.pk, "date": "2026-04-20", "hours": "4"},
+        {"engineer": ada.pk, "date": "2026-03-20", "hours": "1"},
+    ):
+        manager_client.post(change, {**values, "note": "moved"})
+    kept.refresh_from_db()
+    assert (kept.engineer, kept.date, kept.hours) == (ada, date(2026, 3, 20), Decimal("4.00"))
+    delete = reverse("admin:oncall_comptimetaken_delete", args=[other.pk])
+    assert manager_client.post(delete, {"post": "yes"}).status_code == 403
+    manager_client.post(
+        changelist("comptimetaken"),
+        {"action": "delete_selected", "_selected_action": [other.pk], "post": "yes"},
+    )
+    assert CompTimeTaken.objects.filter(pk=other.pk).exists()
+    # Its note may still be written.
+    manager_client.post(
+        change, {"engineer": ada.pk, "date": "2026-03-20", "hours": "4", "note": "dentist"}
+    )
+    kept.refresh_from_db()
+    assert kept.note == "dentist"
+
+
 def _adas_week_and_a_shift_to_add(who, role: str) -> dict:
     """Ada is primary of Platform's rotation from 2 to 9 March; the admin's add form for a
     shift of ``who`` in ``role`` from 8 to 10 March, overlapping her week's end."""
