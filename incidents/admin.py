@@ -83,6 +83,13 @@ class IncidentDeskUserAdmin(UserAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("profile__team")
 
+    def save_model(self, request, obj, form, change):
+        switched_off = change and "is_active" in form.changed_data and not obj.is_active
+        super().save_model(request, obj, form, change)
+        if switched_off:
+            for said in services.person_switched_off(user=obj, by=request.user):
+                messages.info(request, said)
+
     # Managers run people (groups, teams, time zones) but cannot raise anyone, themselves
     # included, above the groups' own permissions: superuser status and one-off permissions
     # stay with superusers, and so do superusers' own accounts and passwords.

@@ -1433,3 +1433,18 @@ def idempotency_keys_purge(*, older_than: timedelta, now: datetime | None = None
     cutoff = _now(now) - older_than
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+# --- People ----------------------------------------------------------------------------------
+
+
+def person_switched_off(*, user, by, at: datetime | None = None) -> list[str]:
+    """An account was switched off (``is_active`` from true to false): the other apps let go
+    of what it held (the on-call app its shifts to come). Returns what they changed, in words
+    for the manager who did it."""
+    from django.contrib.auth import get_user_model
+
+    from incidents.signals import person_switched_off as signal
+
+    results = signal.send(sender=get_user_model(), user=user, by=by, at=_now(at))
+    return [said for _receiver, said in results if said]

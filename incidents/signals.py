@@ -16,6 +16,11 @@ arguments:
   customer impact was recorded)
 - ``incident_runbook_recorded``: ``incident``, ``event`` (the timeline event that says a
   runbook was started or a step ticked), ``by``, ``at``
+
+And one about people, sent with ``sender`` the user model:
+
+- ``person_switched_off``: ``user`` (an account just switched off), ``by``, ``at``; a receiver
+  returns a sentence saying what it changed, or None
 """
 
 from django.dispatch import Signal
@@ -27,3 +32,4 @@ incident_status_changed = Signal()
 incident_severity_changed = Signal()
 incident_postmortem_required = Signal()
 incident_runbook_recorded = Signal()
+person_switched_off = Signal()

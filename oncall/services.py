@@ -311,6 +311,40 @@ def rotation_retire(*, rotation: Rotation, now: datetime | None = None) -> tuple
 
 
 @transaction.atomic
+def engineer_switched_off(sender=None, *, user, at: datetime | None = None, **kwargs) -> str | None:
+    """``person_switched_off``: someone switched off is on call for nobody from now, and
+    paid for no week they will not work. In each rotation they have a shift to come in, their
+    shifts not started yet go and one running now ends now, and the rotation's weeks are
+    generated again so another member covers those hours (as generation does once it runs).
+    A rotation with no active member left keeps the gap. Returns what changed, or None."""
+    now = _now(at)
+    mine = Shift.objects.filter(engineer=user, ends_at__gt=now)
+    gone = mine.count()
+    if not gone:
+        return None
+    filled = []
+    for rotation in Rotation.objects.filter(pk__in=mine.values("rotation_id")).order_by("name"):
+        last = Shift.objects.filter(rotation=rotation, engineer=user).latest("ends_at").ends_at
+        weeks = week_index_at(rotation, last - timedelta(microseconds=1))
+        weeks = min(max(weeks - week_index_at(rotation, now) + 1, 1), 52)
+        try:
+            if rotation.is_active:
+                rotation_generate_shifts(rotation=rotation, weeks=weeks, now=now)
+                filled.append(rotation.name)
+        except ValidationError:
+            pass  # nobody left to put on call: the hours stay uncovered
+        # What generation did not reach (beyond its span, or no member left) goes too.
+        Shift.objects.filter(rotation=rotation, engineer=user, starts_at__gte=now).delete()
+        Shift.objects.filter(
+            rotation=rotation, engineer=user, starts_at__lt=now, ends_at__gt=now
+        ).update(ends_at=now)
+    said = f"{_who(user)} is on call for nobody from now: {gone} shift(s) to come went or ended"
+    if filled:
+        said += f", and {', '.join(filled)} were filled by their other members"
+    return said + "."
+
+
+@transaction.atomic
 def rotation_member_left(*, rotation: Rotation, user, now: datetime | None = None) -> int:
     """Someone left a rotation: their generated shifts in it that have not started yet go
     (someone who left is never put on call, or paid for it). Shifts already worked, and ones

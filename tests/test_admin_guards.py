@@ -396,3 +396,44 @@ def test_the_pay_period_list_takes_any_date_filter(client, manager):
         302,
     )
     assert client.get(url, {"start_date__gte": "2026-03-01"}).status_code == 200
+
+
+def test_switching_someone_off_takes_them_off_call_and_their_weeks_go_to_the_others(
+    client, manager
+):
+    from django.utils import timezone
+
+    from oncall.models import Shift, ShiftRole
+    from oncall.selectors import on_call_at
+
+    now = timezone.now()
+    rotation = RotationFactory(starts_on=(now - timedelta(days=now.weekday() + 7)).date())
+    ada, bob, cy = engineer("ada"), engineer("bob"), engineer("cy")
+    for position, person in enumerate((ada, bob, cy)):
+        RotationMemberFactory(rotation=rotation, user=person, position=position)
+    oncall_services.rotation_generate_shifts(rotation=rotation, weeks=4, now=now)
+    later = Shift.objects.filter(engineer=ada, starts_at__gt=now).order_by("starts_at").first()
+    assert later is not None
+    client.force_login(manager)
+    url = reverse("admin:auth_user_change", args=[ada.pk])
+    data = form_data(client.get(url).content.decode(), None)
+    data.pop("is_active")
+    response = client.post(url, data, follow=True)
+    assert response.status_code == 200
+    assert "Ada Oncall is on call for nobody from now" in response.content.decode()
+    switched_off = timezone.now()
+    assert not Shift.objects.filter(engineer=ada, ends_at__gt=switched_off).exists()
+    # Her week to come is someone else's now, and one of theirs only.
+    moment = later.starts_at + timedelta(hours=1)
+    primary = on_call_at(team=rotation.team, at=moment)[ShiftRole.PRIMARY]
+    assert primary in (bob, cy)
+    assert (
+        not Shift.objects.filter(
+            rotation=rotation,
+            role=ShiftRole.PRIMARY,
+            starts_at__lt=moment,
+            ends_at__gt=moment,
+        )
+        .exclude(engineer=primary)
+        .exists()
+    )
