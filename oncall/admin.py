@@ -344,6 +344,17 @@ class ShiftAdmin(OnlyRespondersOnCall, GrowingTableAdmin, admin.ModelAdmin):
     readonly_fields = ["overrides", "created_by", "created_at"]
     actions = ["override_part"]
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        field = form.base_fields.get("engineer")
+        if obj is not None and field is not None:
+            # A shift someone worked before they left can still be corrected: its engineer
+            # stays a choice. Anyone else put on call must be able to be.
+            field.queryset = User.objects.filter(
+                Q(pk__in=field.queryset.values("pk")) | Q(pk=obj.engineer_id)
+            )
+        return form
+
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user

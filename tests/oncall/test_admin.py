@@ -415,6 +415,37 @@ def test_comp_time_in_a_closed_pay_period_is_neither_moved_given_away_nor_delete
     assert kept.note == "dentist"
 
 
+def test_a_week_worked_by_someone_who_has_left_can_still_be_corrected(manager_client):
+    ada = engineer("ada")
+    rotation = RotationFactory(team=TeamFactory(name="Platform"))
+    shift = ShiftFactory(rotation=rotation, engineer=ada)  # 2 to 9 March
+    type(ada).objects.filter(pk=ada.pk).update(is_active=False)
+    change = reverse("admin:oncall_shift_change", args=[shift.pk])
+    data = {
+        "rotation": rotation.pk,
+        "engineer": ada.pk,
+        "role": "primary",
+        "starts_at_0": "2026-03-02",
+        "starts_at_1": "09:00:00",
+        "ends_at_0": "2026-03-08",
+        "ends_at_1": "09:00:00",
+        "source": "manual",
+        "reason": "she left a day early",
+        "covered_engineer": "",
+    }
+    assert manager_client.post(change, data).status_code == 302
+    shift.refresh_from_db()
+    assert shift.ends_at == datetime(2026, 3, 8, 9, tzinfo=UTC)
+    # Nobody who has left is put on a shift, new or another's.
+    other = ShiftFactory(rotation=rotation, engineer=engineer("bob"), role="secondary")
+    response = manager_client.post(
+        reverse("admin:oncall_shift_change", args=[other.pk]),
+        {**data, "role": "secondary", "ends_at_0": "2026-03-09"},
+    )
+    assert response.status_code == 200
+    assert "engineer" in response.context["adminform"].form.errors
+
+
 def _adas_week_and_a_shift_to_add(who, role: str) -> dict:
     """Ada is primary of Platform's rotation from 2 to 9 March; the admin's add form for a
     shift of ``who`` in ``role`` from 8 to 10 March, overlapping her week's end."""
