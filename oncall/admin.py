@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from incidents.admin_paging import GrowingTableAdmin
+from incidents.admin_widgets import KnownPeopleAutocomplete
 from incidents.forms import WallClockSplitDateTimeField, add_service_errors
 from oncall import services
 from oncall.models import (
@@ -76,6 +77,15 @@ class RotationMemberInline(OnlyRespondersOnCall, admin.TabularInline):
     autocomplete_fields = ["user"]
     ordering = ["position"]
     on_call_fields = ("user",)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # The members, read once (the autocomplete box would read each row's person).
+        users = RotationMember.objects.filter(rotation=obj).values("user_id") if obj else []
+        known = {str(user.pk): user for user in User.objects.filter(pk__in=users)}
+        field = RotationMember._meta.get_field("user")
+        widgets = kwargs.pop("widgets", None) or {}
+        widgets["user"] = KnownPeopleAutocomplete(field, self.admin_site, known)
+        return super().get_formset(request, obj, widgets=widgets, **kwargs)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")

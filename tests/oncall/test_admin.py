@@ -446,6 +446,25 @@ def test_a_week_worked_by_someone_who_has_left_can_still_be_corrected(manager_cl
     assert "engineer" in response.context["adminform"].form.errors
 
 
+def test_the_rotation_page_reads_its_members_in_constant_queries(manager_client):
+    rotation = RotationFactory()
+    url = reverse("admin:oncall_rotation_change", args=[rotation.pk])
+
+    def count(members: int) -> int:
+        for position in range(rotation.members.count(), members):
+            RotationMemberFactory(
+                rotation=rotation, user=engineer(f"m{position}"), position=position
+            )
+        manager_client.get(url)  # what is read once per process (content types) is read
+        with CaptureQueriesContext(connection) as ctx:
+            response = manager_client.get(url)
+        assert response.status_code == 200
+        assert "m0" in response.content.decode()  # the members are shown
+        return len(ctx.captured_queries)
+
+    assert count(3) == count(30)
+
+
 def _adas_week_and_a_shift_to_add(who, role: str) -> dict:
     """Ada is primary of Platform's rotation from 2 to 9 March; the admin's add form for a
     shift of ``who`` in ``role`` from 8 to 10 March, overlapping her week's end."""
