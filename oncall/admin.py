@@ -121,6 +121,15 @@ class RotationAdmin(admin.ModelAdmin):
                     f"removed and {cut} running now ended now.",
                     messages.WARNING,
                 )
+        elif change and "has_secondary" in form.changed_data and not obj.has_secondary:
+            removed, cut = services.rotation_secondary_dropped(rotation=obj)
+            if removed or cut:
+                self.message_user(
+                    request,
+                    f"{obj} has no secondary any more: {removed} secondary shift(s) not "
+                    f"started yet were removed and {cut} running now ended now.",
+                    messages.WARNING,
+                )
 
     def save_formset(self, request, form, formset, change):
         left = []

@@ -345,6 +345,21 @@ def engineer_switched_off(sender=None, *, user, at: datetime | None = None, **kw
 
 
 @transaction.atomic
+def rotation_secondary_dropped(
+    *, rotation: Rotation, now: datetime | None = None
+) -> tuple[int, int]:
+    """A rotation that no longer has a secondary: its secondary shifts not started yet go,
+    and one running now ends now (nobody is paged as its secondary any more, so nobody is
+    paid for it). Returns how many went and how many were cut short."""
+    now = _now(now)
+    rotation = Rotation.objects.select_for_update().get(pk=rotation.pk)
+    secondary = Shift.objects.filter(rotation=rotation, role=ShiftRole.SECONDARY)
+    removed, _ = secondary.filter(starts_at__gte=now).delete()
+    cut = secondary.filter(starts_at__lt=now, ends_at__gt=now).update(ends_at=now)
+    return removed, cut
+
+
+@transaction.atomic
 def rotation_member_left(*, rotation: Rotation, user, now: datetime | None = None) -> int:
     """Someone left a rotation: their generated shifts in it that have not started yet go
     (someone who left is never put on call, or paid for it). Shifts already worked, and ones

@@ -437,3 +437,28 @@ def test_switching_someone_off_takes_them_off_call_and_their_weeks_go_to_the_oth
         .exclude(engineer=primary)
         .exists()
     )
+
+
+def test_a_rotation_that_drops_its_secondary_keeps_no_secondary_weeks_to_come(client, manager):
+    from django.utils import timezone
+
+    from oncall.models import Shift, ShiftRole
+
+    now = timezone.now()
+    rotation = RotationFactory(starts_on=(now - timedelta(days=now.weekday() + 7)).date())
+    for position, name in enumerate(("ada", "bob", "cy")):
+        RotationMemberFactory(rotation=rotation, user=engineer(name), position=position)
+    oncall_services.rotation_generate_shifts(rotation=rotation, weeks=3, now=now)
+    secondary = Shift.objects.filter(rotation=rotation, role=ShiftRole.SECONDARY)
+    assert secondary.filter(starts_at__gt=now).exists()
+    client.force_login(manager)
+    url = reverse("admin:oncall_rotation_change", args=[rotation.pk])
+    data = form_data(client.get(url).content.decode(), None)
+    data.pop("has_secondary")
+    response = client.post(url, data, follow=True)
+    assert "has no secondary any more" in response.content.decode()
+    assert not secondary.filter(ends_at__gt=timezone.now()).exists()
+    assert secondary.exists()  # the hours already worked
+    assert Shift.objects.filter(
+        rotation=rotation, role=ShiftRole.PRIMARY, starts_at__gt=now
+    ).exists()
