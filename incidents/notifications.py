@@ -241,26 +241,45 @@ def _send_email(notification: Notification) -> None:
     email.send(fail_silently=False)
 
 
+WEBHOOK_TEAM = "webhook_team"  # payload key: the team whose chat webhook a message is for
+NO_WEBHOOK_ANY_MORE = "{team} has no chat webhook any more."
+
+
+def _current_webhook_url(notification: Notification) -> str:
+    """The team's chat webhook as it is now: a manager who fixed the address, or removed one
+    that pointed at the wrong channel, is heeded by messages already recorded, their retries
+    and resends too."""
+    team_id = notification.payload.get(WEBHOOK_TEAM)
+    if team_id is None:  # recorded before messages named their team
+        return notification.webhook_url
+    from incidents.models import Team
+
+    team = Team.objects.filter(pk=team_id).only("name", "chat_webhook_url").first()
+    if team is None or not team.chat_webhook_url:
+        raise PermanentFailure(NO_WEBHOOK_ANY_MORE.format(team=team or "The team"))
+    return team.chat_webhook_url
+
+
 def _post_webhook(notification: Notification) -> None:
+    url = _current_webhook_url(notification)
+    payload = {k: v for k, v in notification.payload.items() if k != WEBHOOK_TEAM}
     body = {
         "kind": notification.kind,
         "subject": notification.subject,
         "text": notification.body,
         "link": notification.link,
         "key": notification.key,
-        **notification.payload,
+        **payload,
     }
     request = urllib.request.Request(  # noqa: S310 - the URL is a team's configured webhook
-        notification.webhook_url,
+        url,
         data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json", "User-Agent": "IncidentDesk"},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT) as response:  # noqa: S310
         if not 200 <= response.status < 300:
-            raise urllib.error.HTTPError(
-                notification.webhook_url, response.status, "webhook refused", None, None
-            )
+            raise urllib.error.HTTPError(url, response.status, "webhook refused", None, None)
 
 
 def notifications_due(*, now: datetime | None = None) -> list[int]:
@@ -338,5 +357,5 @@ def team_webhook_message(message: Message, team) -> Message | None:
         webhook_url=team.chat_webhook_url,
         incident=message.incident,
         link=message.link,
-        payload=message.payload,
+        payload={**message.payload, WEBHOOK_TEAM: team.pk},
     )

@@ -41,7 +41,7 @@ from incidents.models import (
 )
 from incidents.models.api import KEY_MARKER, hash_token
 from incidents.models.incident import OPEN_STATUSES
-from incidents.notifications import Message, notify
+from incidents.notifications import WEBHOOK_TEAM, Message, notify
 from incidents.selectors import by_name
 from incidents.validators import validate_time_zone
 
@@ -551,6 +551,7 @@ def _announce(incident: Incident, *, at: datetime) -> None:
                 webhook_url=team.chat_webhook_url,
                 incident=incident,
                 link=f"/incidents/{incident.pk}/",
+                payload={WEBHOOK_TEAM: team.pk},
             )
         ],
         now=at,

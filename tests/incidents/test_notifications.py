@@ -168,6 +168,34 @@ def test_team_webhook_posts_json(webhook_server):
     assert body["kind"] == "test"
 
 
+def test_a_team_webhook_message_goes_to_the_address_the_team_has_when_it_is_sent(
+    webhook_server,
+):
+    url, hook = webhook_server
+    team = TeamFactory(chat_webhook_url="http://127.0.0.1:9/old-hook")
+    base = message(recipient=UserFactory(email="a@example.com"), payload={"incident": "INC-1"})
+    notify([notifications.team_webhook_message(base, team)], now=T0)
+    pk = Notification.objects.get(channel="webhook").pk
+    assert notifications.notification_send(notification_id=pk, now=T0) == "retry"
+    # A manager fixes the address: the retry goes there, and nothing internal is added.
+    team.chat_webhook_url = url
+    team.save()
+    later = T0 + timedelta(hours=1)
+    assert notifications.notification_send(notification_id=pk, now=later) == "sent"
+    [body] = hook.received
+    assert body["incident"] == "INC-1"
+    assert "webhook_team" not in body
+    # A webhook removed (it pointed at the wrong channel) takes nothing more.
+    notify([notifications.team_webhook_message(message(key="second"), team)], now=later)
+    second = Notification.objects.get(key__startswith="second", channel="webhook")
+    team.chat_webhook_url = ""
+    team.save()
+    assert notifications.notification_send(notification_id=second.pk, now=later) == "failed"
+    second.refresh_from_db()
+    assert "has no chat webhook any more" in second.last_error
+    assert len(hook.received) == 1
+
+
 def test_a_refusing_webhook_is_retried(webhook_server):
     url, hook = webhook_server
     hook.status = 500
