@@ -584,18 +584,43 @@ def _check_editable(postmortem: Postmortem) -> None:
         raise ValidationError(START_DRAFT_FIRST)
 
 
+def _same_text(a: str | None, b: str | None) -> bool:
+    """Equal as a reader sees them: browsers send a textarea's line breaks as CRLF."""
+    return (a or "").replace("\r\n", "\n").strip() == (b or "").replace("\r\n", "\n").strip()
+
+
 @transaction.atomic
 def postmortem_update_sections(
-    *, postmortem: Postmortem, by, at: datetime | None = None, **sections: str
+    *,
+    postmortem: Postmortem,
+    by,
+    at: datetime | None = None,
+    expected: dict[str, str] | None = None,
+    **sections: str,
 ) -> Postmortem:
     """Write any of the sections (``SECTION_FIELDS``) while in draft or in review. Text is
-    stripped; only the sections that really change are saved (and recorded in the history)."""
+    stripped; only the sections that really change are saved (and recorded in the history).
+
+    ``expected``: per section, the text the writer started from (what their page showed).
+    A section someone else changed since is not saved: two writers never overwrite each
+    other; the second is told, with the text that stands now, to merge by hand. Nothing is
+    saved when one section is refused."""
     at = _now(at)
     unknown = set(sections) - set(SECTION_FIELDS)
     if unknown:
         raise ValidationError(UNKNOWN_SECTIONS.format(names=", ".join(sorted(unknown))))
     postmortem = _lock(postmortem)
     _check_editable(postmortem)
+    conflicts = {
+        name: SECTION_CHANGED_SINCE.format(current=getattr(postmortem, name) or "(empty)")
+        for name, value in sections.items()
+        if expected is not None
+        and name in expected
+        and not _same_text(getattr(postmortem, name), expected[name])
+        and not _same_text(getattr(postmortem, name), value)
+    }
+    if conflicts:
+        raise ValidationError(conflicts)
     changed = []
     for name, value in sections.items():
         value = (value or "").strip()
@@ -605,6 +630,12 @@ def postmortem_update_sections(
     if changed:
         _save(postmortem, by=by, at=at, update_fields=changed)
     return postmortem
+
+
+SECTION_CHANGED_SINCE = (
+    "Someone else changed this section since you opened the page; yours was not saved. It "
+    "now reads: “{current}”. Copy your text, reload the page and merge the two."
+)
 
 
 def _clean_entry(*, text: str, occurred_at: datetime, phase: str, at: datetime) -> str:

@@ -11,6 +11,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
 from incidents import once
@@ -206,19 +208,41 @@ def postmortem_sections(request, pk: int):
                 for name, value in posted.items()
                 if request.POST.get(f"loaded-{name}", "\0").strip() != value.strip()
             }
+        # What each writer's page started from: a section someone else changed since is
+        # refused, not overwritten.
+        expected = {
+            name: request.POST[f"loaded-{name}"]
+            for name in posted
+            if f"loaded-{name}" in request.POST
+        }
         try:
-            services.postmortem_update_sections(postmortem=postmortem, by=request.user, **posted)
+            saved_postmortem = services.postmortem_update_sections(
+                postmortem=postmortem, by=request.user, expected=expected, **posted
+            )
         except ValidationError as error:
             add_service_errors(form, error)
         else:
             if request.htmx:
-                saved = timezone.localtime().strftime("%H:%M:%S")
-                return HttpResponse(f'<span class="saved">Saved at {saved}</span>')
+                saved = timezone.localtime().strftime("%H:%M:%S %Z")
+                # The page now starts from what was saved: the writer's next autosave is
+                # compared with their own text, not with the page as first loaded.
+                loaded = "".join(
+                    format_html(
+                        '<input type="hidden" id="loaded-{0}" name="loaded-{0}" value="{1}" '
+                        'hx-swap-oob="true">',
+                        name,
+                        getattr(saved_postmortem, name),
+                    )
+                    for name in posted
+                )
+                return HttpResponse(
+                    format_html('<span class="saved">Saved at {}</span>', saved) + mark_safe(loaded)  # noqa: S308 - built with format_html above
+                )
             messages.success(request, "Sections saved.")
             return _back(pk, "sections")
     if request.htmx:
         errors = " ".join(m for errors in form.errors.values() for m in errors)
-        return HttpResponse(f'<span class="overdue">Not saved: {errors}</span>')
+        return HttpResponse(format_html('<span class="overdue">Not saved: {}</span>', errors))
     return _again(request, pk, sections=form)
 
 

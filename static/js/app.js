@@ -37,6 +37,24 @@
       });
     }, 0);
   });
+  // A save the server refused outright (403 once the post-mortem went to someone else or the
+  // session's token changed, a 500) or never got: htmx swaps nothing then, so the box that
+  // says "Saved at ..." would go on saying it. Say it was not saved, and what to do.
+  function notSaved(event, why) {
+    var box = event.detail.target;
+    if (!box || !box.hasAttribute("data-save-status")) return;
+    var span = document.createElement("span");
+    span.className = "overdue";
+    span.textContent = "Not saved (" + why + "): copy your text, then reload the page.";
+    box.replaceChildren(span);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    notSaved(event, "the server answered " + event.detail.xhr.status);
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    notSaved(event, "the server could not be reached");
+  });
+
   // A page brought back by the back button keeps its disabled buttons: enable them again.
   window.addEventListener("pageshow", function (event) {
     if (!event.persisted) return;

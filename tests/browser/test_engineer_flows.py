@@ -201,3 +201,48 @@ def test_finance_downloads_the_compensation_csv(page, live_server, finance_user,
     assert [r["username"] for r in rows] == ["ada"]
     assert rows[0]["stipend"] == "500.00"
     assert rows[0]["on_call_hours"] == "168.00"
+
+
+def test_autosave_keeps_saving_as_the_author_types_on(page, live_server, world, log_in, shot):
+    """Each autosave moves the page's starting point to what was saved, so the next one is not
+    taken for someone else's change; another writer's change in between is refused and told."""
+    from postmortems import services as postmortem_services
+
+    eddie, olga = world["eddie"], world["olga"]
+    incident = incident_services.incident_declare(
+        title="Checkout returns 502", severity="SEV-1", declared_by=eddie
+    )
+    incident_services.incident_resolve(
+        incident=incident, by=eddie, checklist=incident_services.ResolutionChecklist.all_confirmed()
+    )
+    postmortem = Postmortem.objects.get()
+    postmortem_services.postmortem_start_draft(postmortem=postmortem, by=eddie)
+    log_in(page, eddie)
+    page.goto(f"{live_server.url}/postmortems/{postmortem.pk}/")
+    summary = page.locator("#sections").get_by_label("Summary")
+    saved = page.locator("#saved-summary")
+    summary.fill("Checkout failed")
+    expect(saved).to_contain_text("Saved at")
+    saved.evaluate("box => box.replaceChildren()")
+    summary.fill("Checkout failed for 40 minutes.")
+    expect(saved).to_contain_text("Saved at")
+    postmortem.refresh_from_db()
+    assert postmortem.summary == "Checkout failed for 40 minutes."
+    # Olga changes it meanwhile; Eddie's next keystrokes are refused, with her text shown.
+    postmortem.reviewers.add(olga)
+    postmortem_services.postmortem_update_sections(
+        postmortem=postmortem, by=olga, summary="Checkout failed for 40 minutes (EU only)."
+    )
+    summary.fill("Checkout failed for 40 minutes after the v42 deploy.")
+    expect(saved).to_contain_text("Someone else changed this section")
+    expect(saved).to_contain_text("(EU only)")
+    shot(page, "autosave-refused")
+    postmortem.refresh_from_db()
+    assert postmortem.summary == "Checkout failed for 40 minutes (EU only)."
+    # Handed to Olga while Eddie types: the server refuses him (403) and the page says so,
+    # instead of leaving an earlier "Saved at" standing.
+    postmortem.reviewers.remove(eddie)
+    postmortem_services.postmortem_assign(postmortem=postmortem, owner=olga, by=olga)
+    saved.evaluate("box => box.replaceChildren()")
+    summary.fill("Checkout failed for 40 minutes after the v42 deploy, again.")
+    expect(saved).to_contain_text("Not saved (the server answered 403)")

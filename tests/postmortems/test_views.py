@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -76,7 +77,7 @@ class TestEditing:
         client.force_login(engineer)
         page = client.get(url("detail", postmortem.pk)).content.decode()
         assert 'name="loaded-impact"' in page
-        assert 'hx-params="summary"' in page
+        assert 'hx-params="summary,loaded-summary"' in page
         # A reviewer writes the impact meanwhile.
         services.postmortem_update_sections(
             postmortem=postmortem, by=other_engineer, impact="12k users"
@@ -94,6 +95,66 @@ class TestEditing:
         assert "Saved at" in response.content.decode()
         postmortem.refresh_from_db()
         assert (postmortem.summary, postmortem.impact) == ("Checkout failed.", "12k users")
+
+    def test_two_writers_never_overwrite_each_other_and_the_second_is_told(
+        self, client, engineer, other_engineer, postmortem
+    ):
+        started(postmortem, engineer)
+        postmortem.reviewers.add(other_engineer)
+        services.postmortem_update_sections(
+            postmortem=postmortem, by=engineer, summary="Checkout failed."
+        )
+        # Both opened the page on "Checkout failed."; the reviewer's autosave lands first.
+        autosave = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TRIGGER_NAME": "summary"}
+        reviewer = Client()
+        reviewer.force_login(other_engineer)
+        response = reviewer.post(
+            url("sections", postmortem.pk),
+            {
+                "summary": "Checkout failed. <b>Add</b> the customer emails.",
+                "loaded-summary": "Checkout failed.",
+            },
+            **autosave,
+        )
+        text = response.content.decode()
+        assert "Saved at" in text
+        # Their page now starts from what they saved, so their next keystrokes save too.
+        assert 'id="loaded-summary"' in text
+        assert 'hx-swap-oob="true"' in text
+        assert "&lt;b&gt;Add&lt;/b&gt;" in text
+        response = reviewer.post(
+            url("sections", postmortem.pk),
+            {
+                "summary": "Checkout failed. Add the customer emails, all of them.",
+                "loaded-summary": "Checkout failed. <b>Add</b> the customer emails.",
+            },
+            **autosave,
+        )
+        assert "Saved at" in response.content.decode()
+        # The author's autosave, from the page as they opened it: refused, told, shown theirs.
+        client.force_login(engineer)
+        response = client.post(
+            url("sections", postmortem.pk),
+            {
+                "summary": "Checkout failed: the pool was exhausted.",
+                "loaded-summary": "Checkout failed.",
+            },
+            **autosave,
+        )
+        text = response.content.decode()
+        assert "Not saved" in text
+        assert "Someone else changed this section" in text
+        assert "Add the customer emails, all of them." in text
+        postmortem.refresh_from_db()
+        assert postmortem.summary == "Checkout failed. Add the customer emails, all of them."
+        # The same through the button: the page comes back with the error, nothing saved.
+        payload = dict.fromkeys(SECTIONS, "") | {f"loaded-{n}": "" for n in SECTIONS}
+        payload |= {"summary": "Mine.", "loaded-summary": "Checkout failed."}
+        response = client.post(url("sections", postmortem.pk), payload)
+        assert response.status_code == 200
+        assert "Someone else changed this section" in response.content.decode()
+        postmortem.refresh_from_db()
+        assert postmortem.summary == "Checkout failed. Add the customer emails, all of them."
 
     def test_the_save_button_writes_only_the_sections_changed_on_the_page(
         self, client, engineer, other_engineer, postmortem
