@@ -37,6 +37,14 @@
       });
     }, 0);
   });
+  // Each htmx request carries the CSRF token as it is now: signing in again (in another tab,
+  // after the session ended) gives a new one, and the one written into the page when it was
+  // drawn would be refused from then on.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var found = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (found) event.detail.headers["X-CSRFToken"] = decodeURIComponent(found[1]);
+  });
+
   // A save the server refused outright (403 once the post-mortem went to someone else or the
   // session's token changed, a 500) or never got: htmx swaps nothing then, so the box that
   // says "Saved at ..." would go on saying it. Say it was not saved, and what to do.

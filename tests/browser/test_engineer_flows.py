@@ -228,6 +228,13 @@ def test_autosave_keeps_saving_as_the_author_types_on(page, live_server, world, 
     expect(saved).to_contain_text("Saved at")
     postmortem.refresh_from_db()
     assert postmortem.summary == "Checkout failed for 40 minutes."
+    # Signing in again in another tab gives a new CSRF token: this page's saves still go.
+    log_in(page.context.new_page(), eddie)
+    saved.evaluate("box => box.replaceChildren()")
+    summary.fill("Checkout failed for 40 minutes!")
+    expect(saved).to_contain_text("Saved at")
+    postmortem.refresh_from_db()
+    assert postmortem.summary == "Checkout failed for 40 minutes!"
     # Olga changes it meanwhile; Eddie's next keystrokes are refused, with her text shown.
     postmortem.reviewers.add(olga)
     postmortem_services.postmortem_update_sections(
