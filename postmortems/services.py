@@ -864,6 +864,11 @@ def action_item_add(
         published=published,
     )
     item = ActionItem(postmortem=postmortem, created_at=at, **values)
+    if item.owner_id is not None:
+        # Given to its owner now: as for an item handed over, their manager hears of it being
+        # overdue only once the grace period has passed for them too (a due date typed in the
+        # past must not reach the manager at the next sweep).
+        item.owner_since = item.chase_from = at
     _save(item, by=by, at=at)
     return item
 

@@ -3,8 +3,10 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 
 from incidents import services as incident_services
+from incidents.access import ENGINEERS
 from incidents.models import IncidentStatus, Notification, TimelineEventKind
 from postmortems import reminders, services
 from postmortems.models import ActionItemStatus, PostmortemStatus
@@ -202,6 +204,30 @@ class TestActionItems:
         assert sent("action_item_escalation") == ["quinn"]
         escalation = Notification.objects.get(kind="action_item_escalation")
         assert "39 days late" in escalation.subject  # late since its due date all the same
+
+    def test_an_item_added_already_overdue_gets_the_grace_period_too(self, item):
+        # Added on 20 April with a due date typed in the past (the 10th): the owner is told at
+        # once, their manager only once the grace period has passed since it became theirs.
+        added = datetime(2026, 4, 20, 10, tzinfo=UTC)
+        item.owner.groups.add(Group.objects.get(name=ENGINEERS))
+        late = services.action_item_add(
+            postmortem=item.postmortem,
+            by=None,
+            title="Rotate the keys",
+            owner=item.owner,
+            due_date=date(2026, 4, 10),
+            at=added,
+        )
+        item.delete()
+        reminders.sweep_action_items(now=added + timedelta(minutes=5))
+        assert sent("action_item_overdue") == ["owner"]
+        assert sent("action_item_escalation") == []
+        reminders.sweep_action_items(now=datetime(2026, 4, 28, 0, 0, 1, tzinfo=UTC))
+        assert sent("action_item_escalation") == ["boss"]
+        assert (
+            Notification.objects.get(kind="action_item_escalation").payload["action_item"]
+            == late.pk
+        )
 
     def test_moving_the_due_date_starts_over(self, item):
         reminders.sweep_action_items(now=datetime(2026, 3, 21, 12, tzinfo=UTC))
