@@ -32,6 +32,7 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
@@ -395,15 +396,20 @@ def my_recently_closed_items(*, owner, now: datetime | None = None) -> list[Acti
     """An owner's items closed (done or won't-do) in the last 30 days, latest first, at most
     20: a click on "Complete" by mistake can be undone from "my action items". One query."""
     now = now or timezone.now()
+    # A won't-do has no completion stamp: it was closed when its history last recorded the
+    # status (an item made long ago and dropped today is recent, and can be reopened).
+    dropped_at = Subquery(
+        ActionItem.history.filter(id=OuterRef("pk"), status=ActionItemStatus.WONT_DO)
+        .order_by("-history_date")
+        .values("history_date")[:1]
+    )
     return list(
         ActionItem.objects.filter(owner=owner)
         .exclude(status__in=OPEN_ITEM_STATUSES)
-        .filter(
-            Q(completed_at__gte=now - RECENTLY_CLOSED)
-            | Q(completed_at__isnull=True, created_at__gte=now - RECENTLY_CLOSED)
-        )
+        .annotate(closed_moment=Coalesce("completed_at", dropped_at, "created_at"))
+        .filter(closed_moment__gte=now - RECENTLY_CLOSED)
         .select_related("postmortem__incident")
-        .order_by(F("completed_at").desc(nulls_last=True), "-id")[:RECENTLY_CLOSED_SHOWN]
+        .order_by(F("closed_moment").desc(), "-id")[:RECENTLY_CLOSED_SHOWN]
     )
 
 

@@ -426,6 +426,20 @@ class TestMyActionItems:
         assert "Done already" in closed  # to reopen, if completed by mistake
         assert "Someone else" not in page
 
+    def test_an_old_item_dropped_today_is_listed_to_reopen(self, client, engineer):
+        old = timezone.now() - timedelta(days=40)
+        dropped = ActionItemFactory(owner=engineer, title="Old idea", created_at=old)
+        services.action_item_set_status(item=dropped, status="wont_do", by=engineer)
+        long_ago = ActionItemFactory(owner=engineer, title="Ancient", created_at=old)
+        services.action_item_set_status(
+            item=long_ago, status="wont_do", by=engineer, at=old + timedelta(days=1)
+        )
+        client.force_login(engineer)
+        page = client.get(reverse("actionitems:mine")).content.decode()
+        closed = page.split("Closed in the last 30 days")[1]
+        assert f'id="closed-{dropped.pk}"' in closed
+        assert "Ancient" not in closed
+
     def test_an_item_completed_by_mistake_is_reopened_from_the_page(self, client, engineer):
         item = ActionItemFactory(owner=engineer, title="Add disk alerts")
         client.force_login(engineer)
