@@ -10,3 +10,29 @@ def test_login_page_works_in_chromium(page, live_server, finance_user, log_in, s
     log_in(page, finance_user)
     assert page.get_by_role("heading", name="On-call compensation").is_visible()
     shot(page, "compensation")
+
+
+@pytest.mark.parametrize("path", ["/incidents/", "/incidents/{pk}/", "/action-items/"])
+def test_pages_fit_a_phone_without_scrolling_sideways(page, live_server, log_in, path):
+    """At 375 px, 3 a.m. on a phone: long lines wrap and wide tables scroll inside
+    themselves, so the page never scrolls sideways (the announcement opened too)."""
+    from django.contrib.auth.models import Group
+
+    from incidents import services
+    from incidents.access import ENGINEERS
+    from tests.incidents.factories import ServiceFactory, UserFactory
+
+    eddie = UserFactory(username="eddie")
+    eddie.groups.add(Group.objects.get(name=ENGINEERS))
+    incident = services.incident_declare(
+        title="Checkout returns 502 for every card payment in the EU region since the deploy",
+        severity="SEV-1",
+        declared_by=eddie,
+        services=[ServiceFactory(name="checkout-web-frontend-eu-west-1-production")],
+    )
+    page.set_viewport_size({"width": 375, "height": 800})
+    log_in(page, eddie)
+    page.goto(live_server.url + path.format(pk=incident.pk))
+    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, f"{path} is {width} px wide"

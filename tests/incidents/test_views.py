@@ -216,6 +216,11 @@ class TestListAndDeclare:
         assert "Half filled in" in page
         assert "keep me" in page
         assert not Incident.objects.exists()
+        # The summary names each field by its label and links to its box (a severity's first
+        # radio), as a screen reader user follows it.
+        summary = page.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+        assert '<a href="#id_severity_0">Severity</a>' in summary
+        assert 'id="id_severity_0"' in page
 
     def test_list_query_count_is_constant(self, engineer_client):
         def build(count):
@@ -340,6 +345,7 @@ class TestIncidentPage:
         assert response.status_code == 200
         assert "Customer impact verified resolved" in page
         assert "looks good to me" in page
+        assert page.count('class="error-summary"') == 1  # told once, beside the form
         incident.refresh_from_db()
         assert incident.status == IncidentStatus.INVESTIGATING
 
@@ -494,6 +500,7 @@ class TestIncidentPage:
             "root_cause_category",
         }
         assert b'<details id="impact" open>' in response.content
+        assert b'<a href="#id_impact-users_affected">Users affected</a>' in response.content
         incident.refresh_from_db()
         assert incident.users_affected is None
         assert incident.revenue_currency == "USD"

@@ -149,7 +149,12 @@ def test_pay_period_picker_and_bad_dates(client, finance_user, data):
     assert response.context["report"].start == date(2026, 3, 1)
     response = client.get(REPORT, {"start": "2026-03-31", "end": "2026-03-01"})
     assert response.status_code == 400
-    assert "before the start date" in response.content.decode()
+    page = response.content.decode()
+    assert "before the start date" in page
+    # Named by its label and linked to its box, as on every other page.
+    summary = page.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert '<a href="#id_end">' in summary
+    assert 'id="id_end"' in page
 
 
 def test_drill_down_lists_the_shifts_and_pages(client, finance_user, data):
