@@ -124,16 +124,52 @@ def shift_heads_up_message(shift) -> Message:
     )
 
 
+def _span(shift, user) -> str:
+    return f"{_when(shift.starts_at, user)} to {_when(shift.ends_at, user)}"
+
+
+def swap_messages(override, halves) -> list[Message]:
+    """A swap, told once to each of the two: the role each now holds, when, and with whom."""
+    covering, covered = override.engineer, override.covered_engineer
+    told = []
+    for person, takes, gives, other in (
+        (covering, [override], halves, covered),
+        (covered, halves, [override], covering),
+    ):
+        spans = "; ".join(
+            f"{shift.get_role_display().lower()} from {_span(shift, person)}" for shift in takes
+        )
+        gave = ", ".join(sorted({shift.get_role_display().lower() for shift in gives}))
+        told.append(
+            Message(
+                key=f"shift-swap:{override.pk}:{person.pk}",
+                kind="shift_override",
+                subject=f"You swapped with {_name(other)} on {override.rotation}",
+                body=(
+                    f"You are {spans} on {override.rotation}, and {_name(other)} takes your "
+                    f"{gave} then. You stay on call."
+                ),
+                recipient=person,
+                link=MY_ONCALL,
+                payload={"shift_id": override.pk},
+            )
+        )
+    return told
+
+
 def override_messages(override) -> list[Message]:
     covered = override.covered_engineer
-    starts = _when(override.starts_at, override.engineer)
-    span = f"{starts} to {_when(override.ends_at, override.engineer)}"
+    role = override.get_role_display().lower()
+    span = _span(override, override.engineer)
     messages = [
         Message(
             key=f"shift-override:{override.pk}:{override.engineer_id}",
             kind="shift_override",
             subject=f"You now cover {_name(covered)} on {override.rotation}",
-            body=f"You are on call on {override.rotation} from {span}, covering {_name(covered)}.",
+            body=(
+                f"You are on call on {override.rotation} as {role} from {span}, covering "
+                f"{_name(covered)}."
+            ),
             recipient=override.engineer,
             link=MY_ONCALL,
             payload={"shift_id": override.pk},
@@ -146,9 +182,9 @@ def override_messages(override) -> list[Message]:
                 kind="shift_override",
                 subject=f"{_name(override.engineer)} covers part of your shift",
                 body=(
-                    f"{_name(override.engineer)} covers your on-call shift on "
-                    f"{override.rotation} from {_when(override.starts_at, covered)} to "
-                    f"{_when(override.ends_at, covered)}. You are off call then."
+                    f"{_name(override.engineer)} covers your {role} shift on "
+                    f"{override.rotation} from {_span(override, covered)}. You are off call "
+                    "then."
                 ),
                 recipient=covered,
                 link=MY_ONCALL,

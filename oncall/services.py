@@ -383,6 +383,7 @@ def shift_override(
     by=None,
     reason: str = "",
     swap: bool = False,
+    announce: bool = True,
 ) -> Shift:
     """Let ``engineer`` cover [starts_at, ends_at) of ``shift`` (a swap, sickness).
 
@@ -485,9 +486,7 @@ def shift_override(
     ):
         handoff_for(rotation=override.rotation, handoff_at=boundary.handoff_at)
     now = timezone.now()
-    if override.ends_at > now:
-        notify(oncall_messages.override_messages(override), now=now)
-    for other in traded:
+    halves = [
         # The swap's other half: the engineer covered takes the covering one's other role.
         shift_override(
             shift=other,
@@ -496,7 +495,19 @@ def shift_override(
             engineer=shift.engineer,
             by=by,
             reason=reason,
+            announce=False,
         )
+        for other in traded
+    ]
+    if announce and override.ends_at > now:
+        # A swap is told as one: each engineer learns the role they hold then, never "off
+        # call" while they take the other's.
+        messages = (
+            oncall_messages.swap_messages(override, halves)
+            if halves
+            else oncall_messages.override_messages(override)
+        )
+        notify(messages, now=now)
     return override
 
 

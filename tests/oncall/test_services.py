@@ -3,12 +3,13 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from incidents import services as incident_services
-from incidents.models import TimelineEventKind
+from incidents.models import Notification, TimelineEventKind
 from oncall import selectors, services
 from oncall.calendar import shifts_ical
 from oncall.models import (
@@ -336,6 +337,28 @@ class TestOverride:
             ends_at=datetime(2026, 3, 5, 9, tzinfo=UTC),
             engineer=cy,
         )
+
+
+def test_a_swap_tells_each_engineer_the_role_they_take_never_off_call():
+    rotation = rotation_with("ada", "bob", "cy", starts_on=date(2026, 3, 2))
+    with time_machine.travel(datetime(2026, 3, 3, tzinfo=UTC), tick=False):
+        services.rotation_generate_shifts(rotation=rotation, weeks=1)
+        primary = Shift.objects.get(rotation=rotation, role=ShiftRole.PRIMARY)
+        ada, bob = primary.engineer, Shift.objects.get(role=ShiftRole.SECONDARY).engineer
+        services.shift_override(
+            shift=primary,
+            starts_at=datetime(2026, 3, 4, 9, tzinfo=UTC),
+            ends_at=datetime(2026, 3, 5, 9, tzinfo=UTC),
+            engineer=bob,
+            swap=True,
+        )
+    told = {n.recipient: n for n in Notification.objects.filter(kind="shift_override")}
+    assert set(told) == {ada, bob}  # one message each
+    assert "You are secondary from Wed 04 Mar 09:00 UTC" in told[ada].body
+    assert "takes your primary then" in told[ada].body
+    assert "You are primary from Wed 04 Mar 09:00 UTC" in told[bob].body
+    assert "takes your secondary then" in told[bob].body
+    assert not any("off call" in n.body for n in told.values())
 
 
 class TestWhoIsOnCall:
