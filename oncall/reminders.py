@@ -191,6 +191,9 @@ def sweep_shift_heads_up(*, now: datetime) -> int:
             starts_at__gt=now,
             starts_at__lte=now + HEADS_UP_LOOKAHEAD,
         )
+        # The rest of a shift after someone covered part of it: its engineer has been on call
+        # all along, and was told when the cover ends.
+        .exclude(reason=services.REST_OF_SHIFT)
         .select_related("engineer__profile", "rotation__team")
         .order_by("starts_at")
     )

@@ -258,6 +258,21 @@ class TestShiftHeadsUp:
         assert reminders.sweep_shift_heads_up(now=evening + timedelta(hours=1)) == 0
         assert Notification.objects.get().kind == "shift_heads_up"
 
+    def test_the_rest_of_a_shift_after_a_cover_gets_none_the_cover_does(self):
+        # Ada's week from Monday; Cy covers Thursday night. Ada is on call before and after
+        # and was told when the cover ends: no "you are on call from Friday" for her.
+        ada, cy = engineer("ada"), engineer("cy")
+        shift = ShiftFactory(engineer=ada, starts_at=datetime(2026, 3, 2, 9, tzinfo=UTC))
+        services.shift_override(
+            shift=shift,
+            starts_at=datetime(2026, 3, 5, 22, tzinfo=UTC),
+            ends_at=datetime(2026, 3, 6, 7, tzinfo=UTC),
+            engineer=cy,
+        )
+        assert reminders.sweep_shift_heads_up(now=datetime(2026, 3, 5, 18, tzinfo=UTC)) == 1
+        [told] = Notification.objects.filter(kind="shift_heads_up")
+        assert told.recipient == cy
+
     def test_shifts_already_started_get_none(self):
         ada = engineer("ada")
         ShiftFactory(engineer=ada, starts_at=datetime(2026, 3, 2, 9, tzinfo=UTC))
