@@ -316,12 +316,19 @@ def sweep_escalations(*, now: datetime) -> int:
                     payload={"incident": incident.reference, "level": level.name},
                 )
             )
+        names = ", ".join(p.get_full_name() or p.get_username() for p in people)
+        # The channel is told who it went to (or why nobody), not "escalated to you".
+        channel_body = (
+            f"{incident.reference} {incident.title} is a {severity.name} that is still "
+            f"{incident.get_status_display().lower()} more than {threshold} after it was "
+            f"{since_what}. Escalated to {level.name}: {names or _nobody(level, incident)}."
+        )
         webhook = team_webhook_message(
             Message(
                 key=key,
                 kind="escalation",
                 subject=subject,
-                body=body,
+                body=channel_body,
                 incident=incident,
                 link=incident_link(incident),
             ),
@@ -329,7 +336,6 @@ def sweep_escalations(*, now: datetime) -> int:
         )
         if webhook is not None:
             messages.append(webhook)
-        names = ", ".join(p.get_full_name() or p.get_username() for p in people)
         events.append(
             TimelineEvent(
                 incident=incident,

@@ -142,6 +142,15 @@ class TestEscalations:
         assert event.payload["to"] == ["exec", "vp"]
         assert event.payload["level"] == "VP Engineering"
 
+    def test_the_team_channel_is_told_who_it_went_to_or_why_nobody(self, sev1):
+        sev1.team.chat_webhook_url = "https://chat.example.com/hooks/payments"
+        sev1.team.save()
+        reminders.sweep_escalations(now=T0 + timedelta(minutes=30))
+        [hook] = Notification.objects.filter(kind="escalation", channel="webhook")
+        assert "Escalated to VP Engineering: nobody is set for this level." in hook.body
+        assert "to you" not in hook.body
+        assert not Notification.objects.filter(kind="escalation", channel="email").exists()
+
     def test_sev2_goes_to_the_team_manager_after_two_hours(self, sev1, manager):
         services.incident_change_severity(incident=sev1, severity="SEV-2", by=manager, at=T0)
         assert reminders.sweep_escalations(now=T0 + timedelta(hours=2) - SECOND) == 0
