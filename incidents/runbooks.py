@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from incidents.access import is_manager
 from incidents.events import timeline_event_record
 from incidents.models import (
     Incident,
@@ -291,15 +292,18 @@ def remind_stale_runbooks(*, now: datetime) -> int:
         people = [manager] if manager is not None and manager.is_active else members[team_id]
         key = f"stale-runbooks:{team_id}:{month}"
         for person in people:
+            # Managers mark runbooks reviewed in the admin; members (a team with no manager)
+            # cannot open it, so they are asked to get one to, and sent no admin link.
+            manages = is_manager(person)
             messages.append(
                 Message(
                     key=f"{key}:{person.pk}",
                     kind="stale_runbooks",
                     subject=subject,
                     # Review days as the reader's calendar has them.
-                    body=_stale_body(team, runbooks, user_time_zone(person)),
+                    body=_stale_body(team, runbooks, user_time_zone(person), manages=manages),
                     recipient=person,
-                    link="/admin/incidents/runbook/?stale=yes",
+                    link="/admin/incidents/runbook/?stale=yes" if manages else "",
                     payload={"team": team.name, "runbooks": [r.pk for r in runbooks]},
                 )
             )
@@ -331,14 +335,19 @@ def renumbering_steps(runbook: Runbook):
     )
 
 
-def _stale_body(team, runbooks: list[Runbook], zone) -> str:
+def _stale_body(team, runbooks: list[Runbook], zone, *, manages: bool = True) -> str:
     lines = [
         f"- {r.title} (last reviewed {r.last_reviewed_at.astimezone(zone):%Y-%m-%d})"
         if r.last_reviewed_at
         else f"- {r.title} (never)"
         for r in runbooks
     ]
+    then = (
+        "mark it reviewed in the admin"
+        if manages
+        else "ask a manager to mark it reviewed (in the admin)"
+    )
     return (
         f"These runbooks owned by {team.name} have not been reviewed in 90 days. Check "
-        "each still works and mark it reviewed in the admin:\n\n" + "\n".join(lines)
+        f"each still works and {then}:\n\n" + "\n".join(lines)
     )

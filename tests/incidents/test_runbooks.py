@@ -20,7 +20,13 @@ from incidents.models import (
     TimelineEventKind,
 )
 from incidents.tasks import remind_stale_runbooks
-from tests.incidents.factories import BASE_TIME, ServiceFactory, TeamFactory, UserFactory
+from tests.incidents.factories import (
+    BASE_TIME,
+    ProfileFactory,
+    ServiceFactory,
+    TeamFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -307,6 +313,27 @@ class TestStale:
             runbook=runbook, by=None, at=datetime(2026, 5, 2, tzinfo=UTC)
         )
         assert runbooks.remind_stale_runbooks(now=datetime(2026, 6, 1, 8, tzinfo=UTC)) == 0
+
+
+def test_members_told_of_stale_runbooks_are_not_sent_to_the_admin(runbook, manager):
+    # A team without an engineering manager: its members hear of it, and cannot open the
+    # admin, so they are asked to get a manager to mark it reviewed.
+    team = TeamFactory(name="Storage", engineering_manager=None)
+    member = UserFactory(username="member")
+    ProfileFactory(user=member, team=team)
+    runbook.owner_team = team
+    runbook.save()
+    runbooks.remind_stale_runbooks(now=runbook.created_at + timedelta(days=90))
+    [told] = Notification.objects.filter(kind="stale_runbooks", recipient=member)
+    assert told.link == ""
+    assert "ask a manager to mark it reviewed" in told.body
+    # A team whose manager runs the admin gets the admin's list.
+    team.engineering_manager = manager
+    team.save()
+    runbooks.remind_stale_runbooks(now=runbook.created_at + timedelta(days=125))
+    [told] = Notification.objects.filter(kind="stale_runbooks", recipient=manager)
+    assert told.link.endswith("/admin/incidents/runbook/?stale=yes")
+    assert "mark it reviewed in the admin" in told.body
 
 
 class TestMarkdown:
