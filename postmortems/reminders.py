@@ -199,6 +199,16 @@ def _open_items_with_owner():
     ).select_related("owner__profile__team__engineering_manager", "postmortem__incident")
 
 
+def _due_by(item: ActionItem, profile) -> str:
+    """When the due day ends, as the owner's clock shows it: a day is due by the midnight
+    that ends it in the project's zone, which is the afternoon before for an owner west of
+    it (said, so nobody reads "due on the 9th" as their own 9th)."""
+    zone = project_zone()
+    end = datetime.combine(item.due_date + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    mine = profile.zone if profile is not None else zone
+    return f"by {end.astimezone(mine):%a %d %b %H:%M %Z} your time"
+
+
 @transaction.atomic
 def sweep_action_items(*, now: datetime) -> int:
     """Open action items: a reminder to the owner when the due date is near (the policy's
@@ -244,13 +254,14 @@ def sweep_action_items(*, now: datetime) -> int:
                     _escalation(item, base=base, manager=manager, today=today, chase=chase)
                 )
             continue
+        by = _due_by(item, profile)
         if item.due_date >= overdue_from:
             messages.append(
                 Message(
                     key=f"ai-due-soon:{item.pk}:{due}:{owner.pk}{chase}",
                     kind="action_item_due_soon",
                     subject=f"Action item due {due}: {item.title}",
-                    body=f"Your action item {base} is due on {due}.",
+                    body=f"Your action item {base} is due on {due} ({by}).",
                     recipient=owner,
                     incident=incident,
                     link=MY_ACTION_ITEMS,
@@ -263,8 +274,8 @@ def sweep_action_items(*, now: datetime) -> int:
                 key=f"ai-overdue:{item.pk}:{due}:{owner.pk}{chase}",
                 kind="action_item_overdue",
                 subject=f"Overdue action item: {item.title}",
-                body=f"Your action item {base} was due on {due}. Finish it, or update its status "
-                "or due date.",
+                body=f"Your action item {base} was due on {due} ({by}). Finish it, or update its "
+                "status or due date.",
                 recipient=owner,
                 incident=incident,
                 link=MY_ACTION_ITEMS,

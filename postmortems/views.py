@@ -1,6 +1,8 @@
 """The engineers' post-mortem pages and "my action items". Thin: parse, check who may act on
 the object, call a service, render. Every write is a POST checked against the object."""
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
@@ -534,10 +536,22 @@ def my_action_items(request):
     now = timezone.now()
     items = selectors.my_action_items(owner=request.user, now=now)
     closed = selectors.my_recently_closed_items(owner=request.user, now=now)
+    # A due day ends at midnight in the project's zone: said in the reader's own time, so
+    # "overdue" on what is still their due day is explained.
+    zone = selectors.project_zone()
+    day_ends = timezone.localtime(
+        datetime.combine(now.astimezone(zone).date(), datetime.min.time(), tzinfo=zone)
+    )
     return render(
         request,
         "postmortems/my_action_items.html",
-        {"items": items, "closed": closed, "now": now},
+        {
+            "items": items,
+            "closed": closed,
+            "now": now,
+            "project_zone": zone.key,
+            "day_ends": day_ends,
+        },
     )
 
 
@@ -577,10 +591,22 @@ def my_action_item_update(request, item_id: int):
         if row.pk == item.pk:  # shown again as typed, with the errors beside the fields
             row.edit, row.edit_prefix = form, f"item{item.pk}-"
     closed = selectors.my_recently_closed_items(owner=request.user, now=now)
+    # A due day ends at midnight in the project's zone: said in the reader's own time, so
+    # "overdue" on what is still their due day is explained.
+    zone = selectors.project_zone()
+    day_ends = timezone.localtime(
+        datetime.combine(now.astimezone(zone).date(), datetime.min.time(), tzinfo=zone)
+    )
     return render(
         request,
         "postmortems/my_action_items.html",
-        {"items": items, "closed": closed, "now": now},
+        {
+            "items": items,
+            "closed": closed,
+            "now": now,
+            "project_zone": zone.key,
+            "day_ends": day_ends,
+        },
     )
 
 

@@ -229,6 +229,18 @@ class TestActionItems:
             == late.pk
         )
 
+    def test_the_notices_say_when_the_day_ends_on_the_owners_clock(self, item):
+        # Due 20 March: by midnight UTC (the project's zone), 17:00 the day before in Los
+        # Angeles (PDT since 8 March).
+        item.owner.profile.time_zone = "America/Los_Angeles"
+        item.owner.profile.save()
+        reminders.sweep_action_items(now=datetime(2026, 3, 19, 12, tzinfo=UTC))
+        soon = Notification.objects.get(kind="action_item_due_soon")
+        assert "is due on 2026-03-20 (by Fri 20 Mar 17:00 PDT your time)" in soon.body
+        reminders.sweep_action_items(now=datetime(2026, 3, 21, 0, 0, 1, tzinfo=UTC))
+        late = Notification.objects.get(kind="action_item_overdue")
+        assert "was due on 2026-03-20 (by Fri 20 Mar 17:00 PDT your time)" in late.body
+
     def test_moving_the_due_date_starts_over(self, item):
         reminders.sweep_action_items(now=datetime(2026, 3, 21, 12, tzinfo=UTC))
         services.action_item_update(item=item, by=item.owner, due_date=date(2026, 4, 1))

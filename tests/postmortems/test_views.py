@@ -20,7 +20,7 @@ from postmortems.models import (
     FiveWhy,
     PostmortemStatus,
 )
-from tests.incidents.factories import UserFactory
+from tests.incidents.factories import ProfileFactory, UserFactory
 from tests.pages import form_data
 from tests.postmortems.factories import ActionItemFactory, PostmortemFactory
 from tests.postmortems.stories import published_checkout_postmortem
@@ -425,6 +425,12 @@ class TestMyActionItems:
         assert "Done already" not in open_items
         assert "Done already" in closed  # to reopen, if completed by mistake
         assert "Someone else" not in page
+
+    def test_the_page_says_when_a_due_day_ends_on_the_readers_clock(self, client, engineer):
+        ProfileFactory(user=engineer, time_zone="Asia/Kolkata")
+        client.force_login(engineer)
+        page = client.get(reverse("actionitems:mine")).content.decode()
+        assert "A due day ends at midnight UTC, 05:30 IST your time" in page
 
     def test_an_old_item_dropped_today_is_listed_to_reopen(self, client, engineer):
         old = timezone.now() - timedelta(days=40)
