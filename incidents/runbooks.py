@@ -5,12 +5,13 @@ from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from incidents.access import is_manager
+from incidents.access import MANAGERS
 from incidents.events import timeline_event_record
 from incidents.models import (
     Incident,
@@ -28,6 +29,7 @@ from incidents.notifications import Message, notify, team_webhook_message
 from incidents.selectors import user_time_zone
 from incidents.signals import incident_runbook_recorded
 
+User = get_user_model()
 STALE_AFTER = timedelta(days=90)
 
 RUNBOOK_INACTIVE = "This runbook is retired; choose another."
@@ -284,17 +286,26 @@ def remind_stale_runbooks(*, now: datetime) -> int:
         if profile.user.is_active:
             members[profile.team_id].append(profile.user)
     month = now.strftime("%Y-%m")
+    told = {}
+    for team_id in by_team:
+        manager = teams[team_id].engineering_manager
+        told[team_id] = [manager] if manager is not None and manager.is_active else members[team_id]
+    # Who of them runs the admin, in one query (is_manager would ask per person).
+    managers = set(
+        User.objects.filter(pk__in=[p.pk for people in told.values() for p in people])
+        .filter(Q(is_superuser=True) | Q(groups__name=MANAGERS))
+        .values_list("pk", flat=True)
+    )
     messages = []
     for team_id, runbooks in by_team.items():
         team = teams[team_id]
         subject = f"{len(runbooks)} runbook(s) of {team.name} need a review"
-        manager = team.engineering_manager
-        people = [manager] if manager is not None and manager.is_active else members[team_id]
+        people = told[team_id]
         key = f"stale-runbooks:{team_id}:{month}"
         for person in people:
             # Managers mark runbooks reviewed in the admin; members (a team with no manager)
             # cannot open it, so they are asked to get one to, and sent no admin link.
-            manages = is_manager(person)
+            manages = person.pk in managers
             messages.append(
                 Message(
                     key=f"{key}:{person.pk}",

@@ -336,6 +336,19 @@ def test_members_told_of_stale_runbooks_are_not_sent_to_the_admin(runbook, manag
     assert "mark it reviewed in the admin" in told.body
 
 
+def test_the_stale_runbook_reminder_takes_the_same_queries_for_any_number_of_people(runbook):
+    def count(members: int, month: int) -> int:
+        team = TeamFactory(name=f"Storage {members}", engineering_manager=None)
+        for n in range(members):
+            ProfileFactory(user=UserFactory(username=f"m{members}-{n}"), team=team)
+        Runbook.objects.filter(pk=runbook.pk).update(owner_team=team)
+        with CaptureQueriesContext(connection) as queries:
+            assert runbooks.remind_stale_runbooks(now=datetime(2027, month, 1, tzinfo=UTC))
+        return len(queries.captured_queries)
+
+    assert count(2, 3) == count(12, 4)
+
+
 class TestMarkdown:
     @pytest.mark.parametrize(
         ("source", "forbidden"),
