@@ -20,10 +20,13 @@ def page_message(page, *, key: str | None = None) -> Message:
     incident = page.incident
     what = f"{incident.reference} {incident.severity.name}: {incident.title}" if incident else ""
     subject = f"PAGE: {what or page.message or 'you are paged'}"
+    # The page's own words, unless they only repeat the incident's line (as declared pages do).
+    said = page.message.strip() if page.message and page.message.strip() != what else ""
     body = (
         f"You are paged{' for ' + what if what else ''}.\n"
-        f"{page.message}\n\n"
-        f"Acknowledge within {int((page.ack_due_at - page.paged_at).total_seconds() // 60)} "
+        + (f"{said}\n" if said else "")
+        + "\n"
+        + f"Acknowledge within {int((page.ack_due_at - page.paged_at).total_seconds() // 60)} "
         "minutes, or the page escalates."
     )
     return Message(

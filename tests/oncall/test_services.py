@@ -405,6 +405,10 @@ class TestPaging:
         assert page.paged_at == at
         assert page.ack_due_at == at + timedelta(minutes=5)
         assert incident.timeline.filter(kind=TimelineEventKind.PAGE).count() == 1
+        # The page mail says what it is once, not the incident's line twice.
+        told = Notification.objects.get(kind="page")
+        assert told.body.count("DB down") == 1
+        assert told.body.startswith(f"You are paged for {incident.reference} SEV-1: DB down.\n\n")
 
     def test_one_engineer_on_call_for_two_affected_teams_is_paged_once(self):
         ada = engineer("ada")
