@@ -17,6 +17,15 @@
   setInterval(tick, 1000);
   document.addEventListener("DOMContentLoaded", tick);
 
+  // What works only with this script is shown by it: the copy buttons (where the browser
+  // lets a page copy) and the live timeline's "updates by itself".
+  document.addEventListener("DOMContentLoaded", function () {
+    if (navigator.clipboard) {
+      document.querySelectorAll("[data-copy][hidden]").forEach(function (b) { b.hidden = false; });
+    }
+    document.querySelectorAll("[data-live][hidden]").forEach(function (el) { el.hidden = false; });
+  });
+
   // Copy buttons: <button data-copy="text">.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");

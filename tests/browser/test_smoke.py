@@ -36,3 +36,27 @@ def test_pages_fit_a_phone_without_scrolling_sideways(page, live_server, log_in,
     page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"{path} is {width} px wide"
+
+
+def test_what_needs_the_script_shows_only_with_it(browser, live_server, log_in):
+    """With JavaScript off the page still works and offers nothing that does not: no "Copy"
+    buttons, no "updates by itself"; with it on, both show."""
+    from django.contrib.auth.models import Group
+
+    from incidents import services
+    from incidents.access import ENGINEERS
+    from tests.incidents.factories import UserFactory
+
+    eddie = UserFactory(username="eddie")
+    eddie.groups.add(Group.objects.get(name=ENGINEERS))
+    incident = services.incident_declare(title="Checkout down", severity="SEV-1", declared_by=eddie)
+    for script in (False, True):
+        context = browser.new_context(java_script_enabled=script)
+        page = log_in(context.new_page(), eddie)
+        page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+        copy = page.get_by_role("button", name="Copy").first
+        live = page.get_by_text("updates by itself")
+        assert copy.is_visible() is script
+        assert live.is_visible() is script
+        assert page.locator("#channel").is_visible()  # the text to copy is there either way
+        context.close()
