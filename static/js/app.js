@@ -24,6 +24,10 @@
       document.querySelectorAll("[data-copy][hidden]").forEach(function (b) { b.hidden = false; });
     }
     document.querySelectorAll("[data-live][hidden]").forEach(function (el) { el.hidden = false; });
+    // A form sent back with errors: the summary at the top takes the focus, so a keyboard or
+    // screen reader user starts from it and its links to each field.
+    var summary = document.querySelector(".error-summary[tabindex]");
+    if (summary) summary.focus();
   });
 
   // Copy buttons: <button data-copy="text">.

@@ -60,3 +60,20 @@ def test_what_needs_the_script_shows_only_with_it(browser, live_server, log_in):
         assert live.is_visible() is script
         assert page.locator("#channel").is_visible()  # the text to copy is there either way
         context.close()
+
+
+def test_a_form_sent_back_with_errors_puts_the_focus_on_its_summary(page, live_server, log_in):
+    from django.contrib.auth.models import Group
+
+    from incidents.access import ENGINEERS
+    from tests.incidents.factories import UserFactory
+
+    eddie = UserFactory(username="eddie")
+    eddie.groups.add(Group.objects.get(name=ENGINEERS))
+    log_in(page, eddie)
+    page.goto(f"{live_server.url}/incidents/declare/")
+    page.get_by_label("Title").fill("Half filled in")
+    page.get_by_role("button", name="Declare").click()
+    summary = page.locator(".error-summary")
+    assert summary.is_visible()
+    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
