@@ -26,6 +26,7 @@ from postmortems.models import ActionItem, ActionItemStatus, Postmortem, Stage
 from postmortems.models.action_item import OPEN_ITEM_STATUSES
 from postmortems.models.postmortem import STAGE_DUE_FIELD, STAGE_MET_FIELD
 from postmortems.selectors import (
+    due_day_end,
     format_moment,
     overdue_before,
     postmortem_policy,
@@ -203,10 +204,8 @@ def _due_by(item: ActionItem, profile) -> str:
     """When the due day ends, as the owner's clock shows it: a day is due by the midnight
     that ends it in the project's zone, which is the afternoon before for an owner west of
     it (said, so nobody reads "due on the 9th" as their own 9th)."""
-    zone = project_zone()
-    end = datetime.combine(item.due_date + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-    mine = profile.zone if profile is not None else zone
-    return f"by {end.astimezone(mine):%a %d %b %H:%M %Z} your time"
+    mine = profile.zone if profile is not None else project_zone()
+    return f"by {due_day_end(item.due_date).astimezone(mine):%a %d %b %H:%M %Z} your time"
 
 
 @transaction.atomic

@@ -244,6 +244,13 @@ def overdue_before(now: datetime) -> date:
     return (now.astimezone(project_zone()) - timedelta(microseconds=1)).date()
 
 
+def due_day_end(day: date) -> datetime:
+    """The moment an item due on ``day`` is due by: the midnight that ends it in the project's
+    zone (the rule ``overdue_before`` applies), to be shown on each reader's own clock."""
+    zone = project_zone()
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+
+
 def item_overdue_q(now: datetime, prefix: str = "") -> Q:
     return Q(**{f"{prefix}status__in": OPEN_ITEM_STATUSES}) & Q(
         **{f"{prefix}due_date__lt": overdue_before(now)}

@@ -1,7 +1,7 @@
 """The engineers' post-mortem pages and "my action items". Thin: parse, check who may act on
 the object, call a service, render. Every write is a POST checked against the object."""
 
-from datetime import datetime
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -529,19 +529,13 @@ def postmortem_export(request, pk: int):
 # --- My action items --------------------------------------------------------------------------
 
 
-@require_safe
-@engineer_required
-def my_action_items(request):
-    """The signed-in person's open items across post-mortems: overdue first, then by due date."""
-    now = timezone.now()
-    items = selectors.my_action_items(owner=request.user, now=now)
+def _my_items_page(request, *, items, now):
+    """ "My action items": the open ones given, the recently closed, and when a due day ends
+    (midnight in the project's zone) on the reader's own clock, so "overdue" on what is still
+    their due day is explained."""
     closed = selectors.my_recently_closed_items(owner=request.user, now=now)
-    # A due day ends at midnight in the project's zone: said in the reader's own time, so
-    # "overdue" on what is still their due day is explained.
     zone = selectors.project_zone()
-    day_ends = timezone.localtime(
-        datetime.combine(now.astimezone(zone).date(), datetime.min.time(), tzinfo=zone)
-    )
+    yesterday = now.astimezone(zone).date() - timedelta(days=1)
     return render(
         request,
         "postmortems/my_action_items.html",
@@ -550,9 +544,18 @@ def my_action_items(request):
             "closed": closed,
             "now": now,
             "project_zone": zone.key,
-            "day_ends": day_ends,
+            "day_ends": timezone.localtime(selectors.due_day_end(yesterday)),
         },
     )
+
+
+@require_safe
+@engineer_required
+def my_action_items(request):
+    """The signed-in person's open items across post-mortems: overdue first, then by due date."""
+    now = timezone.now()
+    items = selectors.my_action_items(owner=request.user, now=now)
+    return _my_items_page(request, items=items, now=now)
 
 
 def _load_item(request, item_id: int) -> ActionItem:
@@ -590,24 +593,7 @@ def my_action_item_update(request, item_id: int):
     for row in items:
         if row.pk == item.pk:  # shown again as typed, with the errors beside the fields
             row.edit, row.edit_prefix = form, f"item{item.pk}-"
-    closed = selectors.my_recently_closed_items(owner=request.user, now=now)
-    # A due day ends at midnight in the project's zone: said in the reader's own time, so
-    # "overdue" on what is still their due day is explained.
-    zone = selectors.project_zone()
-    day_ends = timezone.localtime(
-        datetime.combine(now.astimezone(zone).date(), datetime.min.time(), tzinfo=zone)
-    )
-    return render(
-        request,
-        "postmortems/my_action_items.html",
-        {
-            "items": items,
-            "closed": closed,
-            "now": now,
-            "project_zone": zone.key,
-            "day_ends": day_ends,
-        },
-    )
+    return _my_items_page(request, items=items, now=now)
 
 
 @require_POST
